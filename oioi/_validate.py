@@ -1,0 +1,235 @@
+"""``validate``: every rule of OIOI 4.19 that can be checked on a single message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from oioi import _schemas, _semantic
+from oioi._findings import Finding, message_text, pointer
+from oioi.errors import ConfigError
+
+__all__ = ["PROFILES", "detect_call", "validate"]
+
+PROFILES = ("strict", "lenient")
+TRANSPORT_SPEC = "request.rst"
+_LIST_SHOWN = 8
+
+
+def validate(
+    message: Any,
+    *,
+    call: str | None = None,
+    direction: str = "request",
+    profile: str = "strict",
+) -> list[Finding]:
+    """Check one OIOI message and return what is wrong with it (empty when nothing is).
+
+    A request's call is read from its single top-level key unless ``call`` is given. A
+    response carries no call name, so ``call`` is required for one. Under ``strict`` the
+    field descriptions of the spec are the rule; ``lenient`` also accepts each erratum
+    registered in ``schemas/errata.json`` (reported as a warning that names it).
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"Received: profile {profile!r}\nExpected: one of {list(PROFILES)!r}.")
+    if direction not in _schemas.DIRECTIONS:
+        raise ConfigError(f"Received: direction {direction!r}\nExpected: one of {list(_schemas.DIRECTIONS)!r}.")
+    if call is not None:
+        _schemas.check_call(call, direction)
+    elif direction == "response":
+        raise ConfigError(
+            "Received: a response and no call\nExpected: the call it answers, e.g. call='session-start'. "
+            "A response does not name its call, so pass it."
+        )
+    if not isinstance(message, dict):
+        return [_finding("message/not-an-object", "", f"{_show(message)}", "a JSON object", TRANSPORT_SPEC)]
+    if direction == "request":
+        found, problem = _request_call(message, call)
+        if problem is not None:
+            return [problem]
+        call = found
+    assert call is not None
+    findings = _message_findings(message, call, direction)
+    return _apply_errata(findings, message, call, direction, profile)
+
+
+def detect_call(message: Any) -> str | None:
+    """The call a request names by its single top-level key, or None when it names none."""
+    if isinstance(message, dict) and len(message) == 1:
+        (key,) = message
+        if key in _schemas.calls():
+            return str(key)
+    return None
+
+
+def _request_call(message: dict[str, Any], call: str | None) -> tuple[str | None, Finding | None]:
+    keys = list(message)
+    if call is not None:
+        if keys == [call]:
+            return call, None
+        return None, _finding(
+            "message/call-key", "", f"top-level keys {keys!r}",
+            f"exactly one top-level key, {call!r}: a request is an object whose single key names its call",
+            TRANSPORT_SPEC,
+        )
+    if len(keys) != 1:
+        return None, _finding(
+            "message/call-key", "", f"{len(keys)} top-level keys {keys!r}",
+            "exactly one top-level key naming the call, e.g. {'session-start': {...}}", TRANSPORT_SPEC,
+        )
+    (key,) = keys
+    if key not in _schemas.calls():
+        hint = _schemas.suggest(str(key), _schemas.calls())
+        return None, _finding(
+            "message/unknown-call", pointer([key]), f"call {key!r}",
+            "one of the 42 OIOI 4.19 calls" + (f"; did you mean {hint!r}?" if hint else ""), TRANSPORT_SPEC,
+        )
+    return str(key), None
+
+
+def _message_findings(message: dict[str, Any], call: str, direction: str) -> list[Finding]:
+    spec = _schemas.spec_file(call, direction)
+    findings: list[Finding] = []
+    if direction == "response" and "result" not in message and isinstance(message.get("success"), bool):
+        findings.append(_finding(
+            "message/oioi-v3", "/success", f"a 'success' boolean ({message['success']!r}) and no 'result' object",
+            "an OIOI v4 response with 'result': {'code': <integer>, 'message': <string>}",
+            TRANSPORT_SPEC,
+            advice="This looks like an OIOI v3 message: v4 reports the outcome in a 'result' object.",
+        ))
+    validator = _schemas.validator(call, direction)
+    if not validator.is_valid(message):
+        findings.extend(_schema_findings(validator, message, spec))
+    for rule, path, severity, received, expected in _semantic.check(call, direction, message):
+        findings.append(Finding(severity, pointer(path), rule, message_text(received, expected), spec))
+    return findings
+
+
+def _apply_errata(findings: list[Finding], message: Any, call: str, direction: str, profile: str) -> list[Finding]:
+    candidates = _schemas.errata_for(call, direction)
+    if not candidates or not findings:
+        return findings
+    out = []
+    for f in findings:
+        value = _value_for(message, f)
+        match = next((e for e in candidates if e.matches(call, direction, f.path, f.rule, value)), None)
+        if match is None:
+            out.append(f)
+            continue
+        severity = "warning" if profile == "lenient" else f.severity
+        text = f.message + f"\nKnown spec erratum {match.id}: {match.example_does} Accepted by the {match.profile} profile."
+        out.append(Finding(severity, f.path, f.rule, text, f.spec, match.id))
+    return out
+
+
+def _value_for(message: Any, finding: Finding) -> Any:
+    """The value an erratum's ``accepts`` is checked against (the parent object for ``required``)."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in finding.path.split("/")[1:]]
+    if finding.rule == "schema/required":
+        parts = parts[:-1]
+    node = message
+    for part in parts:
+        if isinstance(node, list):
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _schema_findings(validator: Any, message: Any, spec: str) -> Iterator[Finding]:
+    seen_paths: set[str] = set()
+    for err in validator.iter_errors(message):
+        path = list(err.instance_path)
+        name = err.kind.name
+        detail = err.kind.as_dict()
+        if name == "additionalProperties":
+            yield from _unknown_fields(err, path, detail["unexpected"], spec)
+            continue
+        if name == "required":
+            prop = detail["property"]
+            yield _finding("schema/required", pointer([*path, prop]), f"no field {prop!r}",
+                           f"field {prop!r}, which the spec's field description requires here", spec)
+            continue
+        where = pointer(path)
+        if name in ("pattern", "format") and where in seen_paths:
+            continue  # one finding per value: a date-time that breaks its pattern also breaks its format
+        seen_paths.add(where)
+        yield _finding(f"schema/{name}", where, _show(err.instance), _expected(name, detail, err), spec)
+
+
+def _unknown_fields(err: Any, path: list[Any], unexpected: list[str], spec: str) -> Iterator[Finding]:
+    known = _known_properties(err)
+    for field in unexpected:
+        hint = _schemas.suggest(field, known)
+        yield Finding(
+            "warning", pointer([*path, field]), "schema/unknown-field",
+            message_text(f"field {field!r}", f"only the fields the spec defines here: {_short_list(known)}"
+                         + (f". Did you mean {hint!r}?" if hint else "")
+                         + " Receivers must accept unknown fields, so this is a warning."),
+            spec,
+        )
+
+
+def _known_properties(err: Any) -> list[str]:
+    location = err.absolute_keyword_location
+    if not location:
+        return []
+    node = _schemas.resolve(location.removesuffix("/additionalProperties"))
+    return sorted(node.get("properties", {}))
+
+
+def _expected(name: str, detail: dict[str, Any], err: Any) -> str:
+    what = _node_description(err)
+    if name == "type":
+        text = "a value of type " + " or ".join(detail["types"])
+    elif name == "enum":
+        text = "one of " + _short_list(detail["options"])
+    elif name == "const":
+        text = f"exactly {detail.get('expected_value')!r}"
+    elif name == "pattern":
+        text = f"a string matching {detail['pattern']!r}"
+    elif name == "format":
+        text = f"a valid {detail['format']} value"
+    elif name in ("minLength", "maxLength", "minItems", "maxItems"):
+        bound = "at least" if name.startswith("min") else "at most"
+        unit = "characters" if name.endswith("Length") else "items"
+        text = f"{bound} {detail['limit']} {unit}"
+    elif name in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        symbol = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[name]
+        text = f"a number {symbol} {detail['limit']}"
+    elif name == "uniqueItems":
+        text = "items without repeats"
+    elif name == "anyOf":
+        alternatives = [c.message for branch in detail.get("context", []) for c in branch]
+        text = "a value where one of these holds: not " + "; not ".join(alternatives) if alternatives else "another value"
+    else:
+        text = err.message
+    return f"{text} ({what})" if what else text
+
+
+def _node_description(err: Any) -> str:
+    location = err.absolute_keyword_location
+    if not location or "#" not in location:
+        return ""
+    try:
+        node = _schemas.resolve(location.rsplit("/", 1)[0])
+    except (KeyError, IndexError, ValueError):
+        return ""
+    return str(node.get("description", "")).split(". ")[0].rstrip(".") if isinstance(node, dict) else ""
+
+
+def _short_list(items: list[Any]) -> str:
+    shown = ", ".join(repr(i) for i in items[:_LIST_SHOWN])
+    more = len(items) - _LIST_SHOWN
+    return f"[{shown}{f', … {more} more' if more > 0 else ''}]"
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _finding(rule: str, path: str, received: str, expected: str, spec: str, advice: str | None = None) -> Finding:
+    return Finding("error", path, rule, message_text(received, expected, advice), spec)

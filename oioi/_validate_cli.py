@@ -1,0 +1,193 @@
+"""``oioi validate``: check captured messages, one file, log or stream at a time."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from oioi._findings import Finding, message_text
+from oioi._validate import detect_call, validate
+from oioi.errors import InputError
+
+TRANSPORT_SPEC = "request.rst"
+_WRAPPER_KEYS = frozenset({"call", "direction", "body"})
+
+
+class Message:
+    """One message read from the input, with where it came from."""
+
+    __slots__ = ("body", "call", "direction", "problem", "source")
+
+    def __init__(self, source: str, body: Any = None, problem: Finding | None = None) -> None:
+        self.source = source
+        self.body = body
+        self.problem = problem
+        self.call: str | None = None
+        self.direction = "request"
+
+
+def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
+    """Validate every message of every PATH; 1 when one has an error."""
+    counts = {"messages": 0, "invalid": 0, "errors": 0, "warnings": 0}
+    as_json = args.output_format == "json"
+    out: list[str] = []
+    for path in args.paths:
+        for item in _read(path, stdin):
+            findings = _check(item, args)
+            errors = sum(f.severity == "error" for f in findings)
+            counts["messages"] += 1
+            counts["errors"] += errors
+            counts["warnings"] += len(findings) - errors
+            counts["invalid"] += errors > 0
+            if as_json:
+                out.append(_json_line(item, findings, errors == 0))
+            elif findings:
+                out.append(_text_block(item, findings, errors))
+            if len(out) >= 512:
+                stdout.write("".join(out))
+                out.clear()
+    stdout.write("".join(out))
+    if not as_json:
+        stdout.write(_summary(counts))
+    return 1 if counts["invalid"] else 0
+
+
+def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
+    if item.problem is not None:
+        return [item.problem]
+    body = item.body
+    call, direction = args.call, args.direction
+    if isinstance(body, dict) and "body" in body and _WRAPPER_KEYS.issuperset(body):
+        call = body.get("call", call)
+        direction = body.get("direction", direction)
+        body = body["body"]
+    item.direction = direction if direction in ("request", "response") else "request"
+    if direction not in ("request", "response"):
+        return [_input_finding("message/wrapper", "/direction", repr(direction), "'request' or 'response'")]
+    if call is not None and not isinstance(call, str):
+        return [_input_finding("message/wrapper", "/call", repr(call), "a call name (string)")]
+    if direction == "response" and call is None:
+        return [_input_finding(
+            "message/call-unknown", "", "a response that does not say which call it answers",
+            "--call NAME, or the line wrapped as {\"call\": NAME, \"direction\": \"response\", \"body\": {...}}",
+        )]
+    item.call = call if call is not None else detect_call(body)
+    try:
+        return validate(body, call=call, direction=direction, profile=args.profile)
+    except InputError as error:
+        return [_input_finding("message/wrapper", "/call", repr(call), str(error))]
+    except ValueError as error:  # a wrapper naming a call or direction that does not exist
+        return [_input_finding("message/wrapper", "/call", repr(call), " ".join(str(error).split()))]
+
+
+def _read(path: str, stdin: TextIO) -> Iterator[Message]:
+    if path == "-":
+        data = _stdin_bytes(stdin)
+        name = "<stdin>"
+    else:
+        file = Path(path)
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"oioi validate: {path}: no such file; give a .json or .jsonl file, or - for stdin.") from None
+        except IsADirectoryError:
+            raise InputError(f"oioi validate: {path} is a folder; give the .json or .jsonl files in it.") from None
+        except OSError as error:
+            raise InputError(f"oioi validate: cannot read {path}: {error.strerror}.") from None
+        name = path
+    if path.endswith(".json") or (not path.endswith(".jsonl") and _is_one_document(data)):
+        yield from _document(name, data)
+    else:
+        yield from _lines(name, data)
+
+
+def _stdin_bytes(stdin: TextIO) -> bytes:
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        data: bytes = buffer.read()
+        return data
+    return stdin.read().encode("utf-8", "surrogateescape")
+
+
+def _is_one_document(data: bytes) -> bool:
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _document(name: str, data: bytes) -> Iterator[Message]:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        yield Message(f"{name}:1", problem=_parse_problem(data, error))
+        return
+    if isinstance(doc, list):
+        for index, body in enumerate(doc, 1):
+            yield Message(f"{name}:{index}", body)
+    else:
+        yield Message(f"{name}:1", doc)
+
+
+def _lines(name: str, data: bytes) -> Iterator[Message]:
+    loads = orjson.loads
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            yield Message(f"{name}:{number}", loads(line))
+        except orjson.JSONDecodeError as error:
+            yield Message(f"{name}:{number}", problem=_parse_problem(line, error))
+
+
+def _parse_problem(data: bytes, error: orjson.JSONDecodeError) -> Finding:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return _input_finding("message/utf-8", "", f"byte {data[bad.start]:#04x} at offset {bad.start}",
+                              "UTF-8 text: 'All data must be UTF-8 encoded'")
+    return _input_finding("message/json", "", f"text that is not JSON ({error.msg} at character {error.pos})",
+                          "one JSON object")
+
+
+def _input_finding(rule: str, path: str, received: str, expected: str) -> Finding:
+    return Finding("error", path, rule, message_text(received, expected), TRANSPORT_SPEC)
+
+
+def _json_line(item: Message, findings: list[Finding], valid: bool) -> str:
+    record = {
+        "source": item.source,
+        "call": item.call,
+        "direction": item.direction,
+        "valid": valid,
+        "findings": [f.to_dict() for f in findings],
+    }
+    return orjson.dumps(record).decode() + "\n"
+
+
+def _text_block(item: Message, findings: list[Finding], errors: int) -> str:
+    warnings = len(findings) - errors
+    head = f"{item.source}: {item.call or '?'} {item.direction}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    lines = [head]
+    for f in findings:
+        tag = f" [erratum {f.erratum}]" if f.erratum else ""
+        lines.append(f"  {f.severity} at {f.path or '/'} ({f.rule}; {f.spec}){tag}")
+        lines.extend(f"    {line}" for line in f.message.splitlines())
+    return "\n".join(lines) + "\n"
+
+
+def _summary(counts: dict[str, int]) -> str:
+    valid = counts["messages"] - counts["invalid"]
+    return (
+        f"{_plural(counts['messages'], 'message')}: {valid} valid, {counts['invalid']} invalid "
+        f"({_plural(counts['errors'], 'error')}, {_plural(counts['warnings'], 'warning')})\n"
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
