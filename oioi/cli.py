@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
     """Run the command line ``argv`` and return its exit code."""
     try:
-        args = _parser().parse_args(argv)
+        with contextlib.redirect_stdout(stdout):  # --help and --version print through argparse
+            args = _parser().parse_args(argv)
         if args.command == "validate":
             from oioi import _validate_cli
 

@@ -1,0 +1,188 @@
+"""validate(): call detection, schema findings, semantic rules, errata and profiles."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from oioi import Finding, validate
+from oioi.errors import ConfigError
+
+
+def rules(findings: list[Finding], severity: str = "error") -> list[tuple[str, str]]:
+    return [(f.rule, f.path) for f in findings if f.severity == severity]
+
+
+def test_valid_messages_have_no_findings(station_post_request: dict[str, Any], session_post_request: dict[str, Any]) -> None:
+    assert validate(station_post_request) == []
+    assert validate(session_post_request) == []
+    assert validate({"rfid-verify": {"rfid": "04523022AA4881"}}) == []
+
+
+def test_request_with_no_call_key_is_rejected() -> None:
+    assert rules(validate({})) == [("message/call-key", "")]
+
+
+def test_request_with_two_calls_is_rejected(session_post_request: dict[str, Any]) -> None:
+    message = {**session_post_request, "rfid-verify": {"rfid": "04523022AA4881"}}
+    [finding] = validate(message)
+    assert finding.rule == "message/call-key"
+    assert "2 top-level keys" in finding.message
+
+
+def test_unknown_call_is_named_with_a_suggestion() -> None:
+    [finding] = validate({"sesion-start": {}})
+    assert (finding.rule, finding.path) == ("message/unknown-call", "/sesion-start")
+    assert "did you mean 'session-start'?" in finding.message
+
+
+def test_non_object_message_is_rejected() -> None:
+    assert rules(validate(["session-start"])) == [("message/not-an-object", "")]
+
+
+def test_given_call_must_match_the_key(session_post_request: dict[str, Any]) -> None:
+    assert rules(validate(session_post_request, call="station-post")) == [("message/call-key", "")]
+
+
+def test_missing_field_points_at_the_field(station_post_request: dict[str, Any]) -> None:
+    del station_post_request["station-post"]["station"]["address"]["city"]
+    [finding] = validate(station_post_request)
+    assert (finding.rule, finding.path) == ("schema/required", "/station-post/station/address/city")
+    assert finding.message.splitlines() == [
+        "Received: no field 'city'",
+        "Expected: field 'city', which the spec's field description requires here",
+    ]
+    assert finding.spec == "calls/station_post.rst"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "rule"),
+    [
+        (("connectors", 0, "id"), "not an evse id", "schema/pattern"),
+        (("connectors", 0, "speed"), "fast", "schema/type"),
+        (("connectors", 1, "name"), "Type9", "schema/enum"),
+        (("address", "country"), "Germany", "schema/enum"),
+        (("latitude",), 91.0, "schema/maximum"),
+    ],
+)
+def test_broken_station_field_is_named(station_post_request: dict[str, Any], path: tuple[Any, ...],
+                                       value: Any, rule: str) -> None:
+    node = station_post_request["station-post"]["station"]
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    [finding] = validate(station_post_request)
+    assert finding.rule == rule
+    assert finding.path == "/station-post/station/" + "/".join(map(str, path))
+    assert finding.message.startswith(f"Received: {value!r}\nExpected: ")
+
+
+def test_unknown_field_is_a_warning_with_a_suggestion(station_post_request: dict[str, Any]) -> None:
+    station_post_request["station-post"]["station"]["contact"]["websit"] = "https://example.com"
+    [finding] = validate(station_post_request)
+    assert (finding.severity, finding.rule) == ("warning", "schema/unknown-field")
+    assert finding.path == "/station-post/station/contact/websit"
+    assert "Did you mean 'website'?" in finding.message
+
+
+def test_rfid_must_be_upper_case_hex_of_8_14_or_20() -> None:
+    for uid in ("04523022aa4881", "4523022AA4881", "0452302"):
+        assert rules(validate({"rfid-verify": {"rfid": uid}})) == [("schema/pattern", "/rfid-verify/rfid")]
+
+
+def test_invalid_calendar_date_is_a_format_error(session_post_request: dict[str, Any]) -> None:
+    session_post_request["session-post"]["session-interval"]["stop"] = "2026-02-30T17:00:00+01:00"
+    assert rules(validate(session_post_request)) == [("schema/format", "/session-post/session-interval/stop")]
+
+
+def test_date_time_without_offset_is_one_finding(session_post_request: dict[str, Any]) -> None:
+    session_post_request["session-post"]["session-interval"]["stop"] = "2026-11-02T17:00:00"
+    assert len(rules(validate(session_post_request))) == 1
+
+
+def test_session_stop_before_start(session_post_request: dict[str, Any]) -> None:
+    body = session_post_request["session-post"]
+    body["session-interval"]["stop"] = "2026-11-02T10:00:00+01:00"
+    del body["charging-interval"]
+    assert rules(validate(session_post_request)) == [
+        ("semantic/session-interval-ordered", "/session-post/session-interval/stop")
+    ]
+
+
+def test_session_order_compares_instants_across_offsets(session_post_request: dict[str, Any]) -> None:
+    body = session_post_request["session-post"]
+    del body["charging-interval"]
+    body["session-interval"] = {"start": "2026-11-02T11:00:00+01:00", "stop": "2026-11-02T10:30:00+00:00"}
+    assert validate(session_post_request) == []
+
+
+def test_charging_outside_session(session_post_request: dict[str, Any]) -> None:
+    session_post_request["session-post"]["charging-interval"]["start"] = "2026-11-02T10:00:00+01:00"
+    assert rules(validate(session_post_request)) == [
+        ("semantic/charging-inside-session", "/session-post/charging-interval/start")
+    ]
+
+
+def test_charging_stop_before_charging_start(session_post_request: dict[str, Any]) -> None:
+    session_post_request["session-post"]["charging-interval"]["stop"] = "2026-11-02T11:01:00+01:00"
+    assert rules(validate(session_post_request)) == [
+        ("semantic/charging-interval-ordered", "/session-post/charging-interval/stop")
+    ]
+
+
+def test_negative_energy(session_post_request: dict[str, Any]) -> None:
+    session_post_request["session-post"]["energy-consumed"] = -0.5
+    assert ("semantic/energy-not-negative", "/session-post/energy-consumed") in rules(validate(session_post_request))
+
+
+def test_duplicate_connector_ids(station_post_request: dict[str, Any]) -> None:
+    connectors = station_post_request["station-post"]["station"]["connectors"]
+    connectors[1]["id"] = connectors[0]["id"]
+    assert rules(validate(station_post_request)) == [
+        ("semantic/connector-ids-unique", "/station-post/station/connectors/1/id")
+    ]
+
+
+def test_stoppable_session_without_id_is_a_warning() -> None:
+    response = {"session-start": {"is-stoppable": True}, "result": {"code": 0, "message": "Success."}}
+    findings = validate(response, call="session-start", direction="response")
+    assert rules(findings, "warning") == [("semantic/stoppable-session-has-id", "/session-start/session-id")]
+    assert rules(findings) == []
+
+
+def test_oioi_v3_response_is_recognised() -> None:
+    findings = validate({"success": True}, call="rfid-verify", direction="response")
+    v3 = [f for f in findings if f.rule == "message/oioi-v3"]
+    assert len(v3) == 1
+    assert "OIOI v3" in v3[0].message
+
+
+def test_response_needs_a_result_object() -> None:
+    assert ("schema/required", "/result") in rules(validate({}, call="station-post", direction="response"))
+
+
+def test_response_without_call_is_a_usage_error() -> None:
+    with pytest.raises(ConfigError, match="pass it"):
+        validate({"result": {"code": 0, "message": "Success."}}, direction="response")
+
+
+@pytest.mark.parametrize("kwargs", [{"profile": "loose"}, {"direction": "inbound"}, {"call": "session-begin"}])
+def test_bad_arguments_are_config_errors(kwargs: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        validate({"session-start": {}}, **kwargs)
+
+
+def test_lenient_turns_a_registered_erratum_into_a_warning(station_post_request: dict[str, Any]) -> None:
+    station_post_request["station-post"]["partner-identifier"] = "1"
+    strict = validate(copy.deepcopy(station_post_request), profile="strict")
+    lenient = validate(station_post_request, profile="lenient")
+    assert [(f.severity, f.erratum) for f in strict] == [("error", "station-post:partner-identifier-short")]
+    assert [(f.severity, f.erratum) for f in lenient] == [("warning", "station-post:partner-identifier-short")]
+
+
+def test_lenient_does_not_excuse_what_the_erratum_does_not_cover(station_post_request: dict[str, Any]) -> None:
+    station_post_request["station-post"]["partner-identifier"] = ""
+    [finding] = validate(station_post_request, profile="lenient")
+    assert (finding.severity, finding.erratum) == ("error", None)

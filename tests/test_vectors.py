@@ -1,0 +1,86 @@
+"""Spec examples as test vectors: drift between spec, schemas and errata fails here."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from oioi import _schemas, validate
+from tests.fixtures.spec import (
+    SPEC_EXAMPLES,
+    VECTORS,
+    rst_examples,
+    spec_dir,
+    vector_cases,
+    vector_groups,
+    wire_name,
+)
+
+ERRATA = {e.id: e for e in _schemas.errata()}
+
+
+@pytest.mark.parametrize("path", sorted(SPEC_EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_vector_file_has_the_test_suite_shape(path: Path) -> None:
+    groups = json.loads(path.read_text())
+    jsonschema.validate(groups, json.loads((VECTORS / "vector-schema.json").read_text()))
+    descriptions = [(g["direction"], t["description"]) for g in groups for t in g["tests"]]
+    assert [d for d, n in Counter(descriptions).items() if n > 1] == []
+    assert {g["message"] for g in groups} == {path.stem}
+
+
+@pytest.mark.parametrize(("group", "test"), vector_cases())
+def test_spec_example_validates_under_lenient(group: dict[str, Any], test: dict[str, Any]) -> None:
+    findings = validate(test["payload"], call=group["message"], direction=group["direction"], profile="lenient")
+    assert [str(f) for f in findings if f.severity == "error"] == []
+    assert test["valid"]["lenient"] is True
+
+
+@pytest.mark.parametrize(("group", "test"), vector_cases())
+def test_spec_example_fails_strict_exactly_by_its_errata(group: dict[str, Any], test: dict[str, Any]) -> None:
+    findings = validate(test["payload"], call=group["message"], direction=group["direction"], profile="strict")
+    errors = [f for f in findings if f.severity == "error"]
+    assert (not errors) == test["valid"]["strict"], [str(f) for f in errors]
+    assert [str(f) for f in errors if f.erratum is None] == [], "a strict error that no erratum explains"
+    assert sorted({f.erratum for f in findings if f.erratum}) == sorted(test["errata"])
+
+
+def test_every_erratum_is_seen_in_a_spec_example() -> None:
+    listed = {e for _name, g in vector_groups() for t in g["tests"] for e in t["errata"]}
+    assert sorted(set(ERRATA) - listed) == [], "errata that no spec example shows"
+    assert sorted(listed - set(ERRATA)) == [], "vectors naming errata that are not registered"
+
+
+def test_errata_registry_entries_are_complete(spec: Path) -> None:
+    ids = [e.id for e in _schemas.errata()]
+    assert len(ids) == len(set(ids))
+    for erratum in _schemas.errata():
+        assert erratum.call in _schemas.calls(), erratum.id
+        assert erratum.id.startswith(erratum.call + ":"), erratum.id
+        assert erratum.profile == "lenient", erratum.id
+        assert (spec / erratum.spec).is_file(), erratum.id
+        assert erratum.description_says and erratum.example_does, erratum.id
+        jsonschema.Draft202012Validator.check_schema(erratum.accepts)
+
+
+@pytest.mark.parametrize("rst", sorted(spec_dir().glob("calls/*.rst")),
+                         ids=lambda p: p.name)
+def test_every_spec_example_is_a_vector(rst: Path, spec: Path) -> None:
+    path = SPEC_EXAMPLES / f"{wire_name(rst)}.json"
+    assert path.is_file(), f"no vectors for {rst.name}"
+    tests = [t for g in json.loads(path.read_text()) for t in g["tests"]]
+    payloads = [t["payload"] for t in tests]
+    repaired = [t for t in tests if "repaired" in t["description"].lower()]
+    unparsed = 0
+    for label, text in rst_examples(rst):
+        try:
+            example = json.loads(text)
+        except json.JSONDecodeError:
+            unparsed += 1
+            continue
+        assert example in payloads, f"{rst.name}: the {label!r} example is not among the vectors"
+    assert unparsed <= len(repaired), f"{rst.name}: {unparsed} examples are not JSON; say 'repaired' in their vectors"
