@@ -43,6 +43,7 @@ def draw_pool(per_call: int) -> list[dict[str, Any]]:
     pool: list[dict[str, Any]] = []
     for call in calls():
         for direction in ("request", "response"):
+
             @QUIET
             @settings(max_examples=per_call)
             @given(messages(call, direction))
@@ -51,6 +52,7 @@ def draw_pool(per_call: int) -> list[dict[str, Any]]:
                     pool.append(message)
                 else:
                     pool.append({"call": call, "direction": direction, "body": message})
+
             collect()
     return pool
 
@@ -67,8 +69,11 @@ def time_cli(path: Path, output_format: str) -> tuple[float, int]:
     oioi = Path(sys.executable).with_name("oioi")
     command = [str(oioi)] if oioi.exists() else [sys.executable, "-m", "oioi"]
     start = time.perf_counter()
-    done = subprocess.run([*command, "validate", "--format", output_format, str(path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    done = subprocess.run(
+        [*command, "validate", "--format", output_format, str(path)],
+        capture_output=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"oioi validate exited {done.returncode}: {done.stderr.decode()[:500]}")
@@ -86,8 +91,11 @@ def python_jsonschema_rate(pool: list[dict[str, Any]], seconds: float = 3.0) -> 
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for item in pool:
-            call, direction, body = (item["call"], item["direction"], item["body"]) if "body" in item else (
-                next(iter(item)), "request", item)
+            call, direction, body = (
+                (item["call"], item["direction"], item["body"])
+                if "body" in item
+                else (next(iter(item)), "request", item)
+            )
             key = (call, direction)
             if key not in validators:
                 validators[key] = jsonschema.Draft202012Validator(_schemas.schema(call, direction), registry=registry)
@@ -126,16 +134,20 @@ def main() -> None:
     for output_format in ("json", "text"):
         elapsed, written = time_cli(path, output_format)
         results[output_format] = args.lines / elapsed
-        print(f"oioi validate --format {output_format}: {elapsed:.2f} s, {results[output_format]:,.0f} messages/s "
-              f"(wrote {written / 1e6:.1f} MB)")
+        print(
+            f"oioi validate --format {output_format}: {elapsed:.2f} s, {results[output_format]:,.0f} messages/s "
+            f"(wrote {written / 1e6:.1f} MB)"
+        )
     slow = python_jsonschema_rate(pool)
     print(f"pure-Python jsonschema on the same messages (schema validation only): {slow:,.0f} messages/s")
     print(f"ratio oioi validate (json, end to end) / pure-Python jsonschema: {results['json'] / slow:,.1f}x")
 
     station = draw_rate(messages("station-post"), args.draws)
     floor = draw_rate(st.integers(), args.draws)
-    print(f"messages('station-post') draws: {station:,.0f}/s; st.integers() draws: {floor:,.0f}/s; "
-          f"ratio {station / floor:.3f}")
+    print(
+        f"messages('station-post') draws: {station:,.0f}/s; st.integers() draws: {floor:,.0f}/s; "
+        f"ratio {station / floor:.3f}"
+    )
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
 

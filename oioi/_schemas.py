@@ -111,9 +111,7 @@ def registry() -> jsonschema_rs.Registry:
 @functools.cache
 def validator(call: str, direction: str) -> Any:
     """The compiled (jsonschema-rs, draft 2020-12) validator for one call and direction."""
-    return jsonschema_rs.Draft202012Validator(
-        schema(call, direction), registry=registry(), validate_formats=True
-    )
+    return jsonschema_rs.Draft202012Validator(schema(call, direction), registry=registry(), validate_formats=True)
 
 
 def resolve(uri: str) -> Any:

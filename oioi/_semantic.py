@@ -51,7 +51,8 @@ def _interval_ordered(message: Any, call: str, field: str) -> Iterator[Violation
     start, stop = _when(_get(interval, "start")), _when(_get(interval, "stop"))
     if start is not None and stop is not None and stop < start:
         yield Violation(
-            (call, field, "stop"), f"stop {interval['stop']!r} before start {interval['start']!r}",
+            (call, field, "stop"),
+            f"stop {interval['stop']!r} before start {interval['start']!r}",
             f"{field} stop at or after its start",
         )
 
@@ -73,13 +74,17 @@ def charging_inside_session(message: Any) -> Iterator[Violation]:
     s_start, s_stop = _when(_get(session, "start")), _when(_get(session, "stop"))
     c_start, c_stop = _when(_get(charging, "start")), _when(_get(charging, "stop"))
     if s_start is not None and c_start is not None and c_start < s_start:
-        yield Violation(("session-post", "charging-interval", "start"),
-                        f"charging start {charging['start']!r} before session start {session['start']!r}",
-                        "charging-interval inside session-interval")
+        yield Violation(
+            ("session-post", "charging-interval", "start"),
+            f"charging start {charging['start']!r} before session start {session['start']!r}",
+            "charging-interval inside session-interval",
+        )
     if s_stop is not None and c_stop is not None and c_stop > s_stop:
-        yield Violation(("session-post", "charging-interval", "stop"),
-                        f"charging stop {charging['stop']!r} after session stop {session['stop']!r}",
-                        "charging-interval inside session-interval")
+        yield Violation(
+            ("session-post", "charging-interval", "stop"),
+            f"charging stop {charging['stop']!r} after session stop {session['stop']!r}",
+            "charging-interval inside session-interval",
+        )
 
 
 def energy_not_negative(message: Any) -> Iterator[Violation]:
@@ -100,9 +105,11 @@ def connector_ids_unique(message: Any) -> Iterator[Violation]:
         if not isinstance(cid, str):
             continue
         if cid in seen:
-            yield Violation(("station-post", "station", "connectors", index, "id"),
-                            f"connector id {cid!r} again (first at index {seen[cid]})",
-                            "a different id for every connector of the station")
+            yield Violation(
+                ("station-post", "station", "connectors", index, "id"),
+                f"connector id {cid!r} again (first at index {seen[cid]})",
+                "a different id for every connector of the station",
+            )
         else:
             seen[cid] = index
 
@@ -124,8 +131,12 @@ def stoppable_session_has_id(message: Any) -> Iterator[Violation]:
     """session-start response: "a session-id may be mandatory if the session is stoppable" (a warning)."""
     body = _get(message, "session-start")
     if _get(body, "is-stoppable") is True and not _get(body, "session-id"):
-        yield Violation(("session-start", "session-id"), "is-stoppable true and no session-id",
-                        "a session-id, which session-stop may need to name the session", "warning")
+        yield Violation(
+            ("session-start", "session-id"),
+            "is-stoppable true and no session-id",
+            "a session-id, which session-stop may need to name the session",
+            "warning",
+        )
 
 
 def surface_bounds_ordered(message: Any) -> Iterator[Violation]:
@@ -140,7 +151,10 @@ def surface_bounds_ordered(message: Any) -> Iterator[Violation]:
 
 CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
     ("session-post", "request"): (
-        session_interval_ordered, charging_interval_ordered, charging_inside_session, energy_not_negative,
+        session_interval_ordered,
+        charging_interval_ordered,
+        charging_inside_session,
+        energy_not_negative,
     ),
     ("station-post", "request"): (connector_ids_unique,),
     ("rfid-post", "request"): (rfids_unique,),

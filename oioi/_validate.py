@@ -68,21 +68,29 @@ def _request_call(message: dict[str, Any], call: str | None) -> tuple[str | None
         if keys == [call]:
             return call, None
         return None, _finding(
-            "message/call-key", "", f"top-level keys {keys!r}",
+            "message/call-key",
+            "",
+            f"top-level keys {keys!r}",
             f"exactly one top-level key, {call!r}: a request is an object whose single key names its call",
             TRANSPORT_SPEC,
         )
     if len(keys) != 1:
         return None, _finding(
-            "message/call-key", "", f"{len(keys)} top-level keys {keys!r}",
-            "exactly one top-level key naming the call, e.g. {'session-start': {...}}", TRANSPORT_SPEC,
+            "message/call-key",
+            "",
+            f"{len(keys)} top-level keys {keys!r}",
+            "exactly one top-level key naming the call, e.g. {'session-start': {...}}",
+            TRANSPORT_SPEC,
         )
     (key,) = keys
     if key not in _schemas.calls():
         hint = _schemas.suggest(str(key), _schemas.calls())
         return None, _finding(
-            "message/unknown-call", pointer([key]), f"call {key!r}",
-            "one of the 42 OIOI 4.19 calls" + (f"; did you mean {hint!r}?" if hint else ""), TRANSPORT_SPEC,
+            "message/unknown-call",
+            pointer([key]),
+            f"call {key!r}",
+            "one of the 42 OIOI 4.19 calls" + (f"; did you mean {hint!r}?" if hint else ""),
+            TRANSPORT_SPEC,
         )
     return str(key), None
 
@@ -91,17 +99,29 @@ def _message_findings(message: dict[str, Any], call: str, direction: str) -> lis
     spec = _schemas.spec_file(call, direction)
     findings: list[Finding] = []
     if direction == "response" and "result" not in message and isinstance(message.get("success"), bool):
-        findings.append(_finding(
-            "message/oioi-v3", "/success", f"a 'success' boolean ({message['success']!r}) and no 'result' object",
-            "an OIOI v4 response with 'result': {'code': <integer>, 'message': <string>}",
-            TRANSPORT_SPEC,
-            advice="This looks like an OIOI v3 message: v4 reports the outcome in a 'result' object.",
-        ))
+        findings.append(
+            _finding(
+                "message/oioi-v3",
+                "/success",
+                f"a 'success' boolean ({message['success']!r}) and no 'result' object",
+                "an OIOI v4 response with 'result': {'code': <integer>, 'message': <string>}",
+                TRANSPORT_SPEC,
+                advice="This looks like an OIOI v3 message: v4 reports the outcome in a 'result' object.",
+            )
+        )
     validator = _schemas.validator(call, direction)
     if not validator.is_valid(message):
         findings.extend(_schema_findings(validator, message, spec))
     for rule, path, severity, received, expected in _semantic.check(call, direction, message):
-        findings.append(Finding(severity, pointer(path), rule, message_text(received, expected), spec))
+        findings.append(
+            Finding(
+                "warning" if severity == "warning" else "error",
+                pointer(path),
+                rule,
+                message_text(received, expected),
+                spec,
+            )
+        )
     return findings
 
 
@@ -117,7 +137,10 @@ def _apply_errata(findings: list[Finding], message: Any, call: str, direction: s
             out.append(f)
             continue
         severity = "warning" if profile == "lenient" else f.severity
-        text = f.message + f"\nKnown spec erratum {match.id}: {match.example_does} Accepted by the {match.profile} profile."
+        text = (
+            f.message
+            + f"\nKnown spec erratum {match.id}: {match.example_does} Accepted by the {match.profile} profile."
+        )
         out.append(Finding(severity, f.path, f.rule, text, f.spec, match.id))
     return out
 
@@ -149,8 +172,13 @@ def _schema_findings(validator: Any, message: Any, spec: str) -> Iterator[Findin
             continue
         if name == "required":
             prop = detail["property"]
-            yield _finding("schema/required", pointer([*path, prop]), f"no field {prop!r}",
-                           f"field {prop!r}, which the spec's field description requires here", spec)
+            yield _finding(
+                "schema/required",
+                pointer([*path, prop]),
+                f"no field {prop!r}",
+                f"field {prop!r}, which the spec's field description requires here",
+                spec,
+            )
             continue
         where = pointer(path)
         if name in ("pattern", "format") and where in seen_paths:
@@ -164,10 +192,15 @@ def _unknown_fields(err: Any, path: list[Any], unexpected: list[str], spec: str)
     for field in unexpected:
         hint = _schemas.suggest(field, known)
         yield Finding(
-            "warning", pointer([*path, field]), "schema/unknown-field",
-            message_text(f"field {field!r}", f"only the fields the spec defines here: {_short_list(known)}"
-                         + (f". Did you mean {hint!r}?" if hint else "")
-                         + " Receivers must accept unknown fields, so this is a warning."),
+            "warning",
+            pointer([*path, field]),
+            "schema/unknown-field",
+            message_text(
+                f"field {field!r}",
+                f"only the fields the spec defines here: {_short_list(known)}"
+                + (f". Did you mean {hint!r}?" if hint else "")
+                + " Receivers must accept unknown fields, so this is a warning.",
+            ),
             spec,
         )
 
@@ -203,7 +236,9 @@ def _expected(name: str, detail: dict[str, Any], err: Any) -> str:
         text = "items without repeats"
     elif name == "anyOf":
         alternatives = [c.message for branch in detail.get("context", []) for c in branch]
-        text = "a value where one of these holds: not " + "; not ".join(alternatives) if alternatives else "another value"
+        text = (
+            "a value where one of these holds: not " + "; not ".join(alternatives) if alternatives else "another value"
+        )
     else:
         text = err.message
     return f"{text} ({what})" if what else text

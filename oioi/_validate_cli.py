@@ -71,10 +71,14 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
     if call is not None and not isinstance(call, str):
         return [_input_finding("message/wrapper", "/call", repr(call), "a call name (string)")]
     if direction == "response" and call is None:
-        return [_input_finding(
-            "message/call-unknown", "", "a response that does not say which call it answers",
-            "--call NAME, or the line wrapped as {\"call\": NAME, \"direction\": \"response\", \"body\": {...}}",
-        )]
+        return [
+            _input_finding(
+                "message/call-unknown",
+                "",
+                "a response that does not say which call it answers",
+                '--call NAME, or the line wrapped as {"call": NAME, "direction": "response", "body": {...}}',
+            )
+        ]
     item.call = call if call is not None else detect_call(body)
     try:
         return validate(body, call=call, direction=direction, profile=args.profile)
@@ -93,7 +97,9 @@ def _read(path: str, stdin: TextIO) -> Iterator[Message]:
         try:
             data = file.read_bytes()
         except FileNotFoundError:
-            raise InputError(f"oioi validate: {path}: no such file; give a .json or .jsonl file, or - for stdin.") from None
+            raise InputError(
+                f"oioi validate: {path}: no such file; give a .json or .jsonl file, or - for stdin."
+            ) from None
         except IsADirectoryError:
             raise InputError(f"oioi validate: {path} is a folder; give the .json or .jsonl files in it.") from None
         except OSError as error:
@@ -149,10 +155,15 @@ def _parse_problem(data: bytes, error: orjson.JSONDecodeError) -> Finding:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return _input_finding("message/utf-8", "", f"byte {data[bad.start]:#04x} at offset {bad.start}",
-                              "UTF-8 text: 'All data must be UTF-8 encoded'")
-    return _input_finding("message/json", "", f"text that is not JSON ({error.msg} at character {error.pos})",
-                          "one JSON object")
+        return _input_finding(
+            "message/utf-8",
+            "",
+            f"byte {data[bad.start]:#04x} at offset {bad.start}",
+            "UTF-8 text: 'All data must be UTF-8 encoded'",
+        )
+    return _input_finding(
+        "message/json", "", f"text that is not JSON ({error.msg} at character {error.pos})", "one JSON object"
+    )
 
 
 def _input_finding(rule: str, path: str, received: str, expected: str) -> Finding:
@@ -172,8 +183,8 @@ def _json_line(item: Message, findings: list[Finding], valid: bool) -> str:
 
 def _text_block(item: Message, findings: list[Finding], errors: int) -> str:
     warnings = len(findings) - errors
-    head = f"{item.source}: {item.call or '?'} {item.direction}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
-    lines = [head]
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    lines = [f"{item.source}: {item.call or '?'} {item.direction}: {counts}"]
     for f in findings:
         tag = f" [erratum {f.erratum}]" if f.erratum else ""
         lines.append(f"  {f.severity} at {f.path or '/'} ({f.rule}; {f.spec}){tag}")

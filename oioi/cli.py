@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from oioi import __version__, SPEC_VERSION
+from oioi import SPEC_VERSION, __version__
 from oioi._schemas import calls
 from oioi._validate import PROFILES
 from oioi.errors import HarnessError
@@ -37,19 +37,33 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     v = commands.add_parser(
-        "validate", help="check captured OIOI messages against the spec",
+        "validate",
+        help="check captured OIOI messages against the spec",
         description="Check OIOI messages: a .json file (one message, or a list), a .jsonl file "
         "(one message per line) or - for standard input. A line may be a bare request or "
         '{"call": NAME, "direction": "request"|"response", "body": {...}}.',
     )
     v.add_argument("paths", nargs="+", metavar="PATH", help=".json or .jsonl file, or - for standard input")
-    v.add_argument("--profile", choices=PROFILES, default="strict",
-                   help="strict: the field descriptions are the rule (default); lenient: also accept the spec's errata")
+    v.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="strict",
+        help="strict: the field descriptions are the rule (default); lenient: also accept the spec's errata",
+    )
     v.add_argument("--call", metavar="NAME", help="the call of every message (needed for bare responses)")
-    v.add_argument("--direction", choices=("request", "response"), default="request",
-                   help="direction of bare messages (default: request)")
-    v.add_argument("--format", choices=("text", "json"), default="text", dest="output_format",
-                   help="text for people (default); json: one JSON object per message")
+    v.add_argument(
+        "--direction",
+        choices=("request", "response"),
+        default="request",
+        help="direction of bare messages (default: request)",
+    )
+    v.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        dest="output_format",
+        help="text for people (default); json: one JSON object per message",
+    )
     return parser
 
 

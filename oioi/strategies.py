@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -27,8 +26,24 @@ __all__ = ["Broken", "invalid_messages", "messages"]
 DEFS = f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/"
 _UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _COUNTRIES = ("DE", "NL", "AT", "FR", "BE", "CH", "DK", "SE", "NO", "IT", "ES", "GB")
-_WORDS = ("Berlin", "Hauptstr.", "Amsterdam", "Station", "Parkhaus", "Nord", "Mitte", "Ladepunkt", "Wien", "Lyon",
-          "Am Markt", "10243", "+49 30 8122321", "info@example.com", "Ladesäule Süd", "Tiefgarage Ebene -1")
+_WORDS = (
+    "Berlin",
+    "Hauptstr.",
+    "Amsterdam",
+    "Station",
+    "Parkhaus",
+    "Nord",
+    "Mitte",
+    "Ladepunkt",
+    "Wien",
+    "Lyon",
+    "Am Markt",
+    "10243",
+    "+49 30 8122321",
+    "info@example.com",
+    "Ladesäule Süd",
+    "Tiefgarage Ebene -1",
+)
 # Realistic free text, drawn in one choice.
 _TEXT_POOL = tuple(_WORDS) + tuple(f"{w} {n}" for w in _WORDS[:10] for n in (1, 2, 12, 123))
 
@@ -45,6 +60,7 @@ class Broken(NamedTuple):
 # Each value is built from a few integer draws rather than character by character: Hypothesis
 # then draws a whole station-post in a fraction of the choices (see benchmarks/).
 
+
 def _base36(width: int) -> st.SearchStrategy[str]:
     def render(number: int) -> str:
         digits = ""
@@ -52,6 +68,7 @@ def _base36(width: int) -> st.SearchStrategy[str]:
             number, digit = divmod(number, 36)
             digits = _UPPER_ALNUM[digit] + digits
         return digits
+
     return st.integers(0, 36**width - 1).map(render)
 
 
@@ -62,7 +79,8 @@ _PARTIES = tuple(f"{cc}*{party}" for cc in _COUNTRIES for party in ("8PS", "ABC"
 def _evse_id() -> st.SearchStrategy[str]:
     return st.builds(
         lambda party, number: f"{party}*E{number // 4}{('', '*1', '*2', 'A')[number % 4]}",
-        st.sampled_from(_PARTIES + ("DE8PS",)), st.integers(4, 4 * 10**9),
+        st.sampled_from((*_PARTIES, "DE8PS")),
+        st.integers(4, 4 * 10**9),
     )
 
 
@@ -70,13 +88,15 @@ def _evco_id() -> st.SearchStrategy[str]:
     def render(party: str, number: int) -> str:
         sep = ("*", "-", "")[number % 3]
         return f"{party.replace('*', sep)}{sep}{number // 33 % 10**6:06d}{sep}{'0123456789X'[number // 3 % 11]}"
+
     return st.builds(render, st.sampled_from(_PARTIES), st.integers(0, 33 * 10**6 - 1))
 
 
 def _rfid_uid() -> st.SearchStrategy[str]:
     return st.builds(
         lambda length, number: f"{number % 16**length:0{length}X}",
-        st.sampled_from([8, 14, 20]), st.integers(0, 16**20 - 1),
+        st.sampled_from([8, 14, 20]),
+        st.integers(0, 16**20 - 1),
     )
 
 
@@ -85,10 +105,13 @@ _EPOCH = datetime.datetime(2015, 1, 1)
 
 def _date_time() -> st.SearchStrategy[str]:
     return st.builds(
-        lambda seconds, offset: (_EPOCH + datetime.timedelta(seconds=seconds))
-        .replace(tzinfo=datetime.timezone(datetime.timedelta(minutes=offset)))
-        .isoformat(timespec="seconds"),
-        st.integers(0, 16 * 365 * 86400), st.sampled_from([0, 60, 120, -300, 330]),
+        lambda seconds, offset: (
+            (_EPOCH + datetime.timedelta(seconds=seconds))
+            .replace(tzinfo=datetime.timezone(datetime.timedelta(minutes=offset)))
+            .isoformat(timespec="seconds")
+        ),
+        st.integers(0, 16 * 365 * 86400),
+        st.sampled_from([0, 60, 120, -300, 330]),
     )
 
 
@@ -97,24 +120,50 @@ def _decimal(low: float, high: float, places: int = 6) -> st.SearchStrategy[floa
     return st.integers(int(low * scale), int(high * scale)).map(lambda n: n / scale)
 
 
-_PLACES = (("Berlin", "10243", "DE"), ("Hamburg", "20095", "DE"), ("Wien", "1010", "AT"), ("Amsterdam", "1012 AB", "NL"),
-           ("Lyon", "69002", "FR"), ("Zürich", "8001", "CH"), ("Aarhus", "8000", "DK"), ("Milano", "20121", "IT"))
-_STREETS = ("Warschauer Str.", "Hauptstraße", "Torgauer Str.", "Keizersgracht", "Rue de la République", "Bahnhofstrasse")
+_PLACES = (
+    ("Berlin", "10243", "DE"),
+    ("Hamburg", "20095", "DE"),
+    ("Wien", "1010", "AT"),
+    ("Amsterdam", "1012 AB", "NL"),
+    ("Lyon", "69002", "FR"),
+    ("Zürich", "8001", "CH"),
+    ("Aarhus", "8000", "DK"),
+    ("Milano", "20121", "IT"),
+)
+_STREETS = (
+    "Warschauer Str.",
+    "Hauptstraße",
+    "Torgauer Str.",
+    "Keizersgracht",
+    "Rue de la République",
+    "Bahnhofstrasse",
+)
 
 
 def _address() -> st.SearchStrategy[dict[str, str]]:
     return st.builds(
-        lambda place, street, number: {"street": street, "street-number": str(number), "city": place[0],
-                                       "zip": place[1], "country": place[2]},
-        st.sampled_from(_PLACES), st.sampled_from(_STREETS), st.integers(1, 250),
+        lambda place, street, number: {
+            "street": street,
+            "street-number": str(number),
+            "city": place[0],
+            "zip": place[1],
+            "country": place[2],
+        },
+        st.sampled_from(_PLACES),
+        st.sampled_from(_STREETS),
+        st.integers(1, 250),
     )
 
 
 def _contact() -> st.SearchStrategy[dict[str, str]]:
     fields = (("fax", "+49 30 8122322"), ("website", "https://charge.example.com"), ("email", "support@example.com"))
     return st.builds(
-        lambda number, present: {"phone": f"+49 30 {number}", **{k: v for i, (k, v) in enumerate(fields) if present >> i & 1}},
-        st.integers(1000000, 9999999), st.integers(0, 7),
+        lambda number, present: {
+            "phone": f"+49 30 {number}",
+            **{k: v for i, (k, v) in enumerate(fields) if present >> i & 1},
+        },
+        st.integers(1000000, 9999999),
+        st.integers(0, 7),
     )
 
 
@@ -123,8 +172,11 @@ _HOUR_PAIRS = (("07:30", "19:00"), ("09:00", "15:00"), ("00:00", "24:00"), ("06:
 
 
 def _open_hour_note() -> st.SearchStrategy[dict[str, list[str]]]:
-    return st.builds(lambda days, times: {"times": list(times), "days": list(days)},
-                     st.sampled_from(_DAY_PAIRS), st.sampled_from(_HOUR_PAIRS))
+    return st.builds(
+        lambda days, times: {"times": list(times), "days": list(days)},
+        st.sampled_from(_DAY_PAIRS),
+        st.sampled_from(_HOUR_PAIRS),
+    )
 
 
 DOMAIN: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
@@ -133,20 +185,27 @@ DOMAIN: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "open-hour-note": _open_hour_note,
     "evse-id": _evse_id,
     "evco-id": _evco_id,
-    "cpo-id": lambda: st.builds(lambda cc, sep, op: f"{cc}{sep}{op}", st.sampled_from(_COUNTRIES),
-                                st.sampled_from(["*", ""]), st.text(_UPPER_ALNUM, min_size=3, max_size=3)),
+    "cpo-id": lambda: st.builds(
+        lambda cc, sep, op: f"{cc}{sep}{op}",
+        st.sampled_from(_COUNTRIES),
+        st.sampled_from(["*", ""]),
+        st.text(_UPPER_ALNUM, min_size=3, max_size=3),
+    ),
     "rfid-uid": _rfid_uid,
     "partner-identifier": lambda: st.uuids().map(str),
     "date-time": _date_time,
     "date": lambda: st.integers(0, 16 * 365).map(lambda d: str(_EPOCH.date() + datetime.timedelta(days=d))),
     "latitude": lambda: _decimal(-90, 90),
     "longitude": lambda: _decimal(-180, 180),
-    "clock-time": lambda: st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 15, 30, 45])),
+    "clock-time": lambda: st.builds(
+        lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 15, 30, 45])
+    ),
     "locale": lambda: st.sampled_from(["de", "en", "fr", "nl", "it", "es"]),
 }
 
 
 # --- the schema walker ------------------------------------------------------------------------------
+
 
 def _deref(node: dict[str, Any], base: str) -> tuple[dict[str, Any], str, str | None]:
     """Follow ``$ref`` (merging sibling keywords); returns the node, its base URI and the def's name."""
@@ -203,7 +262,7 @@ def _object(node: dict[str, Any], base: str) -> st.SearchStrategy[dict[str, Any]
     def with_optional(draw: Draw) -> dict[str, Any]:
         # One integer says which optional fields are present (it shrinks towards none):
         # far fewer choices than a boolean per field.
-        value: dict[str, Any] = draw(required)
+        value = dict(draw(required))
         present = draw(st.integers(0, 2 ** len(optional) - 1))
         for index, (key, strategy) in enumerate(optional):
             if present >> index & 1:
@@ -284,8 +343,7 @@ def _consistent_session(draw: Draw, message: dict[str, Any]) -> None:
 
 def _unique_connectors(draw: Draw, message: dict[str, Any]) -> None:
     station = message["station-post"]["station"]
-    seen: set[str] = set()
-    station["connectors"] = [c for c in station["connectors"] if not (c["id"] in seen or seen.add(c["id"]))]
+    station["connectors"] = list({c["id"]: c for c in reversed(station["connectors"])}.values())[::-1]
 
 
 def _unique_rfids(draw: Draw, message: dict[str, Any]) -> None:
@@ -332,7 +390,7 @@ def messages(call: str, direction: str = "request", profile: str = "strict") -> 
 
     @st.composite
     def draw_message(draw: Draw) -> dict[str, Any]:
-        message = draw(_base(call, direction))
+        message: dict[str, Any] = draw(_base(call, direction))
         if fixup is not None:
             fixup(draw, message)
         for erratum in errata:
@@ -363,7 +421,7 @@ def _apply_erratum(draw: Draw, message: dict[str, Any], erratum: _schemas.Erratu
 def _nodes(root: Any, path: list[str]) -> list[Any]:
     found = [root]
     for part in path:
-        step = []
+        step: list[Any] = []
         for node in found:
             if isinstance(node, dict) and (part in node or part == "*"):
                 step.extend(node.values() if part == "*" else [node[part]])
@@ -377,6 +435,7 @@ def _nodes(root: Any, path: list[str]) -> list[Any]:
 
 
 # --- invalid messages --------------------------------------------------------------------------------
+
 
 class _Site(NamedTuple):
     path: tuple[str | int, ...]
@@ -411,7 +470,8 @@ _WRONG_TYPE = {"string": "12.5", "number": 12.5, "boolean": True, "array": ["x"]
 
 def _breakages(site: _Site, is_call_key: bool) -> list[tuple[str, Callable[[Any], Any] | None]]:
     """Ways to break one site: (rule, replacement function; None deletes the field)."""
-    node, value, out = site.node, site.value, []
+    node, value = site.node, site.value
+    out: list[tuple[str, Callable[[Any], Any] | None]] = []
     if not site.path:
         return out
     if site.parent_required and not is_call_key:
@@ -421,7 +481,8 @@ def _breakages(site: _Site, is_call_key: bool) -> list[tuple[str, Callable[[Any]
     if "number" in types or "integer" in types:
         wrong = [w for w in wrong if not isinstance(w, (int, float)) or isinstance(w, bool)]
     if types and "anyOf" not in node and "enum" not in node and "const" not in node:
-        out.append(("schema/type", lambda v, w=wrong[0]: w))
+        first_wrong = wrong[0]
+        out.append(("schema/type", lambda _v: first_wrong))
     if isinstance(value, str):
         if "enum" in node:
             out.append(("schema/enum", lambda v: "Not" + v))
@@ -453,18 +514,22 @@ def _set(message: Any, path: tuple[str | int, ...], replace: Callable[[Any], Any
         parent[path[-1]] = replace(parent[path[-1]])
 
 
-SEMANTIC_BREAKAGES: dict[tuple[str, str], list[tuple[str, tuple[str | int, ...], Callable[[dict[str, Any]], bool]]]] = {}
+SEMANTIC_BREAKAGES: dict[
+    tuple[str, str], list[tuple[str, tuple[str | int, ...], Callable[[dict[str, Any]], bool]]]
+] = {}
 
 
 def _semantic_breakage(call: str, direction: str, rule: str, path: tuple[str | int, ...]) -> Callable[..., Any]:
     def register(function: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
         SEMANTIC_BREAKAGES.setdefault((call, direction), []).append((rule, path, function))
         return function
+
     return register
 
 
-@_semantic_breakage("session-post", "request", "semantic/session-interval-ordered",
-                    ("session-post", "session-interval", "stop"))
+@_semantic_breakage(
+    "session-post", "request", "semantic/session-interval-ordered", ("session-post", "session-interval", "stop")
+)
 def _stop_before_start(message: dict[str, Any]) -> bool:
     interval = message["session-post"]["session-interval"]
     message["session-post"].pop("charging-interval", None)
@@ -479,8 +544,9 @@ def _negative_energy(message: dict[str, Any]) -> bool:
     return True
 
 
-@_semantic_breakage("station-post", "request", "semantic/connector-ids-unique",
-                    ("station-post", "station", "connectors", 1, "id"))
+@_semantic_breakage(
+    "station-post", "request", "semantic/connector-ids-unique", ("station-post", "station", "connectors", 1, "id")
+)
 def _repeated_connector(message: dict[str, Any]) -> bool:
     connectors = message["station-post"]["station"]["connectors"]
     connectors[1:] = [{**connectors[0]}]

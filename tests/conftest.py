@@ -9,7 +9,12 @@ from hypothesis import HealthCheck, settings
 # dev: quick local runs; ci: derandomized and reproducible; thorough: before a release.
 settings.register_profile("dev", max_examples=25)
 settings.register_profile(
-    "ci", max_examples=25, derandomize=True, deadline=None, database=None, print_blob=True,
+    "ci",
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -30,10 +30,14 @@ def mixed_log(tmp_path: Path, station_post_request: dict[str, Any], session_post
     broken_station = json.loads(json.dumps(station_post_request))
     del broken_station["station-post"]["station"]["address"]["zip"]
     broken_rfid = {"rfid-verify": {"rfid": "04523022aa4881"}}
-    response = {"call": "rfid-verify", "direction": "response",
-                "body": {"evco-id": "DE*8PS*123456*7", "result": {"code": "0", "message": "Success."}}}
-    return jsonl(tmp_path / "capture.jsonl", station_post_request, broken_station, session_post_request,
-                 broken_rfid, response)
+    response = {
+        "call": "rfid-verify",
+        "direction": "response",
+        "body": {"evco-id": "DE*8PS*123456*7", "result": {"code": "0", "message": "Success."}},
+    }
+    return jsonl(
+        tmp_path / "capture.jsonl", station_post_request, broken_station, session_post_request, broken_rfid, response
+    )
 
 
 def test_valid_file_exits_0(tmp_path: Path, station_post_request: dict[str, Any]) -> None:
@@ -63,7 +67,13 @@ def test_json_format_is_one_object_per_message(mixed_log: Path) -> None:
     assert code == 1
     assert [r["valid"] for r in records] == [True, False, True, False, False]
     assert [r["source"] for r in records] == [f"{mixed_log}:{n}" for n in range(1, 6)]
-    assert [r["call"] for r in records] == ["station-post", "station-post", "session-post", "rfid-verify", "rfid-verify"]
+    assert [r["call"] for r in records] == [
+        "station-post",
+        "station-post",
+        "session-post",
+        "rfid-verify",
+        "rfid-verify",
+    ]
     assert records[4]["direction"] == "response"
     [finding] = records[1]["findings"]
     assert set(finding) == {"severity", "path", "rule", "message", "spec"}

@@ -15,10 +15,34 @@ SCHEMAS = Path(_schemas.schema_dir())
 FILES = sorted(p for p in SCHEMAS.rglob("*.json") if p.name != "errata.json")
 CALL_FILES = sorted(SCHEMAS.glob("*.*.json"))
 ALLOWED = {
-    "$schema", "$id", "$ref", "$defs", "$comment", "title", "description", "examples", "x-result-codes",
-    "type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems", "maxItems",
-    "uniqueItems", "enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum",
-    "exclusiveMinimum", "format", "anyOf",
+    "$schema",
+    "$id",
+    "$ref",
+    "$defs",
+    "$comment",
+    "title",
+    "description",
+    "examples",
+    "x-result-codes",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "enum",
+    "const",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "format",
+    "anyOf",
 }
 
 

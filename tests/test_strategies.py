@@ -46,7 +46,9 @@ def test_invalid_draws_fail_on_their_stated_rule(call: str, direction: str, data
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("call", ["station-post", "session-post", "session-start", "rfid-post", "connector-post-status"])
+@pytest.mark.parametrize(
+    "call", ["station-post", "session-post", "session-start", "rfid-post", "connector-post-status"]
+)
 @settings(max_examples=300)
 @given(data=st.data())
 def test_core_calls_thoroughly(call: str, data: st.DataObject) -> None:

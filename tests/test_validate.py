@@ -15,7 +15,9 @@ def rules(findings: list[Finding], severity: str = "error") -> list[tuple[str, s
     return [(f.rule, f.path) for f in findings if f.severity == severity]
 
 
-def test_valid_messages_have_no_findings(station_post_request: dict[str, Any], session_post_request: dict[str, Any]) -> None:
+def test_valid_messages_have_no_findings(
+    station_post_request: dict[str, Any], session_post_request: dict[str, Any]
+) -> None:
     assert validate(station_post_request) == []
     assert validate(session_post_request) == []
     assert validate({"rfid-verify": {"rfid": "04523022AA4881"}}) == []
@@ -67,8 +69,9 @@ def test_missing_field_points_at_the_field(station_post_request: dict[str, Any])
         (("latitude",), 91.0, "schema/maximum"),
     ],
 )
-def test_broken_station_field_is_named(station_post_request: dict[str, Any], path: tuple[Any, ...],
-                                       value: Any, rule: str) -> None:
+def test_broken_station_field_is_named(
+    station_post_request: dict[str, Any], path: tuple[Any, ...], value: Any, rule: str
+) -> None:
     node = station_post_request["station-post"]["station"]
     for part in path[:-1]:
         node = node[part]

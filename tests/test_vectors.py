@@ -67,8 +67,7 @@ def test_errata_registry_entries_are_complete(spec: Path) -> None:
         jsonschema.Draft202012Validator.check_schema(erratum.accepts)
 
 
-@pytest.mark.parametrize("rst", sorted(spec_dir().glob("calls/*.rst")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("rst", sorted(spec_dir().glob("calls/*.rst")), ids=lambda p: p.name)
 def test_every_spec_example_is_a_vector(rst: Path, spec: Path) -> None:
     path = SPEC_EXAMPLES / f"{wire_name(rst)}.json"
     assert path.is_file(), f"no vectors for {rst.name}"
