@@ -14,7 +14,6 @@ from oioi._validate import detect_call, validate
 from oioi.errors import InputError
 
 TRANSPORT_SPEC = "request.rst"
-_WRAPPER_KEYS = frozenset({"call", "direction", "body"})
 
 
 class Message:
@@ -61,7 +60,8 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
         return [item.problem]
     body = item.body
     call, direction = args.call, args.direction
-    if isinstance(body, dict) and "body" in body and _WRAPPER_KEYS.issuperset(body):
+    if isinstance(body, dict) and "body" in body and ("direction" in body or body.keys() <= {"call", "body"}):
+        # A wrapped message; extra keys (a journal export's time, status, id) are context.
         call = body.get("call", call)
         direction = body.get("direction", direction)
         body = body["body"]

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         dest="output_format",
         help="text for people (default); json: one JSON object per message",
     )
+    from oioi import _mock_cli
+
+    _mock_cli.add_parser(commands)
     return parser
 
 
@@ -78,6 +81,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextI
             if args.call is not None and args.call not in calls():
                 raise UsageError(_unknown_call(args.call))
             return _validate_cli.run(args, stdout, stderr, stdin if stdin is not None else sys.stdin)
+        if args.command == "mock":
+            from oioi import _mock_cli
+
+            return _mock_cli.run(args, stdout)
         raise UsageError(f"oioi: unknown command {args.command!r}.")  # pragma: no cover - argparse prevents it
     except HarnessError as error:
         stderr.write(f"{_one_line(error)}\n")

@@ -1,0 +1,173 @@
+"""The OIOI endpoint, ``POST /api/v4/request`` (request.rst).
+
+Order of checks: fault injection, API key (401/210), Content-Type and UTF-8 (400/230),
+JSON (400/230), the call (unknown: 400/230; not received by this role: 403/220), the
+core validator (400/230 with the findings in ``error``), then the role's handler. A
+handler's protocol outcome travels as HTTP 200 with its result code, as the call pages
+list it; 211 (invalid partner identifier) is a client error and answers 400.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from mock_server import _faults
+from mock_server._context import Exchange, store
+from oioi import detect_call, validate
+from oioi.results import ResultCodeError, result
+
+bp = Blueprint("oioi", __name__)
+
+MASK_KEEP = 4
+
+
+def mask(secret: str) -> str:
+    """A secret with all but its last four characters replaced by ``*``."""
+    if len(secret) <= MASK_KEEP:
+        return "*" * len(secret)
+    return "*" * (len(secret) - MASK_KEEP) + secret[-MASK_KEEP:]
+
+
+def masked_headers(headers: Any) -> dict[str, str]:
+    """Request headers for the journal, with the API key masked."""
+    out = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, secret = value.partition("=") if value.startswith("key=") else value.partition(" ")
+            value = f"{scheme}{'=' if value.startswith('key=') else ' '}{mask(secret)}" if secret else mask(value)
+        out[name] = value
+    return out
+
+
+def key_accepted(header: str | None, keys: list[str]) -> bool:
+    """``Authorization: key=<api-key>`` with a key this mock accepts, compared in constant time."""
+    if not header or not header.startswith("key="):
+        return False
+    given = header[4:].encode()
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(given, key.encode())
+    return found
+
+
+@bp.post("/api/v4/request")
+def oioi_request() -> Response:
+    """Answer one OIOI request and journal the exchange."""
+    started = time.perf_counter()
+    raw = request.get_data(cache=False)
+    exchange = Exchange(raw=raw, headers=masked_headers(request.headers))
+    fault = _faults.take(store(), _peek_call(raw))
+    if fault is not None:
+        exchange.fault = fault
+        early = _faults.before(fault, exchange)
+        if early is not None:
+            return _finish(exchange, early, started)
+    try:
+        answer = _answer(exchange)
+    except Exception as bug:  # a mock bug: answer 500, and still journal the exchange
+        current_app.logger.exception("the mock failed on a %s request", exchange.call)
+        exchange.findings = [
+            *exchange.findings,
+            {
+                "severity": "error",
+                "path": "",
+                "rule": "mock/internal-error",
+                "spec": "request.rst",
+                "message": f"{type(bug).__name__}: {bug}",
+            },
+        ]
+        answer = 500, _error(100, "The mock partner failed on this request; its journal has the details.")
+    return _finish(exchange, answer, started)
+
+
+def _answer(exchange: Exchange) -> tuple[int, Any]:
+    config = current_app.config
+    if not key_accepted(request.headers.get("Authorization"), config["API_KEYS"]):
+        return 401, _error(210, "Send 'Authorization: key=<api-key>' with a key this partner gave you.")
+    if request.mimetype != "application/json":
+        return 400, _error(230, f"Content-Type must be application/json, not {request.content_type or 'missing'!r}.")
+    try:
+        text = exchange.raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return 400, _error(230, f"The body is not UTF-8 (byte {exchange.raw[bad.start]:#04x} at offset {bad.start}).")
+    try:
+        message = json.loads(text)
+    except ValueError as bad:
+        return 400, _error(230, f"The body is not JSON: {bad}.")
+    call = detect_call(message)
+    findings = [f.to_dict() for f in validate(message, profile=config["PROFILE"])]
+    exchange.call = call
+    exchange.findings = findings
+    handlers = current_app.extensions["oioi_handlers"]
+    if call is not None and call not in handlers:
+        return 403, _error(220, f"This mock plays the {config['ROLE'].upper()} and does not receive {call!r}.")
+    if any(f["severity"] == "error" for f in findings):
+        return 400, {**_error(230, "The request breaks the OIOI 4.19 schema; see 'error'."), "error": findings}
+    assert call is not None
+    exchange.message = message
+    try:
+        with store().write() as db:
+            exchange.db = db
+            payload = handlers[call](exchange, message[call])
+            exchange.db = None
+    except ResultCodeError as outcome:
+        return (400 if outcome.code == 211 else 200), {"result": outcome.result()}
+    return 200, {**payload, "result": result(0, "Success.")}
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"result": result(code, message)}
+
+
+def _peek_call(raw: bytes) -> str | None:
+    try:
+        return detect_call(json.loads(raw))
+    except ValueError:
+        return None
+
+
+def _finish(exchange: Exchange, answer: tuple[int, Any] | Response, started: float) -> Response:
+    if isinstance(answer, Response):  # a fault that shapes the whole answer (malformed body)
+        response = answer
+        body_text = response.get_data(as_text=True)
+        code = None
+    else:
+        status, body = answer
+        _check_own_answer(exchange, status, body)
+        body_text = json.dumps(body)
+        response = Response(body_text, status=status, mimetype="application/json")
+        code = body.get("result", {}).get("code") if isinstance(body, dict) else None
+    for name, value in exchange.extra_headers.items():
+        response.headers[name] = value
+    entry = {
+        "exchange": "inbound",
+        "call": exchange.call,
+        "request_headers": exchange.headers,
+        "request_body": exchange.raw.decode("utf-8", "backslashreplace"),
+        "status": None if exchange.dropped else response.status_code,
+        "response_body": None if exchange.dropped else body_text,
+        "result_code": None if exchange.dropped else code,
+        "findings": exchange.findings,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        "fault": exchange.fault,
+    }
+    with store().write() as db:
+        store().record(db, entry)
+    exchange.run_after()
+    if exchange.dropped:
+        _faults.drop_connection()
+    return response
+
+
+def _check_own_answer(exchange: Exchange, status: int, body: Any) -> None:
+    """Every answer the mock sends validates against the call's response schema (a mock bug otherwise)."""
+    if exchange.call is None or not current_app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
+        return
+    errors = [str(f) for f in validate(body, call=exchange.call, direction="response") if f.severity == "error"]
+    if errors:
+        raise AssertionError(f"the mock's own {exchange.call} answer breaks the schema: {errors}")

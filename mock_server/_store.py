@@ -1,0 +1,213 @@
+"""State and journal of the mock partner, in SQLite.
+
+One `Store` per app (``app.extensions["oioi_store"]``), one connection per thread. Every
+write is one transaction, committed before the HTTP answer leaves, so an acknowledged
+exchange survives a SIGKILL of the server (WAL journal; ``synchronous=NORMAL`` is durable
+against a process crash).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import sqlite3
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    exchange TEXT NOT NULL CHECK (exchange IN ('inbound', 'outbound')),
+    call TEXT,
+    request_headers TEXT NOT NULL,
+    request_body TEXT NOT NULL,
+    status INTEGER,
+    response_body TEXT,
+    result_code INTEGER,
+    findings TEXT NOT NULL,
+    latency_ms REAL NOT NULL,
+    fault TEXT
+);
+CREATE TABLE IF NOT EXISTS stations (
+    id TEXT PRIMARY KEY, partner TEXT NOT NULL, body TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS connectors (
+    evse_id TEXT PRIMARY KEY, station_id TEXT NOT NULL, partner TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'Unknown', reservable INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY, connector_id TEXT NOT NULL, partner TEXT, identifier TEXT,
+    state TEXT NOT NULL, body TEXT NOT NULL, updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rfids (uid TEXT PRIMARY KEY, evco_id TEXT, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS whitelist (partner TEXT NOT NULL, uid TEXT NOT NULL, PRIMARY KEY (partner, uid));
+CREATE TABLE IF NOT EXISTS reservations (
+    connector_id TEXT PRIMARY KEY, identifiers TEXT NOT NULL, rfids TEXT NOT NULL, end_time TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS violations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, call TEXT, rule TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, call TEXT, remaining INTEGER NOT NULL, spec TEXT NOT NULL
+);
+"""
+STATE_TABLES = ("stations", "connectors", "sessions", "rfids", "whitelist", "reservations", "violations", "faults")
+
+
+def now() -> str:
+    """The current time as RFC 3339 (UTC, milliseconds)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+class Store:
+    """SQLite state and journal shared by the threads (and processes) of one mock."""
+
+    def __init__(self, path: str, *, create: bool = True) -> None:
+        """Open (and with ``create``, set up) the store at ``path``; ``:memory:`` lives as long as it."""
+        if path in ("", ":memory:"):
+            # A named in-memory database shared by this process's threads; the anchor keeps it alive.
+            self.uri = f"file:oioi-mock-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            self.uri = f"file:{urllib.parse.quote(path)}" + ("" if create else "?mode=ro")
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._anchor = self._connect()
+        if create:
+            with self._write_lock:
+                self._anchor.executescript(SCHEMA)
+        else:
+            self._anchor.execute("SELECT 1 FROM journal LIMIT 1")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout = 30000")
+        if "mode=" not in self.uri:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), serialised within the process."""
+        db = self.db()
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this thread's connection and the anchor."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+        self._anchor.close()
+
+    # --- journal --------------------------------------------------------------------------------
+
+    def record(self, db: sqlite3.Connection, entry: dict[str, Any]) -> int:
+        """Add one exchange to the journal (inside the caller's transaction); returns its id."""
+        cursor = db.execute(
+            "INSERT INTO journal (time, exchange, call, request_headers, request_body, status, response_body,"
+            " result_code, findings, latency_ms, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.get("time") or now(),
+                entry["exchange"],
+                entry.get("call"),
+                json.dumps(entry.get("request_headers", {})),
+                entry.get("request_body", ""),
+                entry.get("status"),
+                entry.get("response_body"),
+                entry.get("result_code"),
+                json.dumps(entry.get("findings", [])),
+                entry.get("latency_ms", 0.0),
+                json.dumps(entry["fault"]) if entry.get("fault") else None,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def journal(
+        self,
+        *,
+        call: str | None = None,
+        exchange: str | None = None,
+        since: int | str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Journal entries, oldest first; ``since`` is an entry id (exclusive) or an RFC 3339 time."""
+        query, args = "SELECT * FROM journal WHERE 1=1", list[Any]()
+        if call:
+            query += " AND call = ?"
+            args.append(call)
+        if exchange:
+            query += " AND exchange = ?"
+            args.append(exchange)
+        if isinstance(since, int):
+            query += " AND id > ?"
+            args.append(since)
+        elif since:
+            query += " AND time > ?"
+            args.append(since)
+        query += " ORDER BY id"
+        if limit:
+            query += " LIMIT ?"
+            args.append(limit)
+        return [_entry(row) for row in self.db().execute(query, args)]
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every state table as lists of rows (JSON columns decoded)."""
+        db = self.db()
+        return {
+            table: [_decode(dict(row)) for row in db.execute(f"SELECT * FROM {table}")]
+            for table in STATE_TABLES
+        }
+
+    def reset(self, *, journal: bool = True) -> None:
+        """Empty the state (and the journal unless told otherwise)."""
+        with self.write() as db:
+            for table in STATE_TABLES + (("journal",) if journal else ()):
+                db.execute(f"DELETE FROM {table}")
+
+    def violation(self, db: sqlite3.Connection, call: str, rule: str, message: str) -> None:
+        """Record a protocol violation by the partner that the answer alone does not show."""
+        db.execute(
+            "INSERT INTO violations (time, call, rule, message) VALUES (?, ?, ?, ?)", (now(), call, rule, message)
+        )
+
+
+_JSON_COLUMNS = {"request_headers", "findings", "fault", "body", "identifiers", "rfids", "spec"}
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for key in _JSON_COLUMNS & row.keys():
+        if isinstance(row[key], str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def _entry(row: sqlite3.Row) -> dict[str, Any]:
+    entry = _decode(dict(row))
+    for key in ("request_body", "response_body"):
+        text = entry[key]
+        with contextlib.suppress(ValueError):  # not JSON: kept as the text that was on the wire
+            entry[key] = json.loads(text) if text else text
+    return entry
