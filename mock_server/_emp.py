@@ -94,7 +94,7 @@ def session_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
             now(),
         ),
     )
-    return {}
+    return {"reason": None}  # calls/session_post.rst: "Will be null on success"
 
 
 RFID_OUTCOMES = {"inactive": results.EvcoIdLocked, "no-payment": results.EvcoIdNoPayment}
@@ -110,7 +110,117 @@ def rfid_verify(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {"evco-id": row["evco_id"]}
 
 
+# --- OEM lookups (oem/*.rst): answered from the stations the CPO partner has posted -------------
+
+SURFACE_LIMIT = 100
+
+
+def _stations(ex: Exchange, ids: list[int] | None = None) -> list[tuple[int, dict[str, Any], str]]:
+    query = "SELECT rowid, body, changed FROM stations WHERE deleted = 0"
+    rows = ex.tx.execute(query + " ORDER BY rowid").fetchall()
+    found = [(row["rowid"], json.loads(row["body"]), row["changed"]) for row in rows]
+    if ids is not None:
+        by_id = {rowid: (rowid, body, changed) for rowid, body, changed in found}
+        return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+    return found
+
+
+def _connectors(ex: Exchange, station_id: str) -> list[Any]:
+    return ex.tx.execute("SELECT rowid, evse_id, status FROM connectors WHERE station_id = ? ORDER BY rowid",
+                         (station_id,)).fetchall()
+
+
+def _summary(statuses: list[str]) -> str | None:
+    if "Available" in statuses:
+        return "Available"
+    if "Occupied" in statuses or "Reserved" in statuses:
+        return "Occupied"
+    if statuses and all(s == "Offline" for s in statuses):
+        return "Offline"
+    return None
+
+
+def station_get_surface(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+    """Stations inside the rectangle, after the filters (calls/station_get_surface.rst)."""
+    filters = body["filters"]
+    excludes = set(filters.get("excludes", []))
+    types = set(filters.get("connector-types", []))
+    faster, slower = filters.get("connector-speeds-greater"), filters.get("connector-speeds-less")
+    hits = []
+    for rowid, station, changed in _stations(ex):
+        if rowid in excludes or not (body["min-lat"] <= station["latitude"] <= body["max-lat"]):
+            continue
+        if not body["min-long"] <= station["longitude"] <= body["max-long"]:
+            continue
+        plugs = station["connectors"]
+        if types and not types & {c["name"] for c in plugs}:
+            continue
+        if faster is not None and not any(c["speed"] > faster for c in plugs):
+            continue
+        if slower is not None and not any(c["speed"] < slower for c in plugs):
+            continue
+        rows = _connectors(ex, station["id"])
+        hits.append({
+            "id": rowid, "name": station["name"], "latitude": station["latitude"], "longitude": station["longitude"],
+            "dynamic-status-summary": _summary([r["status"] for r in rows]), "owner-type": None,
+            "last-static-change": changed, "connector-statuses": {str(r["rowid"]): r["status"] for r in rows},
+        })
+    return {"stations": hits[:SURFACE_LIMIT], "hasMore": len(hits) > SURFACE_LIMIT}
+
+
+def station_get_by_ids(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+    """The stored stations with these ids, in the layout of calls/station_get_by_ids.rst."""
+    out = []
+    for rowid, station, changed in _stations(ex, body["station-ids"]):
+        rows = {r["evse_id"]: r for r in _connectors(ex, station["id"])}
+        contact = station.get("contact", {})
+        statuses = [r["status"] for r in rows.values()]
+        out.append({
+            "id": rowid,
+            "address": dict(station["address"]),
+            "contact": {"email": contact.get("email"), "web": contact.get("website"), "phone": contact.get("phone"),
+                        "fax": contact.get("fax")},
+            "floor-level": station.get("floor-level"),
+            "is-free-charge": station.get("is-free-charge", False),
+            "last-static-change": changed,
+            "name": station["name"],
+            "description": station.get("description"),
+            "latitude": station["latitude"],
+            "longitude": station["longitude"],
+            "open-hour-notes": station.get("open-hour-notes"),
+            "total-parking": station.get("total-parking", 0),
+            "notes": station.get("notes"),
+            "is-green-power-available": station.get("is-green-power-available", False),
+            "is-plugin-charge": station.get("is-plugin-charge", False),
+            "is-roofed": station.get("is-roofed", False),
+            "is-reservable": station.get("is-reservable", False),
+            "has-dynamic-info": True,
+            "is-open-24": station["is-open-24"],
+            "dynamic-status-summary": _summary(statuses) or "Unknown",
+            "is-validated": False,
+            "is-private": station.get("is-private", False),
+            "connectors": [
+                {"id": rows[c["id"]]["rowid"], "status": rows[c["id"]]["status"], "name": c["name"],
+                 "speed": f"{c['speed']}kW", "external-id": c["id"]}
+                for c in station["connectors"] if c["id"] in rows
+            ],
+        })
+    return {"stations": out, "companies": []}
+
+
+def tariffs_get_by_station_ids(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+    """The stored stations with these ids; a station-post carries no tariff, so connectors have none."""
+    return {"stations": [
+        {"id": rowid, "is-free-charge": station.get("is-free-charge", False),
+         "connectors": [{"id": r["rowid"]} for r in _connectors(ex, station["id"])]}
+        for rowid, station, _changed in _stations(ex, body["station-ids"])
+    ]}
+
+
 HANDLERS = {
+    "station-get-surface": station_get_surface,
+    "station-get-by-ids": station_get_by_ids,
+    "tariffs-get-by-station-ids": tariffs_get_by_station_ids,
     "station-post": station_post,
     "connector-post-status": connector_post_status,
     "session-post": session_post,

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask
 
-from mock_server._store import Store
+from mock_server._store import Store, now
 from oioi import validate
 from oioi.errors import ConfigError
 
@@ -48,7 +48,7 @@ DEFAULT_STATION: dict[str, Any] = {
     "is-open-24": True,
     "connectors": [
         {"id": "DE*8PS*E000001*1", "name": "Type2", "speed": 22.0},
-        {"id": "DE*8PS*E000001*2", "name": "CCS", "speed": 50.0},
+        {"id": "DE*8PS*E000001*2", "name": "Combo", "speed": 50.0},
     ],
     "is-reservable": True,
     "is-free-charge": False,
@@ -114,8 +114,8 @@ def _insert(db: Any, fixtures: dict[str, Any], role: str, own: str) -> None:
         return  # an EMP learns stations from its CPO partner's station-post
     for station in fixtures["stations"]:
         db.execute(
-            "INSERT OR REPLACE INTO stations (id, partner, body, deleted) VALUES (?, ?, ?, ?)",
-            (station["id"], own, json.dumps(station), int(station.get("deleted", False))),
+            "INSERT OR REPLACE INTO stations (id, partner, body, deleted, changed) VALUES (?, ?, ?, ?, ?)",
+            (station["id"], own, json.dumps(station), int(station.get("deleted", False)), now()),
         )
         reservable = bool(station.get("is-reservable", True))
         for connector in station["connectors"]:
