@@ -68,8 +68,9 @@ def oioi_request() -> Response:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         return _finish(exchange, (413, _error(230, f"The body is larger than {limit} bytes.")), started)
     exchange = Exchange(raw=raw, headers=masked_headers(request.headers))
-    fault = _faults.take(store(), _peek_call(raw))
+    fault = _faults.take(store(), lambda: _peek_call(raw))  # parses the body only when faults are queued
     if fault is not None:
+        exchange.call = _peek_call(raw)
         exchange.fault = fault
         early = _faults.before(fault, exchange)
         if early is not None:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
@@ -66,11 +67,12 @@ def add(store: Store, spec: dict[str, Any]) -> int:
         return int(cursor.lastrowid or 0)
 
 
-def take(store: Store, call: str | None) -> dict[str, Any] | None:
-    """Use up one application of the oldest fault that matches ``call`` (None when there is none)."""
+def take(store: Store, call_of: Callable[[], str | None]) -> dict[str, Any] | None:
+    """Use up one application of the oldest fault that matches the request's call (None when there is none)."""
     db = store.db()
     if db.execute("SELECT 1 FROM faults WHERE remaining > 0 LIMIT 1").fetchone() is None:
         return None  # the common case, without taking the write lock
+    call = call_of()
     with store.write() as tx:
         row = tx.execute(
             "UPDATE faults SET remaining = remaining - 1 WHERE id = (SELECT id FROM faults WHERE remaining > 0"
