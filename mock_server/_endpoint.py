@@ -19,7 +19,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mock_server import _faults
 from mock_server._context import Exchange, store
-from oioi import detect_call, validate
+from oioi import _schemas, detect_call, validate
+from oioi._findings import pointer
 from oioi.results import ResultCodeError, result
 
 bp = Blueprint("oioi", __name__)
@@ -184,5 +185,11 @@ def _check_own_answer(exchange: Exchange, status: int, body: Any) -> list[dict[s
     """Findings (rule ``mock/invalid-answer``) when the mock's answer breaks the call's response schema."""
     if exchange.call is None or not current_app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
         return []
+    if status != 200:  # request.rst: an error answer carries 'result' (and 'error'), not the call's payload
+        errors = _schemas.error_answer_validator().iter_errors(body)
+        return [{"severity": "error", "path": pointer(list(e.instance_path)), "rule": "mock/invalid-answer",
+                 "message": f"error answer: {e.message}", "spec": "request.rst"} for e in errors]
     found = [f.to_dict() for f in validate(body, call=exchange.call, direction="response") if f.severity == "error"]
-    return [{**f, "rule": "mock/invalid-answer", "message": f"{f['rule']} at {f['path']}: {f['message']}"} for f in found]
+    return [
+        {**f, "rule": "mock/invalid-answer", "message": f"{f['rule']} at {f['path']}: {f['message']}"} for f in found
+    ]

@@ -114,6 +114,13 @@ def validator(call: str, direction: str) -> Any:
     return jsonschema_rs.Draft202012Validator(schema(call, direction), registry=registry(), validate_formats=True)
 
 
+@functools.cache
+def error_answer_validator() -> Any:
+    """The validator for the body of a non-200 answer to any call (request.rst: ``result``, optional ``error``)."""
+    ref = {"$ref": SCHEMA_BASE + "common/definitions.json#/$defs/error-answer"}
+    return jsonschema_rs.Draft202012Validator(ref, registry=registry(), validate_formats=True)
+
+
 def resolve(uri: str) -> Any:
     """The schema node an absolute keyword location or ``$ref`` URI points to."""
     base, _, fragment = uri.partition("#")

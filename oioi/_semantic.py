@@ -145,7 +145,9 @@ def surface_bounds_ordered(message: Any) -> Iterator[Violation]:
     for low, high, limit in (("min-lat", "max-lat", 90), ("min-long", "max-long", 180)):
         lo, hi = _get(body, low), _get(body, high)
         # Only two coordinates the schema accepts are compared; a bad one is the schema's finding.
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and -limit <= v <= limit for v in (lo, hi))
+        numbers = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and -limit <= v <= limit for v in (lo, hi)
+        )
         if numbers and lo > hi:
             yield Violation(("station-get-surface", low), f"{low} {lo!r} above {high} {hi!r}", f"{low} <= {high}")
 

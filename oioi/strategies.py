@@ -487,7 +487,9 @@ def _breakages(site: _Site, is_call_key: bool) -> list[tuple[str, Callable[[Any]
         if "enum" in node:
             out.append(("schema/enum", lambda v: "Not" + v))
         elif "pattern" in node:
-            out.append(("schema/pattern", lambda v: "!" + v))
+            limit = node.get("maxLength")
+            # Prefix a character the patterns never allow, keeping within maxLength so that only the pattern breaks.
+            out.append(("schema/pattern", lambda v: "!" + (v[1:] if limit is not None and len(v) >= limit else v)))
         elif node.get("format") == "date-time":
             out.append(("schema/format", lambda v: "2021-02-30T10:00:00+01:00"))
         if node.get("minLength", 0) > 1 and "pattern" not in node:

@@ -103,7 +103,7 @@ def test_the_exported_journal_is_read_by_oioi_validate(emp: MockProcess) -> None
     out, err = io.StringIO(), io.StringIO()
     assert run(["mock", "journal", "--db", str(emp.db), "--format", "jsonl", "--call", "rfid-verify"], out, err) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [(line["direction"], line["status"] if "status" in line else None) for line in lines] == [
+    assert [(line["direction"], line.get("status")) for line in lines] == [
         ("request", None), ("response", 200), ("request", None), ("response", 400)]
     assert EMP_KEY not in out.getvalue()
     export = emp.db.parent / "export.jsonl"
