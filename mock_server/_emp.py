@@ -60,13 +60,15 @@ def station_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
 
 def connector_post_status(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     """Update a connector's status: "only ... stations that were pushed by the same partner" (cpo/poi.rst)."""
-    row = ex.tx.execute("SELECT partner FROM connectors WHERE evse_id = ?", (body["connector-id"],)).fetchone()
-    if row is None:
-        raise results.EvseNotFound(f"No station-post has announced connector {body['connector-id']!r}.")
-    if row["partner"] != body["partner-identifier"]:
-        raise results.EvseNotFound(f"Connector {body['connector-id']!r} was posted by another partner.")
-    ex.tx.execute("UPDATE connectors SET status = ? WHERE evse_id = ?", (body["status"], body["connector-id"]))
-    return {}
+    connector = body["connector-id"]
+    if ex.tx.execute(
+        "UPDATE connectors SET status = ? WHERE evse_id = ? AND partner = ? RETURNING 1",
+        (body["status"], connector, body["partner-identifier"]),
+    ).fetchone():
+        return {}
+    if ex.tx.execute("SELECT 1 FROM connectors WHERE evse_id = ?", (connector,)).fetchone() is None:
+        raise results.EvseNotFound(f"No station-post has announced connector {connector!r}.")
+    raise results.EvseNotFound(f"Connector {connector!r} was posted by another partner.")
 
 
 def session_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:

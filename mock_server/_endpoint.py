@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import sqlite3
 import time
 from typing import Any
 
@@ -59,7 +60,11 @@ def key_accepted(header: str | None, keys: list[str]) -> bool:
 
 @bp.post("/api/v4/request")
 def oioi_request() -> Response:
-    """Answer one OIOI request and journal the exchange."""
+    """Answer one OIOI request and journal the exchange.
+
+    The handler's changes to the state and the journal entry are written in one
+    transaction, so an acknowledged exchange is never in one without the other.
+    """
     started = time.perf_counter()
     try:
         raw = request.get_data(cache=False)
@@ -70,31 +75,21 @@ def oioi_request() -> Response:
         return _finish(exchange, (413, _error(230, f"The body is larger than {limit} bytes.")), started)
     exchange = Exchange(raw=raw, headers=masked_headers(request.headers))
     fault = _faults.take(store(), lambda: _peek_call(raw))  # parses the body only when faults are queued
+    early: tuple[int, Any] | Response | None = None
     if fault is not None:
         exchange.call = _peek_call(raw)
         exchange.fault = fault
         early = _faults.before(fault, exchange)
-        if early is not None:
-            return _finish(exchange, early, started)
-    try:
-        answer = _answer(exchange)
-    except Exception as bug:  # a mock bug: answer 500, and still journal the exchange
-        current_app.logger.exception("the mock failed on a %s request", exchange.call)
-        exchange.findings = [
-            *exchange.findings,
-            {
-                "severity": "error",
-                "path": "",
-                "rule": "mock/internal-error",
-                "spec": "request.rst",
-                "message": f"{type(bug).__name__}: {bug}",
-            },
-        ]
-        answer = 500, _error(100, "The mock partner failed on this request; its journal has the details.")
-    return _finish(exchange, answer, started)
+    if early is None:
+        try:
+            early = _check(exchange)
+        except Exception as bug:  # a mock bug: answer 500, and still journal the exchange
+            early = _internal_error(exchange, bug)
+    return _finish(exchange, early, started)
 
 
-def _answer(exchange: Exchange) -> tuple[int, Any]:
+def _check(exchange: Exchange) -> tuple[int, Any] | None:
+    """The answer to a request that fails a check before its handler; None when it may be handled."""
     config = current_app.config
     if not key_accepted(request.headers.get("Authorization"), config["API_KEYS"]):
         return 401, _error(210, "Send 'Authorization: key=<api-key>' with a key this partner gave you.")
@@ -112,21 +107,57 @@ def _answer(exchange: Exchange) -> tuple[int, Any]:
     findings = [f.to_dict() for f in validate(message, profile=config["PROFILE"])]
     exchange.call = call
     exchange.findings = findings
-    handlers = current_app.extensions["oioi_handlers"]
-    if call is not None and call not in handlers:
+    if call is not None and call not in current_app.extensions["oioi_handlers"]:
         return 403, _error(220, f"This mock plays the {config['ROLE'].upper()} and does not receive {call!r}.")
     if any(f["severity"] == "error" for f in findings):
         return 400, {**_error(230, "The request breaks the OIOI 4.19 schema; see 'error'."), "error": findings}
     assert call is not None
     exchange.message = message
+    return None
+
+
+def _handle(exchange: Exchange, db: sqlite3.Connection) -> tuple[int, Any]:
+    """Run the call's handler inside the request's transaction (its changes undone if it fails)."""
+    assert exchange.call is not None and exchange.message is not None
+    handler = current_app.extensions["oioi_handlers"][exchange.call]
+    exchange.db = db
     try:
-        with store().write() as db:
-            exchange.db = db
-            payload = handlers[call](exchange, message[call])
-            exchange.db = None
+        payload = handler(exchange, exchange.message[exchange.call])
     except ResultCodeError as outcome:
+        _undo(db)
         return (400 if outcome.code == 211 else 200), {"result": outcome.result()}
+    except Exception as bug:
+        _undo(db)
+        exchange.after.clear()
+        return _internal_error(exchange, bug)
+    finally:
+        exchange.db = None
     return 200, {**payload, "result": result(0, "Success.")}
+
+
+def _undo(db: sqlite3.Connection) -> None:
+    """Undo a refused or failed handler's changes; the transaction goes on for the journal entry.
+
+    (A rollback and a new transaction rather than a savepoint: refusals are rare, and every
+    statement on the common path costs a release and a re-acquisition of the GIL.)
+    """
+    db.execute("ROLLBACK")
+    db.execute("BEGIN IMMEDIATE")
+
+
+def _internal_error(exchange: Exchange, bug: Exception) -> tuple[int, Any]:
+    current_app.logger.exception("the mock failed on a %s request", exchange.call)
+    exchange.findings = [
+        *exchange.findings,
+        {
+            "severity": "error",
+            "path": "",
+            "rule": "mock/internal-error",
+            "spec": "request.rst",
+            "message": f"{type(bug).__name__}: {bug}",
+        },
+    ]
+    return 500, _error(100, "The mock partner failed on this request; its journal has the details.")
 
 
 def _error(code: int, message: str) -> dict[str, Any]:
@@ -140,45 +171,51 @@ def _peek_call(raw: bytes) -> str | None:
         return None
 
 
-def _finish(exchange: Exchange, answer: tuple[int, Any] | Response, started: float) -> Response:
-    if isinstance(answer, Response):  # a fault that shapes the whole answer (malformed body)
-        response = answer
-        body_text = response.get_data(as_text=True)
-        code = None
-    else:
-        status, body = answer
-        if exchange.call == "session-post" and isinstance(body, dict) and "reason" not in body:
-            # calls/session_post.rst: every answer carries 'reason', null on success.
-            code = body.get("result", {}).get("code")
-            body["reason"] = None if code == 0 else body.get("result", {}).get("message")
-        broken = _check_own_answer(exchange, status, body)
-        if broken:  # a mock bug: say so, journal it, never send a reply that breaks the spec
-            current_app.logger.error("the mock's own %s answer breaks the schema: %s", exchange.call, broken)
-            exchange.findings = [*exchange.findings, *broken]
-            status, body = 500, _error(100, "The mock partner built an invalid answer; its journal has the details.")
-        body_text = json.dumps(body)
-        response = Response(body_text, status=status, mimetype="application/json")
-        code = body.get("result", {}).get("code") if isinstance(body, dict) else None
-    for name, value in exchange.extra_headers.items():
-        response.headers[name] = value
-    entry = {
-        "exchange": "inbound",
-        "call": exchange.call,
-        "request_headers": exchange.headers,
-        "request_body": exchange.raw.decode("utf-8", "backslashreplace"),
-        "status": None if exchange.dropped else response.status_code,
-        "response_body": None if exchange.dropped else body_text,
-        "result_code": None if exchange.dropped else code,
-        "findings": exchange.findings,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        "fault": exchange.fault,
-    }
+def _finish(exchange: Exchange, answer: tuple[int, Any] | Response | None, started: float) -> Response:
+    """Handle (when ``answer`` is None), build the response and journal the exchange, in one transaction."""
     with store().write() as db:
+        if answer is None:
+            answer = _handle(exchange, db)
+        response, body_text, code = _response(exchange, answer)
+        entry = {
+            "exchange": "inbound",
+            "call": exchange.call,
+            "request_headers": exchange.headers,
+            "request_body": exchange.raw.decode("utf-8", "backslashreplace"),
+            "status": None if exchange.dropped else response.status_code,
+            "response_body": None if exchange.dropped else body_text,
+            "result_code": None if exchange.dropped else code,
+            "findings": exchange.findings,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "fault": exchange.fault,
+        }
         store().record(db, entry)
     exchange.run_after()
     if exchange.dropped:
         _faults.drop_connection()
     return response
+
+
+def _response(exchange: Exchange, answer: tuple[int, Any] | Response) -> tuple[Response, str, int | None]:
+    if isinstance(answer, Response):  # a fault that shapes the whole answer (malformed body)
+        answer.headers.update(exchange.extra_headers)
+        return answer, answer.get_data(as_text=True), None
+    status, body = answer
+    if exchange.call == "session-post" and isinstance(body, dict) and "reason" not in body:
+        # calls/session_post.rst: every answer carries 'reason', null on success.
+        code = body.get("result", {}).get("code")
+        body["reason"] = None if code == 0 else body.get("result", {}).get("message")
+    broken = _check_own_answer(exchange, status, body)
+    if broken:  # a mock bug: say so, journal it, never send a reply that breaks the spec
+        current_app.logger.error("the mock's own %s answer breaks the schema: %s", exchange.call, broken)
+        exchange.findings = [*exchange.findings, *broken]
+        status, body = 500, _error(100, "The mock partner built an invalid answer; its journal has the details.")
+    body_text = json.dumps(body)
+    response = Response(body_text, status=status, mimetype="application/json")
+    for name, value in exchange.extra_headers.items():
+        response.headers[name] = value
+    code = body.get("result", {}).get("code") if isinstance(body, dict) else None
+    return response, body_text, code
 
 
 def _check_own_answer(exchange: Exchange, status: int, body: Any) -> list[dict[str, Any]]:

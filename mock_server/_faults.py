@@ -64,14 +64,14 @@ def add(store: Store, spec: dict[str, Any]) -> int:
             "INSERT INTO faults (call, remaining, spec) VALUES (?, ?, ?)",
             (spec.get("call"), spec["count"], json.dumps(spec)),
         )
+        store.faults_pending = True
         return int(cursor.lastrowid or 0)
 
 
 def take(store: Store, call_of: Callable[[], str | None]) -> dict[str, Any] | None:
     """Use up one application of the oldest fault that matches the request's call (None when there is none)."""
-    db = store.db()
-    if db.execute("SELECT 1 FROM faults WHERE remaining > 0 LIMIT 1").fetchone() is None:
-        return None  # the common case, without taking the write lock
+    if not store.faults_pending:
+        return None  # the common case: no query, no lock
     call = call_of()
     with store.write() as tx:
         row = tx.execute(
@@ -79,6 +79,8 @@ def take(store: Store, call_of: Callable[[], str | None]) -> dict[str, Any] | No
             " AND (call IS NULL OR call = ?) ORDER BY id LIMIT 1) RETURNING spec",
             (call,),
         ).fetchone()
+        if row is None and tx.execute("SELECT 1 FROM faults WHERE remaining > 0 LIMIT 1").fetchone() is None:
+            store.faults_pending = False  # under the write lock, so a fault being added cannot be missed
     return json.loads(row["spec"]) if row else None
 
 

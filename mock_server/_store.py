@@ -77,6 +77,10 @@ class Store:
             self.uri = f"file:{urllib.parse.quote(path)}" + ("" if create else "?mode=ro")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # Whether queued faults may remain (checked on every request, so kept in memory; ``_faults`` keeps it true).
+        self.faults_pending = True
+        # The anchor also does every write, under the lock: one writing connection keeps its page
+        # cache valid between transactions (a connection that another one wrote behind reloads pages).
         self._anchor = self._connect()
         if create:
             with self._write_lock:
@@ -103,7 +107,7 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), serialised within the process."""
-        db = self.db()
+        db = self._anchor
         with self._write_lock:
             db.execute("BEGIN IMMEDIATE")
             try:
