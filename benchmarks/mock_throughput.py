@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -59,7 +60,7 @@ def bare_app() -> Any:
 def mock_app(db: str) -> Any:
     from mock_server import create_app
 
-    return create_app("emp", {"API_KEYS": [KEY], "DATABASE": os.environ.get("BENCH_DB", db), "PARTNER_IDENTIFIERS": [PARTNER]})
+    return create_app("emp", {"API_KEYS": [KEY], "DATABASE": db, "PARTNER_IDENTIFIERS": [PARTNER]})
 
 
 def serve(target: str, server: str, db: str) -> None:
@@ -67,6 +68,7 @@ def serve(target: str, server: str, db: str) -> None:
     if server == "waitress":
         import waitress
 
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is the point here
         wsgi = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
         print(f"PORT {wsgi.effective_port}", flush=True)
         wsgi.run()

@@ -43,18 +43,23 @@ def draw_pool(per_call: int) -> list[dict[str, Any]]:
     pool: list[dict[str, Any]] = []
     for call in calls():
         for direction in ("request", "response"):
-
-            @QUIET
-            @settings(max_examples=per_call)
-            @given(messages(call, direction))
-            def collect(message: dict[str, Any], call: str = call, direction: str = direction) -> None:
-                if direction == "request":
-                    pool.append(message)
-                else:
-                    pool.append({"call": call, "direction": direction, "body": message})
-
-            collect()
+            for message in draw(messages(call, direction), per_call):
+                wrapped = {"call": call, "direction": direction, "body": message}
+                pool.append(message if direction == "request" else wrapped)
     return pool
+
+
+def draw(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+    """``count`` draws from a strategy, through Hypothesis' own test runner."""
+    found: list[Any] = []
+
+    @settings(QUIET, max_examples=count)
+    @given(strategy)
+    def collect(value: Any) -> None:
+        found.append(value)
+
+    collect()
+    return found
 
 
 def write_log(pool: list[dict[str, Any]], lines: int, path: Path) -> None:
@@ -105,8 +110,7 @@ def python_jsonschema_rate(pool: list[dict[str, Any]], seconds: float = 3.0) -> 
 
 
 def draw_rate(strategy: st.SearchStrategy[Any], draws: int) -> float:
-    @QUIET
-    @settings(max_examples=draws)
+    @settings(QUIET, max_examples=draws)
     @given(strategy)
     def run(_value: Any) -> None:
         pass

@@ -45,9 +45,14 @@ def station_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
                 "connector-ids-globally-unique",
                 f"connector {evse_id!r} already belongs to station {other['station_id']!r}",
             )
+    # An upsert keeps the row (its rowid is the station's integer id in the OEM lookups);
+    # 'changed' is the last-static-change those lookups report.
     db.execute(
-        "INSERT OR REPLACE INTO stations (id, partner, body, deleted) VALUES (?, ?, ?, ?)",
-        (station["id"], partner, json.dumps(station), int(station["deleted"])),
+        "INSERT INTO stations (id, partner, body, deleted, changed) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET partner = excluded.partner, body = excluded.body,"
+        " deleted = excluded.deleted, changed = CASE WHEN stations.body = excluded.body"
+        " AND stations.deleted = excluded.deleted THEN stations.changed ELSE excluded.changed END",
+        (station["id"], partner, json.dumps(station), int(station["deleted"]), now()),
     )
     for evse_id in connectors:
         db.execute(

@@ -222,11 +222,26 @@ def _check_own_answer(exchange: Exchange, status: int, body: Any) -> list[dict[s
     """Findings (rule ``mock/invalid-answer``) when the mock's answer breaks the call's response schema."""
     if exchange.call is None or not current_app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
         return []
-    if status != 200:  # request.rst: an error answer carries 'result' (and 'error'), not the call's payload
-        errors = _schemas.error_answer_validator().iter_errors(body)
-        return [{"severity": "error", "path": pointer(list(e.instance_path)), "rule": "mock/invalid-answer",
-                 "message": f"error answer: {e.message}", "spec": "request.rst"} for e in errors]
-    found = [f.to_dict() for f in validate(body, call=exchange.call, direction="response") if f.severity == "error"]
     return [
-        {**f, "rule": "mock/invalid-answer", "message": f"{f['rule']} at {f['path']}: {f['message']}"} for f in found
+        {**f, "rule": "mock/invalid-answer", "message": f"{f['rule']} at {f['path']}: {f['message']}"}
+        for f in answer_findings(exchange.call, status, body)
+        if f["severity"] == "error"
     ]
+
+
+def answer_findings(call: str, status: int, body: Any) -> list[dict[str, Any]]:
+    """What is wrong with an answer to ``call``: a 200 answer carries the call's response, any
+    other the ``result`` (and optional ``error``) that request.rst gives every error answer."""
+    if status == 200:
+        return [f.to_dict() for f in validate(body, call=call, direction="response")]
+    return [
+        {"severity": "error", "path": pointer(list(e.instance_path)), "rule": f"schema/{_keyword(e)}",
+         "message": f"Received: an error answer that breaks request.rst's shape\nExpected: {e.message}",
+         "spec": "request.rst"}
+        for e in _schemas.error_answer_validator().iter_errors(body)
+    ]
+
+
+def _keyword(error: Any) -> str:
+    path = list(error.schema_path)
+    return str(path[-1]) if path else "type"

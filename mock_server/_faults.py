@@ -1,9 +1,10 @@
 """Fault injection: how the mock misbehaves on purpose, for the next N requests.
 
 A fault is ``{"count": N, "call": NAME?, "status": 503?, "retry_after": 2?, "delay_ms": 200?,
-"result_code": 100?, "malformed": true?, "drop": true?}``. Faults are kept in SQLite so
-every worker thread and process of the mock sees the same queue; each request takes one
-use of the oldest fault that matches its call.
+"result_code": 100?, "malformed": true?, "drop": true?}``. Faults are kept in SQLite (they
+survive a restart) and each request takes one use of the oldest fault that matches its
+call. Whether any fault may remain is also kept in memory, so that a request costs no query
+when none is queued; the mock serves from one process, so that flag is never stale.
 """
 
 from __future__ import annotations

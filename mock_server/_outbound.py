@@ -10,9 +10,8 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 
-from mock_server._endpoint import mask
+from mock_server._endpoint import answer_findings, mask
 from mock_server._store import Store
-from oioi import validate
 from oioi.errors import ConfigError
 
 # Calls whose body names the sending partner (calls/*.rst, "partner-identifier").
@@ -89,7 +88,7 @@ def _judge(call: str | None, answer: requests.Response) -> list[dict[str, Any]]:
         ]
     if call is None:
         return []
-    return [f.to_dict() for f in validate(parsed, call=call, direction="response")]
+    return answer_findings(call, answer.status_code, parsed)
 
 
 def later(app: Flask, message: dict[str, Any]) -> Callable[[], None]:

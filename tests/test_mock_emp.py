@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,45 @@ def test_fixtures_file_replaces_the_rfids(tmp_path: Path) -> None:
         assert mock.post({"rfid-verify": {"rfid": ACTIVE_UID}}).json()["result"]["code"] == 191
     finally:
         mock.kill()
+
+
+def test_oem_lookups_answer_from_the_stored_stations(emp: MockProcess) -> None:
+    assert post_station(emp, station()) == (200, 0)
+    assert emp.post(status("DE*8PS*E777001*1", "Occupied")).json()["result"]["code"] == 0
+    berlin = {"min-lat": 52.0, "max-lat": 53.0, "min-long": 13.0, "max-long": 14.0}
+
+    surface = emp.post({"station-get-surface": {**berlin, "filters": {}}}).json()
+    (hit,) = surface["stations"]
+    assert (hit["name"], surface["hasMore"]) == (DEFAULT_STATION["name"], False)
+    assert sorted(hit["connector-statuses"].values()) == ["Occupied", "Unknown"]
+    elsewhere = {"min-lat": 0.0, "max-lat": 1.0, "min-long": 0.0, "max-long": 1.0}
+    assert emp.post({"station-get-surface": {**elsewhere, "filters": {}}}).json()["stations"] == []
+    no_combo = {**berlin, "filters": {"connector-types": ["Combo"]}}
+    assert emp.post({"station-get-surface": no_combo}).json()["stations"] == []
+    excluded = {**berlin, "filters": {"excludes": [hit["id"]]}}
+    assert emp.post({"station-get-surface": excluded}).json()["stations"] == []
+
+    by_ids = emp.post({"station-get-by-ids": {"station-ids": [hit["id"], hit["id"] + 1000]}}).json()
+    (found,) = by_ids["stations"]
+    assert found["id"] == hit["id"]
+    assert [(c["external-id"], c["status"]) for c in found["connectors"]] == [
+        ("DE*8PS*E777001*1", "Occupied"), ("DE*8PS*E777001*2", "Unknown")]
+
+    tariffs = emp.post({"tariffs-get-by-station-ids": {"station-ids": [hit["id"]]}}).json()
+    assert [(s["id"], len(s["connectors"])) for s in tariffs["stations"]] == [(hit["id"], 2)]
+
+
+def test_posting_a_station_again_keeps_its_id_and_dates_each_change(emp: MockProcess) -> None:
+    def lookup() -> tuple[int, str]:
+        box = {"min-lat": 52.0, "max-lat": 53.0, "min-long": 13.0, "max-long": 14.0, "filters": {}}
+        (hit,) = emp.post({"station-get-surface": box}).json()["stations"]
+        return hit["id"], hit["last-static-change"]
+
+    assert post_station(emp, station()) == (200, 0)
+    first = lookup()
+    assert post_station(emp, station()) == (200, 0)
+    assert lookup() == first
+    time.sleep(0.01)  # last-static-change has millisecond resolution
+    assert post_station(emp, station(name="Renamed station")) == (200, 0)
+    renamed = lookup()
+    assert renamed[0] == first[0] and renamed[1] > first[1]
