@@ -104,7 +104,7 @@ def send() -> tuple[Response, int]:
     call = data.get("call")
     if call not in calls():
         raise AdminError(400, f"'call' must be an OIOI call such as 'session-start', not {call!r}.")
-    body = data.get("body", _default_body(call))
+    body = data["body"] if "body" in data else _default_body(call)
     if not isinstance(body, dict):
         raise AdminError(400, f"'body' must be the JSON object of the {call} request.")
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -118,7 +118,24 @@ def _serve(args: argparse.Namespace) -> int:
         folder = Path(args.db).resolve().parent
         if not folder.is_dir():
             raise ConfigError(f"--db {args.db}: the folder {folder} does not exist.")
+    _check_port_free(args.host, args.port)
     return serve(args.mock_command, config, args.host, args.port)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say in one sentence that the address is taken, before gunicorn retries and logs at length."""
+    import socket
+
+    if port == 0:
+        return
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({error.strerror}); pick another --port, or --port 0 for a free one."
+        ) from None
 
 
 def _send(args: argparse.Namespace, stdout: TextIO) -> int:
