@@ -22,6 +22,7 @@ def validate(
     call: str | None = None,
     direction: str = "request",
     profile: str = "strict",
+    status: int | None = None,
 ) -> list[Finding]:
     """Check one OIOI message and return what is wrong with it (empty when nothing is).
 
@@ -29,11 +30,23 @@ def validate(
     response carries no call name, so ``call`` is required for one. Under ``strict`` the
     field descriptions of the spec are the rule; ``lenient`` also accepts each erratum
     registered in ``schemas/errata.json`` (reported as a warning that names it).
+
+    ``status`` is the HTTP status a response came with, when known: an answer other than
+    200 is an error answer (request.rst), judged by the shape every error answer has — a
+    ``result``, optionally an ``error`` — not by the call's payload; it needs no ``call``.
     """
     if profile not in PROFILES:
         raise ConfigError(f"Received: profile {profile!r}\nExpected: one of {list(PROFILES)!r}.")
     if direction not in _schemas.DIRECTIONS:
         raise ConfigError(f"Received: direction {direction!r}\nExpected: one of {list(_schemas.DIRECTIONS)!r}.")
+    if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599):
+        raise ConfigError(f"Received: status {status!r}\nExpected: an HTTP status from 100 to 599.")
+    if direction == "response" and status is not None and status != 200:
+        if call is not None:
+            _schemas.check_call(call, direction)
+        if not isinstance(message, dict):
+            return [_finding("message/not-an-object", "", f"{_show(message)}", "a JSON object", TRANSPORT_SPEC)]
+        return list(_schema_findings(_schemas.error_answer_validator(), message, TRANSPORT_SPEC))
     if call is not None:
         _schemas.check_call(call, direction)
     elif direction == "response":

@@ -60,17 +60,21 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
         return [item.problem]
     body = item.body
     call, direction = args.call, args.direction
+    status: Any = None
     if isinstance(body, dict) and "body" in body and ("direction" in body or body.keys() <= {"call", "body"}):
         # A wrapped message; extra keys (a journal export's time, status, id) are context.
         call = body.get("call", call)
         direction = body.get("direction", direction)
+        status = body.get("status")
         body = body["body"]
     item.direction = direction if direction in ("request", "response") else "request"
     if direction not in ("request", "response"):
         return [_input_finding("message/wrapper", "/direction", repr(direction), "'request' or 'response'")]
     if call is not None and not isinstance(call, str):
         return [_input_finding("message/wrapper", "/call", repr(call), "a call name (string)")]
-    if direction == "response" and call is None:
+    if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599):
+        return [_input_finding("message/wrapper", "/status", repr(status), "an HTTP status from 100 to 599")]
+    if direction == "response" and call is None and status in (None, 200):
         return [
             _input_finding(
                 "message/call-unknown",
@@ -81,7 +85,7 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
         ]
     item.call = call if call is not None else detect_call(body)
     try:
-        return validate(body, call=call, direction=direction, profile=args.profile)
+        return validate(body, call=call, direction=direction, profile=args.profile, status=status)
     except InputError as error:
         return [_input_finding("message/wrapper", "/call", repr(call), str(error))]
     except ValueError as error:  # a wrapper naming a call or direction that does not exist

@@ -45,7 +45,8 @@ def test_a_body_that_is_not_utf8_gets_400_and_230(emp: MockProcess) -> None:
     assert "UTF-8" in answer.json()["result"]["message"]
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"[1, 2", b"not json"])
+@pytest.mark.parametrize("body", [b"", b"{", b"[1, 2", b"not json", b"[" * 100_000 + b"]" * 100_000],
+                         ids=["empty", "open", "unclosed", "words", "nested-100000-deep"])
 def test_a_body_that_is_not_json_gets_400_and_230(emp: MockProcess, body: bytes) -> None:
     answer = emp.post(None, data=body)
     assert (answer.status_code, code_of(answer)) == (400, 230)

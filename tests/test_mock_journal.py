@@ -100,11 +100,13 @@ def test_the_journal_filters_by_call_exchange_and_since(emp: MockProcess) -> Non
 def test_the_exported_journal_is_read_by_oioi_validate(emp: MockProcess) -> None:
     emp.post({"rfid-verify": {"rfid": "04523022AA4881"}})
     emp.post({"rfid-verify": {"rfid": "04523022aa4881"}})  # refused: lower-case UID
+    emp.post({"rfid-verify": {"rfid": "04523022AA4881"}}, key="not-a-key-of-this-mock")  # refused: 401
     out, err = io.StringIO(), io.StringIO()
-    assert run(["mock", "journal", "--db", str(emp.db), "--format", "jsonl", "--call", "rfid-verify"], out, err) == 0
+    assert run(["mock", "journal", "--db", str(emp.db), "--format", "jsonl"], out, err) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(line["direction"], line.get("status")) for line in lines] == [
-        ("request", None), ("response", 200), ("request", None), ("response", 400)]
+        ("request", None), ("response", 200), ("request", None), ("response", 400),
+        ("request", None), ("response", 401)]
     assert EMP_KEY not in out.getvalue()
     export = emp.db.parent / "export.jsonl"
     export.write_text(out.getvalue())
@@ -114,7 +116,8 @@ def test_the_exported_journal_is_read_by_oioi_validate(emp: MockProcess) -> None
     assert code == 1, err.getvalue()
     assert [(v["call"], v["direction"], v["valid"]) for v in verdicts] == [
         ("rfid-verify", "request", True), ("rfid-verify", "response", True),
-        ("rfid-verify", "request", False), ("rfid-verify", "response", True)]
+        ("rfid-verify", "request", False), ("rfid-verify", "response", True),
+        ("rfid-verify", "request", True), ("rfid-verify", "response", True)]
     assert verdicts[2]["findings"][0]["path"] == "/rfid-verify/rfid"
 
 

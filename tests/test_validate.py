@@ -166,6 +166,23 @@ def test_response_needs_a_result_object() -> None:
     assert ("schema/required", "/result") in rules(validate({}, call="station-post", direction="response"))
 
 
+def test_an_error_answer_is_judged_by_request_rst_not_by_the_calls_payload() -> None:
+    error_answer = {"result": {"code": 230, "message": "Bad request."}, "error": ["station-ids: too many"]}
+    assert validate(error_answer, call="station-get-by-ids", direction="response", status=400) == []
+    assert validate(error_answer, direction="response", status=401) == []  # no call needed
+    as_success = validate(error_answer, call="station-get-by-ids", direction="response")
+    assert {f.path for f in as_success if f.rule == "schema/required"} == {"/stations", "/companies"}
+    (broken,) = validate({"result": {"code": "230", "message": "x"}}, direction="response", status=503)
+    assert (broken.rule, broken.path, broken.spec) == ("schema/type", "/result/code", "request.rst")
+    (missing,) = validate({"error": "x"}, direction="response", status=500)
+    assert (missing.rule, missing.path) == ("schema/required", "/result")
+
+
+def test_a_status_that_is_not_http_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        validate({"result": {"code": 0, "message": ""}}, direction="response", status=42)
+
+
 def test_response_without_call_is_a_usage_error() -> None:
     with pytest.raises(ConfigError, match="pass it"):
         validate({"result": {"code": 0, "message": "Success."}}, direction="response")
