@@ -9,6 +9,7 @@ list it; 211 (invalid partner identifier) is a client error and answers 400.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import sqlite3
@@ -207,12 +208,13 @@ def _response(exchange: Exchange, answer: tuple[int, Any] | Response) -> tuple[R
         # calls/session_post.rst: every answer carries 'reason', null on success.
         code = body.get("result", {}).get("code")
         body["reason"] = None if code == 0 else body.get("result", {}).get("message")
-    broken = _check_own_answer(exchange, status, body)
+    body_text = json.dumps(body)
+    broken = _check_own_answer(exchange, status, body_text)
     if broken:  # a mock bug: say so, journal it, never send a reply that breaks the spec
         current_app.logger.error("the mock's own %s answer breaks the schema: %s", exchange.call, broken)
         exchange.findings = [*exchange.findings, *broken]
         status, body = 500, _error(100, "The mock partner built an invalid answer; its journal has the details.")
-    body_text = json.dumps(body)
+        body_text = json.dumps(body)
     response = Response(body_text, status=status, mimetype="application/json")
     for name, value in exchange.extra_headers.items():
         response.headers[name] = value
@@ -220,15 +222,20 @@ def _response(exchange: Exchange, answer: tuple[int, Any] | Response) -> tuple[R
     return response, body_text, code
 
 
-def _check_own_answer(exchange: Exchange, status: int, body: Any) -> list[dict[str, Any]]:
+def _check_own_answer(exchange: Exchange, status: int, body_text: str) -> list[dict[str, Any]]:
     """Findings (rule ``mock/invalid-answer``) when the mock's answer breaks the call's response schema."""
     if exchange.call is None or not current_app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
         return []
     return [
         {**f, "rule": "mock/invalid-answer", "message": f"{f['rule']} at {f['path']}: {f['message']}"}
-        for f in answer_findings(exchange.call, status, body)
-        if f["severity"] == "error"
+        for f in _own_answer_errors(exchange.call, status, body_text)
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _own_answer_errors(call: str, status: int, body_text: str) -> tuple[dict[str, Any], ...]:
+    """The errors of one answer text, remembered: most answers repeat (``{"result": {"code": 0, ...}}``)."""
+    return tuple(f for f in answer_findings(call, status, json.loads(body_text)) if f["severity"] == "error")
 
 
 def answer_findings(call: str, status: int, body: Any) -> list[dict[str, Any]]:

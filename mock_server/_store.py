@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -136,14 +138,14 @@ class Store:
                 entry.get("time") or now(),
                 entry["exchange"],
                 entry.get("call"),
-                json.dumps(entry.get("request_headers", {})),
+                orjson.dumps(entry.get("request_headers", {})).decode(),
                 entry.get("request_body", ""),
                 entry.get("status"),
                 entry.get("response_body"),
                 entry.get("result_code"),
-                json.dumps(entry.get("findings", [])),
+                orjson.dumps(entry.get("findings", [])).decode(),
                 entry.get("latency_ms", 0.0),
-                json.dumps(entry["fault"]) if entry.get("fault") else None,
+                orjson.dumps(entry["fault"]).decode() if entry.get("fault") else None,
             ),
         )
         return int(cursor.lastrowid or 0)
