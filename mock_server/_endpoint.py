@@ -1,10 +1,12 @@
 """The OIOI endpoint, ``POST /api/v4/request`` (request.rst).
 
-Order of checks: fault injection, API key (401/210), Content-Type and UTF-8 (400/230),
-JSON (400/230), the call (unknown: 400/230; not received by this role: 403/220), the
-core validator (400/230 with the findings in ``error``), then the role's handler. A
-handler's protocol outcome travels as HTTP 200 with its result code, as the call pages
-list it; 211 (invalid partner identifier) is a client error and answers 400.
+Order of checks: body size (413/230), fault injection, API key (401/210), Content-Type
+and UTF-8 (400/230), JSON (400/230), the call (unknown: 400/230; not received by this
+role: 403/220), the core validator (400/230 with the findings in ``error``), then the
+role's handler. A handler's protocol outcome travels as HTTP 200 with its result code, as
+the call pages list it; 211 (invalid partner identifier) is a client error and answers
+400. The handler's changes and the journal entry are committed in one transaction, before
+the answer leaves; the answer itself is checked against the response schema first.
 """
 
 from __future__ import annotations
@@ -226,16 +228,21 @@ def _check_own_answer(exchange: Exchange, status: int, body_text: str) -> list[d
     """Findings (rule ``mock/invalid-answer``) when the mock's answer breaks the call's response schema."""
     if exchange.call is None or not current_app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
         return []
+    judge = _short_answer_errors if len(body_text) <= SHORT_ANSWER else _answer_errors
     return [
         {**f, "rule": "mock/invalid-answer", "message": f"{f['rule']} at {f['path']}: {f['message']}"}
-        for f in _own_answer_errors(exchange.call, status, body_text)
+        for f in judge(exchange.call, status, body_text)
     ]
 
 
-@functools.lru_cache(maxsize=4096)
-def _own_answer_errors(call: str, status: int, body_text: str) -> tuple[dict[str, Any], ...]:
-    """The errors of one answer text, remembered: most answers repeat (``{"result": {"code": 0, ...}}``)."""
+SHORT_ANSWER = 1024  # characters; short answers repeat (``{"result": {"code": 0, ...}}``), so their verdicts are kept
+
+
+def _answer_errors(call: str, status: int, body_text: str) -> tuple[dict[str, Any], ...]:
     return tuple(f for f in answer_findings(call, status, json.loads(body_text)) if f["severity"] == "error")
+
+
+_short_answer_errors = functools.lru_cache(maxsize=4096)(_answer_errors)
 
 
 def answer_findings(call: str, status: int, body: Any) -> list[dict[str, Any]]:
