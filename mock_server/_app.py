@@ -54,7 +54,8 @@ def create_app(role: str, config: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigError("The mock needs at least one API key to accept: pass --api-key KEY.")
     store = Store(str(app.config["DATABASE"]))
     app.extensions["oioi_store"] = store
-    outbox = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="oioi-outbound")
+    # One thread: pushes leave in the order the mock decided them (Occupied before Available).
+    outbox = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="oioi-outbound")
     app.extensions["oioi_outbox"] = outbox
     atexit.register(outbox.shutdown, wait=False)
     app.extensions["oioi_handlers"] = dict(_emp.HANDLERS if role == "emp" else _cpo.HANDLERS)
