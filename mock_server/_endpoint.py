@@ -76,10 +76,11 @@ def oioi_request() -> Response:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         return _finish(exchange, (413, _error(230, f"The body is larger than {limit} bytes.")), started)
     exchange = Exchange(raw=raw, headers=masked_headers(request.headers))
-    fault = _faults.take(store(), lambda: _peek_call(raw))  # parses the body only when faults are queued
+    peek = functools.cache(lambda: _peek_call(raw))  # parses the body only when faults are queued, and once
+    fault = _faults.take(store(), peek)
     early: tuple[int, Any] | Response | None = None
     if fault is not None:
-        exchange.call = _peek_call(raw)
+        exchange.call = peek()
         exchange.fault = fault
         early = _faults.before(fault, exchange)
     if early is None:

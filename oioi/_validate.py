@@ -39,17 +39,15 @@ def validate(
         raise ConfigError(f"Received: profile {profile!r}\nExpected: one of {list(PROFILES)!r}.")
     if direction not in _schemas.DIRECTIONS:
         raise ConfigError(f"Received: direction {direction!r}\nExpected: one of {list(_schemas.DIRECTIONS)!r}.")
-    if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599):
+    if status is not None and not is_http_status(status):
         raise ConfigError(f"Received: status {status!r}\nExpected: an HTTP status from 100 to 599.")
-    if direction == "response" and status is not None and status != 200:
-        if call is not None:
-            _schemas.check_call(call, direction)
+    if call is not None:
+        _schemas.check_call(call, direction)
+    if direction == "response" and status not in (None, 200):
         if not isinstance(message, dict):
             return [_finding("message/not-an-object", "", f"{_show(message)}", "a JSON object", TRANSPORT_SPEC)]
         return list(_schema_findings(_schemas.error_answer_validator(), message, TRANSPORT_SPEC))
-    if call is not None:
-        _schemas.check_call(call, direction)
-    elif direction == "response":
+    if call is None and direction == "response":
         raise ConfigError(
             "Received: a response and no call\nExpected: the call it answers, e.g. call='session-start'. "
             "A response does not name its call, so pass it."
@@ -64,6 +62,11 @@ def validate(
     assert call is not None
     findings = _message_findings(message, call, direction)
     return _apply_errata(findings, message, call, direction, profile)
+
+
+def is_http_status(value: Any) -> bool:
+    """Whether ``value`` is an HTTP status code (an integer from 100 to 599)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
 
 
 def detect_call(message: Any) -> str | None:

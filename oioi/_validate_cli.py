@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import orjson
 
 from oioi._findings import Finding, message_text
-from oioi._validate import detect_call, validate
+from oioi._validate import detect_call, is_http_status, validate
 from oioi.errors import InputError
 
 TRANSPORT_SPEC = "request.rst"
@@ -72,7 +72,7 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
         return [_input_finding("message/wrapper", "/direction", repr(direction), "'request' or 'response'")]
     if call is not None and not isinstance(call, str):
         return [_input_finding("message/wrapper", "/call", repr(call), "a call name (string)")]
-    if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599):
+    if status is not None and not is_http_status(status):
         return [_input_finding("message/wrapper", "/status", repr(status), "an HTTP status from 100 to 599")]
     if direction == "response" and call is None and status in (None, 200):
         return [
