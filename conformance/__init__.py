@@ -1,0 +1,3 @@
+"""OIOI conformance suite."""
+
+from __future__ import annotations

@@ -1,0 +1,45 @@
+"""The requirement catalogue (``conformance/requirements.json``): one loader, read once."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+__all__ = ["AREAS", "allowed_codes", "catalogue", "requirement", "requirements"]
+
+AREAS = ("transport", "remote-start", "reservation", "rfid", "poi", "cdr", "identifiers")
+
+
+@functools.cache
+def catalogue() -> dict[str, Any]:
+    """The whole catalogue: ``spec``, ``calls`` (receiver, result codes) and ``requirements``."""
+    text = resources.files("conformance").joinpath("requirements.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def requirements() -> list[dict[str, Any]]:
+    """Every requirement, in catalogue order."""
+    return list(catalogue()["requirements"])
+
+
+@functools.cache
+def _by_id() -> dict[str, dict[str, Any]]:
+    return {entry["id"]: entry for entry in requirements()}
+
+
+def requirement(requirement_id: str) -> dict[str, Any]:
+    """One requirement by id (KeyError for an id the catalogue does not have)."""
+    return _by_id()[requirement_id]
+
+
+def allowed_codes(call: str) -> tuple[int, ...]:
+    """The result codes the call's spec file lists."""
+    return tuple(catalogue()["calls"][call]["result-codes"])
+
+
+def receiver(call: str) -> str:
+    """The role that receives ``call`` (``cpo`` or ``emp``)."""
+    return str(catalogue()["calls"][call]["receiver"])

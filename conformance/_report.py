@@ -1,0 +1,150 @@
+"""Verdicts per requirement, and the files of a run: report.json and report.html.
+
+report.json (documented in the README): ``tool``, ``spec``, ``iut`` (url, role),
+``profile``, ``seed``, ``started``, ``duration_s``, ``verdict`` (``fail`` when a MUST
+requirement failed), ``summary`` (count per verdict) and ``requirements``: per catalogue
+entry its ``id``, ``title``, ``level``, ``roles``, ``area``, ``call``, ``spec``,
+``verdict`` (pass / fail / not-run / not-applicable), ``reason``, ``checks`` and
+``failures`` (each with the check, Received / Expected, request, response and curl).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._catalogue import catalogue, requirements
+from conformance._exchange import mask
+from conformance._failures import Nonconformance
+from conformance._target import Target
+
+__all__ = ["VERDICTS", "Recorder", "summary_lines", "write"]
+
+VERDICTS = ("pass", "fail", "not-run", "not-applicable")
+
+
+def _nonconformance(error: BaseException | None) -> Nonconformance | None:
+    """The first Nonconformance in an error (Hypothesis may group several)."""
+    if isinstance(error, Nonconformance):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            if found := _nonconformance(inner):
+                return found
+    return None
+
+
+class Recorder:
+    """Collects what each check found, per requirement."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.started, self.finished = time.time(), time.time()
+        self.outcomes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def record(self, nodeid: str, ids: list[str], report: pytest.TestReport, error: BaseException | None) -> None:
+        """Turn one test report into outcomes of the requirements it speaks for."""
+        check = nodeid.split("::", 1)[-1]
+        if report.passed:
+            for rid in ids:
+                self.outcomes[rid].append({"verdict": "pass", "check": check})
+        elif report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            for rid in ids:
+                self.outcomes[rid].append({"verdict": "not-run", "check": check, "reason": reason.removeprefix(
+                    "Skipped: ")})
+        elif failure := _nonconformance(error):
+            rid = failure.requirement or ids[0]
+            self.outcomes[rid].append({"verdict": "fail", "check": check, "failure": {"check": check,
+                                                                                       **failure.to_dict()}})
+        else:
+            why = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else "unknown error"
+            for rid in ids:
+                self.outcomes[rid].append({"verdict": "not-run", "check": check,
+                                           "reason": f"the check could not run: {why}"})
+
+    def verdict(self, entry: dict[str, Any]) -> tuple[str, str | None, list[str], list[dict[str, Any]]]:
+        """Verdict, reason, checks and failures of one catalogue entry."""
+        target, outcomes = self.target, self.outcomes.get(entry["id"], [])
+        checks = sorted({o["check"] for o in outcomes})
+        if target.role not in entry["roles"]:
+            return "not-applicable", f"applies to the {'/'.join(r.upper() for r in entry['roles'])} role", [], []
+        if "untested" in entry:
+            return "not-run", entry["untested"], [], []
+        failures = [o["failure"] for o in outcomes if o["verdict"] == "fail"]
+        if failures:
+            return "fail", None, checks, failures
+        if any(o["verdict"] == "pass" for o in outcomes):
+            return "pass", None, checks, []
+        if target.only and entry["id"] not in target.only:
+            return "not-run", "not selected (--requirement)", [], []
+        reasons = sorted({o["reason"] for o in outcomes if o.get("reason")})
+        return "not-run", "; ".join(reasons) or "no check ran", checks, []
+
+    def report(self) -> dict[str, Any]:
+        """The whole report.json document."""
+        from oioi import SPEC_VERSION, __version__
+
+        rows, summary = [], dict.fromkeys(VERDICTS, 0)
+        for entry in requirements():
+            verdict, reason, checks, failures = self.verdict(entry)
+            summary[verdict] += 1
+            rows.append({key: entry.get(key) for key in ("id", "title", "level", "roles", "area", "call", "spec")}
+                        | {"verdict": verdict, "reason": reason, "checks": checks, "failures": failures})
+        failed_must = any(r["verdict"] == "fail" and r["level"] == "MUST" for r in rows)
+        started = datetime.datetime.fromtimestamp(self.started, datetime.UTC)
+        return {
+            "tool": {"name": "oioi-conformance", "version": __version__},
+            "spec": {"name": "OIOI", "version": catalogue()["spec"].get("version", SPEC_VERSION)},
+            "iut": {"url": self.target.url, "role": self.target.role},
+            "profile": self.target.profile,
+            "seed": self.target.seed,
+            "started": started.isoformat(timespec="seconds"),
+            "duration_s": round(self.finished - self.started, 2),
+            "verdict": "fail" if failed_must else "pass",
+            "summary": summary,
+            "requirements": rows,
+        }
+
+
+def write(report: dict[str, Any], directory: Path, api_key: str) -> None:
+    """Write report.json and report.html; the API key is masked wherever it might appear."""
+    from conformance._html import render
+
+    directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    (directory / "report.json").write_text(scrub(text, api_key), encoding="utf-8")
+    (directory / "report.html").write_text(scrub(render(report), api_key), encoding="utf-8")
+
+
+def scrub(text: str, api_key: str) -> str:
+    """``text`` with every occurrence of the key masked."""
+    return text.replace(api_key, mask(api_key)) if len(api_key) >= 4 else text
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The table printed after a run: counts per area, every failure, the verdict."""
+    by_area: dict[str, dict[str, int]] = {}
+    for row in report["requirements"]:
+        by_area.setdefault(row["area"], dict.fromkeys(VERDICTS, 0))[row["verdict"]] += 1
+    lines = ["", f"{'area':<14}{'pass':>6}{'fail':>6}{'not-run':>9}{'n/a':>6}"]
+    for area, counts in by_area.items():
+        lines.append(f"{area:<14}{counts['pass']:>6}{counts['fail']:>6}{counts['not-run']:>9}"
+                     f"{counts['not-applicable']:>6}")
+    failed = [r for r in report["requirements"] if r["verdict"] == "fail"]
+    if failed:
+        lines.append("")
+    for row in failed:
+        lines.append(f"FAIL {row['level']:<6} {row['id']}: {row['title']}")
+        message = row["failures"][0]["message"].splitlines()
+        lines.extend(f"       {line}" for line in message[:2])
+    s = report["summary"]
+    lines += ["", f"OIOI {report['iut']['role'].upper()} conformance: {report['verdict'].upper()} — {s['pass']} passed, "
+              f"{s['fail']} failed, {s['not-run']} not run, {s['not-applicable']} not applicable"]
+    return lines

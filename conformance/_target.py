@@ -1,0 +1,101 @@
+"""What a run certifies: the IUT's endpoint, its role and the values agreed with its operator."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance._exchange import mask
+from oioi.errors import ConfigError
+
+__all__ = ["PROFILES", "ROLES", "STAGING_RFIDS", "Target"]
+
+ROLES = ("cpo", "emp")
+# Hypothesis effort per profile: draws per property check, state machines and their steps.
+PROFILES: dict[str, dict[str, int]] = {
+    "quick": {"examples": 8, "machines": 4, "steps": 10},
+    "full": {"examples": 60, "machines": 30, "steps": 25},
+}
+# testaccount.rst, "UIDs to test RFID".
+STAGING_RFIDS = {"active": "04523022AA4881", "inactive": "0477BD22AA4880", "unknown": "0477BD22AA4AAA"}
+DEFAULT_PARTNER_IDENTIFIERS = ("oioi-harness-partner-0001", "oioi-harness-partner-0002")
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The implementation under test and the options of the run (validated on construction)."""
+
+    url: str
+    role: str
+    api_key: str
+    connectors: tuple[str, ...] = ()
+    partner_identifiers: tuple[str, ...] = DEFAULT_PARTNER_IDENTIFIERS
+    rfids: dict[str, str] = dataclasses.field(default_factory=lambda: dict(STAGING_RFIDS))
+    profile: str = "quick"
+    seed: int = dataclasses.field(default_factory=lambda: random.randrange(2**32))
+    timeout: float = 10.0
+    only: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--url {self.url!r} is not an http(s) URL; give the IUT's OIOI endpoint, "
+                              "e.g. http://127.0.0.1:8000/api/v4/request.")
+        if self.role not in ROLES:
+            raise ConfigError(f"The role {self.role!r} is not one of cpo, emp.")
+        if not self.api_key:
+            raise ConfigError("No API key: give --api-key (or set OIOI_API_KEY) with the key the IUT accepts.")
+        if self.profile not in PROFILES:
+            raise ConfigError(f"The profile {self.profile!r} is not one of {', '.join(PROFILES)}.")
+        if any(len(p) < 16 for p in self.partner_identifiers):
+            raise ConfigError("A partner identifier must be at least 16 characters long (glossary.rst).")
+        if unknown := set(self.rfids) - set(STAGING_RFIDS):
+            raise ConfigError(f"--rfid states are active, inactive and unknown, not {sorted(unknown)!r}.")
+        if self.timeout <= 0:
+            raise ConfigError("--timeout must be a positive number of seconds.")
+
+    @property
+    def effort(self) -> dict[str, int]:
+        """The Hypothesis effort of the profile."""
+        return PROFILES[self.profile]
+
+    @property
+    def partner(self) -> str:
+        """The partner identifier the harness puts in what it sends."""
+        return self.partner_identifiers[0]
+
+    @property
+    def other_partner(self) -> str:
+        """A second partner identifier (the second given, or a harness default)."""
+        others = [p for p in (*self.partner_identifiers[1:], *DEFAULT_PARTNER_IDENTIFIERS) if p != self.partner]
+        return others[0]
+
+    def describe(self) -> dict[str, Any]:
+        """The run's settings for headers and reports (the key masked)."""
+        return {"url": self.url, "role": self.role, "api_key": mask(self.api_key), "profile": self.profile,
+                "seed": self.seed, "connectors": list(self.connectors), "partner_identifier": self.partner}
+
+    def unreachable(self) -> str | None:
+        """Why the IUT's host and port cannot be reached (None when a TCP connection opens)."""
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=min(self.timeout, 5.0)):
+                return None
+        except OSError as failure:
+            return (f"Cannot reach the IUT at {self.url} ({failure.strerror or failure}); check --url and that "
+                    "the implementation is running.")
+
+
+def parse_rfids(values: list[str]) -> dict[str, str]:
+    """``STATE=UID`` options on top of the staging UIDs of testaccount.rst."""
+    rfids = dict(STAGING_RFIDS)
+    for value in values:
+        state, sep, uid = value.partition("=")
+        if not sep or not uid:
+            raise ConfigError(f"--rfid {value!r} is not STATE=UID, e.g. --rfid active=04523022AA4881.")
+        rfids[state.strip()] = uid.strip()
+    return rfids

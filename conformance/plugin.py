@@ -1,0 +1,158 @@
+"""pytest plugin: ``pytest --oioi-url URL --oioi-role cpo|emp --pyargs conformance.suite``.
+
+Registered through the ``pytest11`` entry point and inert unless ``--oioi-url`` (or
+``OIOI_URL``) is given. Options have one prefix; a command-line option wins over its
+``OIOI_*`` environment variable. It checks that the IUT is reachable before any test
+runs, keeps each test's verdict per requirement, and writes the reports.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import _report
+from conformance._catalogue import requirement as catalogue_entry
+from conformance._exchange import Iut
+from conformance._target import PROFILES, ROLES, Target, parse_rfids
+from oioi.errors import ConfigError
+
+TARGET = pytest.StashKey[Target]()
+RECORDER = pytest.StashKey["_report.Recorder"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("oioi", "OIOI conformance (oioi certify)")
+    group.addoption("--oioi-url", help="the IUT's OIOI endpoint [OIOI_URL]")
+    group.addoption("--oioi-role", choices=ROLES, help="the IUT's role [OIOI_ROLE]")
+    group.addoption("--oioi-api-key", help="the API key the IUT accepts [OIOI_API_KEY]")
+    group.addoption("--oioi-connector-id", action="append", default=[], help="an EVSE ID of the CPO IUT (repeat)")
+    group.addoption("--oioi-partner-identifier", action="append", default=[],
+                    help="partner identifier the harness sends (repeat for a second one)")
+    group.addoption("--oioi-rfid", action="append", default=[], help="STATE=UID known to the EMP IUT (repeat)")
+    group.addoption("--oioi-profile", choices=tuple(PROFILES), help="quick (CI) or full (certification)")
+    group.addoption("--oioi-seed", type=int, help="seed of the generated requests (same seed, same requests)")
+    group.addoption("--oioi-timeout", type=float, help="seconds to wait for each answer (default 10)")
+    group.addoption("--oioi-report-dir", help="write report.json and report.html here")
+    group.addoption("--oioi-requirement", action="append", default=[], help="run only this requirement (repeat)")
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(f"oioi_{name}")
+    return value if value not in (None, []) else os.environ.get(f"OIOI_{name.upper()}")
+
+
+def _target(config: pytest.Config) -> Target:
+    seed = _option(config, "seed")
+    extra: dict[str, Any] = {"seed": int(seed)} if seed is not None else {}
+    partners = config.getoption("oioi_partner_identifier")
+    if partners:
+        extra["partner_identifiers"] = tuple(partners)
+    return Target(
+        url=_option(config, "url"), role=_option(config, "role") or "", api_key=_option(config, "api_key") or "",
+        connectors=tuple(config.getoption("oioi_connector_id")), rfids=parse_rfids(config.getoption("oioi_rfid")),
+        profile=_option(config, "profile") or "quick", timeout=float(_option(config, "timeout") or 10),
+        only=tuple(config.getoption("oioi_requirement")), **extra,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): the catalogue requirements a conformance check speaks for")
+    config.addinivalue_line("markers", "role(name): a check that applies only when the IUT has this role")
+    if not _option(config, "url"):
+        return
+    try:
+        target = _target(config)
+        unknown = [r for r in target.only if not _known(r)]
+        if unknown:
+            raise ConfigError(f"--requirement {unknown[0]!r} is not in the catalogue (conformance/requirements.json).")
+    except (ConfigError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[TARGET] = target
+    config.stash[RECORDER] = _report.Recorder(target)
+
+
+def _known(requirement_id: str) -> bool:
+    try:
+        catalogue_entry(requirement_id)
+    except KeyError:
+        return False
+    return True
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if TARGET not in config.stash:
+        return []
+    t = config.stash[TARGET]
+    return [f"OIOI IUT: {t.url} role={t.role.upper()} profile={t.profile} seed={t.seed} key={t.describe()['api_key']}"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if TARGET in session.config.stash and (why := session.config.stash[TARGET].unreachable()):
+        pytest.exit(why, returncode=2)
+
+
+def _ids(item: pytest.Item) -> list[str]:
+    return [r for mark in item.iter_markers("requirement") for r in mark.args]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if TARGET not in config.stash:
+        return
+    target, keep, drop = config.stash[TARGET], [], []
+    for item in items:
+        ids = _ids(item)
+        roles = [role for mark in item.iter_markers("role") for role in mark.args]
+        applies = any(target.role in catalogue_entry(r)["roles"] for r in ids) and (not roles or target.role in roles)
+        chosen = not target.only or set(ids) & set(target.only)
+        (keep if applies and chosen else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def oioi(request: pytest.FixtureRequest) -> Target:
+    """The run's target (skips when the suite runs without ``--oioi-url``)."""
+    if TARGET not in request.config.stash:
+        pytest.skip("no IUT: give --oioi-url and --oioi-role")
+    return request.config.stash[TARGET]
+
+
+@pytest.fixture
+def iut(oioi: Target) -> Iterator[Iut]:
+    """A client of the IUT that records every exchange of the test."""
+    client = Iut(oioi.url, oioi.api_key, timeout=oioi.timeout)
+    yield client
+    client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if RECORDER in item.config.stash and (report.when == "call" or report.outcome != "passed"):
+        error = call.excinfo.value if call.excinfo else None
+        item.config.stash[RECORDER].record(item.nodeid, _ids(item), report, error)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if RECORDER not in config.stash:
+        return
+    recorder = config.stash[RECORDER]
+    recorder.finished = time.time()
+    directory = _option(config, "report_dir")
+    if directory:
+        _report.write(recorder.report(), Path(directory), config.stash[TARGET].api_key)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if RECORDER in config.stash:
+        for line in _report.summary_lines(config.stash[RECORDER].report()):
+            terminalreporter.write_line(line)

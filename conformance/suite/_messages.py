@@ -1,0 +1,99 @@
+"""Requests the harness sends, with realistic values (every one passes our validator before it is sent)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+# EVCO IDs and UIDs of the harness's own customers (glossary.rst formats).
+EVCO = ("DE*OIO*H00001*1", "DE*OIO*H00002*2", "DE*OIO*H00003*3", "DE*OIO*H00004*4")
+UIDS = ("0A1B2C3D", "0A1B2C3D4E5F60", "0A1B2C3D4E5F60718293", "1A2B3C4D")
+# EVSE IDs no IUT is expected to have.
+UNKNOWN_CONNECTOR = "ZZ*OIO*EUNKNOWN000001"
+
+
+def _user(evco: str) -> dict[str, str]:
+    return {"identifier-type": "evco-id", "identifier": evco}
+
+
+def session_start(connector: str, evco: str) -> dict[str, Any]:
+    return {"session-start": {"user": _user(evco), "connector-id": connector}}
+
+
+def session_stop(connector: str, evco: str, session_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"user": _user(evco), "connector-id": connector}
+    if session_id is not None:
+        body["session-id"] = session_id
+    return {"session-stop": body}
+
+
+def reservation_start(connector: str, *holders: str, rfid: str | None = None) -> dict[str, Any]:
+    identifiers: list[dict[str, str]] = [{"evco-id": evco} for evco in holders]
+    if rfid is not None:
+        identifiers[0]["rfid"] = rfid
+    return {"reservation-start": {"connector-id": connector, "identifier": identifiers}}
+
+
+def reservation_stop(identifier: str, identifier_type: str = "evco-id") -> dict[str, Any]:
+    return {"reservation-stop": {"identifier-type": identifier_type, "identifier": identifier}}
+
+
+def rfid_post(uids: list[str], partner: str) -> dict[str, Any]:
+    return {"rfid-post": {"rfids": uids, "partner-identifier": partner}}
+
+
+def station(station_id: str, connectors: list[str]) -> dict[str, Any]:
+    """A realistic station (calls/station_post.rst) with the given connectors."""
+    return {
+        "id": station_id,
+        "name": "OIOI Harness Teststation",
+        "latitude": 52.520008,
+        "longitude": 13.404954,
+        "address": {"street": "Hauptstr.", "street-number": "12", "city": "Berlin", "zip": "10243",
+                    "country": "DE"},
+        "contact": {"phone": "+49 30 8122321", "email": "info@example.com"},
+        "cpo-id": "DE*OIO",
+        "is-open-24": True,
+        "deleted": False,
+        "connectors": [{"id": c, "name": "Type2", "speed": 22.0} for c in connectors],
+    }
+
+
+def station_post(station_id: str, connectors: list[str], partner: str) -> dict[str, Any]:
+    return {"station-post": {"station": station(station_id, connectors), "partner-identifier": partner}}
+
+
+def connector_post_status(connector: str, status: str, partner: str) -> dict[str, Any]:
+    return {"connector-post-status": {"connector-id": connector, "status": status, "partner-identifier": partner}}
+
+
+def _time(minutes_ago: int) -> str:
+    moment = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(minutes=minutes_ago)
+    return moment.isoformat()
+
+
+def session_post(session_id: str, connector: str, partner: str, *, finished: bool) -> dict[str, Any]:
+    """A CDR: an ongoing session (no stop) or the same session finished (calls/session_post.rst)."""
+    body: dict[str, Any] = {
+        "user": _user(EVCO[0]),
+        "session-id": session_id,
+        "connector-id": connector,
+        "session-interval": {"start": _time(60)},
+        "partner-identifier": partner,
+    }
+    if finished:
+        body["session-interval"]["stop"] = _time(5)
+        body["charging-interval"] = {"start": _time(58), "stop": _time(10)}
+        body["energy-consumed"] = 12.5
+    return {"session-post": body}
+
+
+def rfid_verify(uid: str) -> dict[str, Any]:
+    return {"rfid-verify": {"rfid": uid}}
+
+
+def probe(role: str) -> tuple[str, dict[str, Any]]:
+    """A valid request that changes nothing on the IUT (its answer is a refusal with HTTP 200)."""
+    if role == "cpo":
+        return "reservation-stop", reservation_stop(EVCO[3])
+    return "rfid-verify", rfid_verify("0477BD22AA4AAA")
