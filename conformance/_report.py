@@ -145,6 +145,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         message = row["failures"][0]["message"].splitlines()
         lines.extend(f"       {line}" for line in message[:2])
     s = report["summary"]
-    lines += ["", f"OIOI {report['iut']['role'].upper()} conformance: {report['verdict'].upper()} — {s['pass']} passed, "
+    role, verdict = report["iut"]["role"].upper(), report["verdict"].upper()
+    lines += ["", f"OIOI {role} conformance: {verdict} — {s['pass']} passed, "
               f"{s['fail']} failed, {s['not-run']} not run, {s['not-applicable']} not applicable"]
     return lines

@@ -20,6 +20,7 @@ from conformance import _report
 from conformance._catalogue import requirement as catalogue_entry
 from conformance._exchange import Iut
 from conformance._target import PROFILES, ROLES, Target, parse_rfids
+from conformance.suite._messages import probe
 from oioi.errors import ConfigError
 
 TARGET = pytest.StashKey[Target]()
@@ -93,8 +94,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if TARGET in session.config.stash and (why := session.config.stash[TARGET].unreachable()):
+    """Fail fast (exit status 2) when the IUT cannot be reached or refuses the run's API key."""
+    if TARGET in session.config.stash and (why := preflight(session.config.stash[TARGET])):
         pytest.exit(why, returncode=2)
+
+
+def preflight(target: Target) -> str | None:
+    """Why the run cannot go ahead: the IUT is unreachable or refuses the key (None when it can)."""
+    if why := target.unreachable():
+        return why
+    _, message = probe(target.role)
+    client = Iut(target.url, target.api_key, timeout=target.timeout)
+    exchange = client.send(message)
+    client.close()
+    if exchange.status in (401, 403):
+        return (f"The IUT at {target.url} refused the API key {target.describe()['api_key']} with HTTP "
+                f"{exchange.status}; give the key it accepts with --api-key (or OIOI_API_KEY).")
+    return None
 
 
 def _ids(item: pytest.Item) -> list[str]:

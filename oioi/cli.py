@@ -64,9 +64,10 @@ def _parser() -> argparse.ArgumentParser:
         dest="output_format",
         help="text for people (default); json: one JSON object per message",
     )
-    from oioi import _mock_cli
+    from oioi import _certify_cli, _mock_cli
 
     _mock_cli.add_parser(commands)
+    _certify_cli.add_parsers(commands)
     return parser
 
 
@@ -85,6 +86,10 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextI
             from oioi import _mock_cli
 
             return _mock_cli.run(args, stdout)
+        if args.command in ("certify", "demo"):
+            from oioi import _certify_cli
+
+            return _certify_cli.certify(args, stdout) if args.command == "certify" else _certify_cli.demo(args, stdout)
         raise UsageError(f"oioi: unknown command {args.command!r}.")  # pragma: no cover - argparse prevents it
     except HarnessError as error:
         stderr.write(f"{_one_line(error)}\n")

@@ -10,7 +10,6 @@ import json
 
 import pytest
 from hypothesis import HealthCheck, given, note, seed, settings
-from hypothesis import strategies as st
 
 from conformance import checks
 from conformance._catalogue import receiver

@@ -1,0 +1,168 @@
+"""``oioi certify``: run the conformance suite against an IUT; ``oioi demo``: certify the reference implementations.
+
+certify runs pytest on ``conformance/suite`` through the plugin (``--oioi-*`` options),
+with JUnit XML and Allure results beside report.json and report.html. Exit status: 0 no
+MUST requirement failed, 1 one did, 2 the harness could not run (one sentence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from oioi.errors import ConfigError, HarnessError
+
+SUITE = Path(__file__).resolve().parent.parent / "conformance" / "suite"
+
+
+def add_parsers(commands: Any) -> None:
+    """The ``certify`` and ``demo`` commands."""
+    c = commands.add_parser(
+        "certify", help="certify a CPO's or EMP's OIOI endpoint and write conformance reports",
+        description="Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers "
+        "against every requirement of the catalogue; writes report.json, report.html, junit.xml and "
+        "allure-results/.")
+    c.add_argument("role", choices=("cpo", "emp"), help="the IUT's role")
+    c.add_argument("--url", required=True, help="the IUT's OIOI endpoint, e.g. http://127.0.0.1:8000/api/v4/request")
+    c.add_argument("--api-key", help="the API key the IUT accepts (or set OIOI_API_KEY)")
+    c.add_argument("--connector-id", action="append", default=[], metavar="ID",
+                   help="an EVSE ID of the CPO IUT the harness may start sessions on (repeat; two for every check)")
+    c.add_argument("--partner-identifier", action="append", default=[], metavar="ID",
+                   help="the partner identifier the harness sends, as agreed with the IUT (repeat for a second)")
+    c.add_argument("--rfid", action="append", default=[], metavar="STATE=UID",
+                   help="UIDs the EMP IUT knows: active=…, inactive=…, unknown=… (default: testaccount.rst's)")
+    c.add_argument("--profile", choices=("quick", "full"), default="quick",
+                   help="quick: for every CI build (default); full: the certification run")
+    c.add_argument("--seed", type=int, help="seed of the generated requests (same seed, same requests)")
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default: 10)")
+    c.add_argument("--requirement", action="append", default=[], metavar="ID",
+                   help="run only the checks of this requirement (repeat)")
+    c.add_argument("--report-dir", metavar="DIR", help="where the reports go (default: reports/<timestamp>/)")
+    d = commands.add_parser(
+        "demo", help="start the reference CPO and EMP, certify both, write the reports",
+        description="Start the reference implementations (examples/reference_cpo, examples/reference_emp) "
+        "on free loopback ports, certify each, and write the reports under --report-dir.")
+    d.add_argument("--profile", choices=("quick", "full"), default="full", help="default: full")
+    d.add_argument("--seed", type=int, help="seed of the generated requests")
+    d.add_argument("--report-dir", metavar="DIR", help="default: reports/<timestamp>/ (cpo/ and emp/ inside)")
+
+
+def _default_dir() -> Path:
+    return Path("reports") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def pytest_args(args: argparse.Namespace, api_key: str, report_dir: Path) -> list[str]:
+    """The pytest command line of a certify run."""
+    argv = [str(SUITE), "-c", str(SUITE / "certify.ini"), "--rootdir", str(SUITE), "-p", "no:cacheprovider",
+            "-v", "--tb=no", "--no-header", "-rN", "--assert=plain",
+            f"--junitxml={report_dir / 'junit.xml'}", f"--alluredir={report_dir / 'allure-results'}",
+            "--oioi-url", args.url, "--oioi-role", args.role, "--oioi-profile", args.profile,
+            "--oioi-timeout", str(args.timeout), "--oioi-report-dir", str(report_dir)]
+    for option in ("connector_id", "partner_identifier", "rfid", "requirement"):
+        for value in getattr(args, option):
+            argv += [f"--oioi-{option.replace('_', '-')}", value]
+    if args.seed is not None:
+        argv += ["--oioi-seed", str(args.seed)]
+    return argv
+
+
+def certify(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Run the suite in this process and return the exit status (0, 1 or 2)."""
+    import pytest
+
+    from conformance._report import scrub
+    from conformance._target import Target, parse_rfids
+
+    api_key = args.api_key or os.environ.get("OIOI_API_KEY", "")
+    target = Target(url=args.url, role=args.role, api_key=api_key, rfids=parse_rfids(args.rfid),
+                    connectors=tuple(args.connector_id), profile=args.profile, timeout=args.timeout)
+    from conformance._catalogue import requirement
+
+    for rid in args.requirement:
+        try:
+            requirement(rid)
+        except KeyError:
+            raise ConfigError(f"--requirement {rid!r} is not in the catalogue; see the ids in "
+                              "conformance/requirements.json.") from None
+    from conformance.plugin import preflight
+
+    if why := preflight(target):
+        raise ConfigError(why)
+    report_dir = Path(args.report_dir) if args.report_dir else _default_dir()
+    os.environ["OIOI_API_KEY"] = api_key  # handed to the plugin without putting it on a command line
+    stdout.write(f"certifying the {args.role.upper()} at {args.url} (profile {args.profile})\n")
+    stdout.flush()
+    code = pytest.main(pytest_args(args, api_key, report_dir))
+    report_file = report_dir / "report.json"
+    if code not in (0, 1) or not report_file.exists():
+        raise HarnessError(f"The conformance run stopped before it finished (pytest exit status {int(code)}); "
+                           "see the messages above.")
+    for path in report_dir.rglob("*"):
+        if path.is_file() and path.suffix in (".xml", ".json", ".html", ".txt"):
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+            if api_key in text:
+                path.write_text(scrub(text, api_key), encoding="utf-8", errors="surrogateescape")
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    stdout.write(f"reports: {report_dir}/report.html, report.json, junit.xml, allure-results/\n")
+    return 0 if report["verdict"] == "pass" else 1
+
+
+def _start_reference(role: str, api_key: str, workdir: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start ``examples.reference_<role>`` in gunicorn on a free port; its endpoint URL."""
+    command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", api_key,
+               "--db", str(workdir / f"reference-{role}.sqlite")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("listening on "):
+            return process, line.removeprefix("listening on ").strip()
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+    raise HarnessError(f"The reference {role.upper()} did not start ({error[-1] if error else 'no output'}); "
+                       "oioi demo needs a source checkout with examples/.")
+
+
+def demo(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Certify the reference CPO and EMP; 0 when both pass."""
+    import importlib.util
+    import tempfile
+
+    if importlib.util.find_spec("examples.reference_cpo") is None:
+        raise HarnessError("oioi demo needs the reference implementations in examples/: run it from a source "
+                           "checkout installed with pip install -e.")
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    api_key = "demo-" + secrets.token_hex(12)
+    report_root = Path(args.report_dir) if args.report_dir else _default_dir()
+    verdicts = {}
+    with tempfile.TemporaryDirectory(prefix="oioi-demo-") as workdir:
+        for role in ("cpo", "emp"):
+            process, url = _start_reference(role, api_key, Path(workdir))
+            try:
+                stdout.write(f"\nreference {role.upper()} listening on {url}\n")
+                command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", args.profile,
+                           "--report-dir", str(report_root / role)]
+                command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
+                command += ["--seed", str(args.seed)] if args.seed is not None else []
+                stdout.flush()
+                verdicts[role] = subprocess.run(command, env={**os.environ, "OIOI_API_KEY": api_key}).returncode
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+    stdout.write("\n" + "\n".join(f"{role.upper()}: {'PASS' if code == 0 else 'FAIL'} — "
+                                  f"{report_root / role / 'report.html'}" for role, code in verdicts.items()) + "\n")
+    if any(code == 2 for code in verdicts.values()):
+        return 2
+    return 0 if all(code == 0 for code in verdicts.values()) else 1
