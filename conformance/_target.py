@@ -8,16 +8,20 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+from hypothesis import HealthCheck, Phase, settings
+
 from conformance._exchange import mask
 from oioi.errors import ConfigError
 
 __all__ = ["PROFILES", "ROLES", "STAGING_RFIDS", "Target"]
 
 ROLES = ("cpo", "emp")
-# Hypothesis effort per profile: draws per property check, state machines and their steps.
+# Hypothesis effort per profile: draws per property check, state machines and their steps, and
+# whether a failing example is shrunk to a minimal one (every shrinking step is a request to the
+# IUT: quick reports the first failing example as found).
 PROFILES: dict[str, dict[str, int]] = {
-    "quick": {"examples": 8, "machines": 4, "steps": 10},
-    "full": {"examples": 60, "machines": 30, "steps": 25},
+    "quick": {"examples": 12, "machines": 5, "steps": 12, "shrink": 0},
+    "full": {"examples": 200, "machines": 100, "steps": 30, "shrink": 1},
 }
 # testaccount.rst, "UIDs to test RFID".
 STAGING_RFIDS = {"active": "04523022AA4881", "inactive": "0477BD22AA4880", "unknown": "0477BD22AA4AAA"}
@@ -61,6 +65,13 @@ class Target:
     def effort(self) -> dict[str, int]:
         """The Hypothesis effort of the profile."""
         return PROFILES[self.profile]
+
+    def hypothesis_settings(self, **overrides: Any) -> settings:
+        """Hypothesis settings of the profile (no deadline, no example database; no shrinking in quick)."""
+        effort = self.effort
+        phases = [p for p in Phase if effort["shrink"] or p not in (Phase.shrink, Phase.explain)]
+        return settings(max_examples=effort["examples"], stateful_step_count=effort["steps"], deadline=None,
+                        database=None, phases=phases, suppress_health_check=list(HealthCheck), **overrides)
 
     @property
     def partner(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,9 @@ def _ids(item: pytest.Item) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if TARGET not in config.stash:
         return
-    target, keep, drop = config.stash[TARGET], [], []
+    target = config.stash[TARGET]
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         ids = _ids(item)
         roles = [role for mark in item.iter_markers("role") for role in mark.args]
@@ -149,8 +151,10 @@ def iut(oioi: Target) -> Iterator[Iut]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if RECORDER in item.config.stash and (report.when == "call" or report.outcome != "passed"):
         error = call.excinfo.value if call.excinfo else None
         item.config.stash[RECORDER].record(item.nodeid, _ids(item), report, error)

@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, seed, settings
+from hypothesis import given, note, seed
 
 from conformance import checks
 from conformance._catalogue import receiver
@@ -42,8 +42,7 @@ def test_valid_requests_get_a_conforming_answer(oioi: Target, iut: Iut, call: st
     counter = itertools.count()
 
     @seed(oioi.seed)
-    @settings(max_examples=oioi.effort["examples"], deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @oioi.hypothesis_settings()
     @given(message=messages(call))
     def each(message: dict[str, Any]) -> None:
         exchange = iut.send(_ours(message, call, oioi, counter))

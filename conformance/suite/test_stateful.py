@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, note, seed, settings
+from hypothesis import note, seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
@@ -25,10 +25,8 @@ CUSTOMERS = m.EVCO[:3]
 
 
 def _run(machine: type[RuleBasedStateMachine], oioi: Target) -> None:
-    effort = oioi.effort
-    run_state_machine_as_test(seed(oioi.seed)(machine), settings=settings(  # type: ignore[arg-type]
-        max_examples=effort["machines"], stateful_step_count=effort["steps"], deadline=None, database=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(seed(oioi.seed)(machine),
+                              settings=oioi.hypothesis_settings(max_examples=oioi.effort["machines"]))
 
 
 def _code(exchange: Exchange, call: str, requirement: str, *codes: int) -> None:

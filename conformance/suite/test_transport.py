@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, note, seed, settings
+from hypothesis import given, note, seed
 
 from conformance import checks
 from conformance._catalogue import receiver
@@ -17,7 +17,7 @@ from conformance._exchange import Iut
 from conformance._target import Target
 from conformance.suite._messages import probe
 from oioi import validate
-from oioi.strategies import invalid_messages
+from oioi.strategies import Broken, invalid_messages
 
 RECEIVED = {role: [c for c in ("session-start", "session-stop", "rfid-post", "reservation-start",
                                 "reservation-stop", "station-post", "connector-post-status", "session-post",
@@ -100,11 +100,10 @@ def test_two_calls_in_one_body_are_refused(oioi: Target, iut: Iut) -> None:
                                   + RECEIVED["emp"]])
 def test_invalid_requests_are_refused(oioi: Target, iut: Iut, call: str) -> None:
     @seed(oioi.seed)
-    @settings(max_examples=oioi.effort["examples"], deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @oioi.hypothesis_settings()
     @given(broken=invalid_messages(call))
-    def each(broken: object) -> None:
-        message, rule, path = broken  # type: ignore[misc]
+    def each(broken: Broken) -> None:
+        message, rule, path = broken
         note(f"breaks {rule} at {path}")
         assert any(f.severity == "error" for f in validate(message)), "the generator built a valid message"
         exchange = iut.post(json.dumps(message).encode())

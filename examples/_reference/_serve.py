@@ -1,0 +1,175 @@
+"""The command line of ``python -m examples.reference_cpo`` / ``reference_emp``: serve one in gunicorn.
+
+gunicorn runs one worker process with threads (never Flask's development server); the app,
+and so its SQLite connection, is built in that worker. Once the socket listens, exactly one
+line goes to stdout, ``listening on http://HOST:PORT/api/v4/request``; everything else
+(masked API keys, where the state is, gunicorn's warnings) goes to stderr. SIGTERM and
+SIGINT stop it cleanly. Exit codes: 0 stopped, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import functools
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from examples._reference._transport import PATH, check_api_keys, check_faults, mask
+from examples._reference._variants import PREFIX, variants_app
+from oioi.errors import ConfigError
+
+__all__ = ["Role", "main", "run"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    """What the command line needs to know about one reference implementation."""
+
+    name: str  # "cpo" or "emp": the module is examples.reference_<name>
+    title: str  # "reference CPO"
+    create_app: Callable[..., Flask]
+    faults: Mapping[str, str]
+
+
+def gunicorn_settings(bind: str) -> dict[str, Any]:
+    """One worker, 4 threads: one process holds the SQLite connection and its lock."""
+    return {
+        "bind": bind,
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": 4,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "graceful_timeout": 3,
+    }
+
+
+class Server(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving the WSGI app ``build()`` makes, on ``bind``."""
+
+    def __init__(self, build: Callable[[], Any], bind: str, announce: Callable[[str, int], None]) -> None:
+        self.build, self.bind, self.announce = build, bind, announce
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in gunicorn_settings(self.bind).items():
+            self.cfg.set(name, value)
+        self.cfg.set("when_ready", self._ready)
+
+    def load(self) -> Any:
+        return self.build()
+
+    def _ready(self, server: Any) -> None:
+        host, port = server.LISTENERS[0].sock.getsockname()[:2]
+        self.announce(f"[{host}]" if ":" in host else host, port)
+
+
+def parser(role: Role) -> argparse.ArgumentParser:
+    """The options of ``python -m examples.reference_<role>``."""
+    p = argparse.ArgumentParser(
+        prog=f"python -m examples.reference_{role.name}",
+        description=f"Serve the {role.title}, a correct OIOI 4.19 endpoint with switchable faults, in gunicorn.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port (default: 0, a free one; the line on stdout names it)")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        required=True,
+        metavar="KEY",
+        help="an API key to accept as 'Authorization: key=KEY' (repeatable)",
+    )
+    p.add_argument("--db", metavar="PATH", help="SQLite file of the state (default: a file in a fresh temp dir)")
+    p.add_argument(
+        "--fault",
+        action="append",
+        dest="faults",
+        default=[],
+        metavar="NAME",
+        help=f"switch a fault on (repeatable): {', '.join(role.faults)}",
+    )
+    p.add_argument(
+        "--variants", metavar="DIR", help=f"also serve every fault F at {PREFIX}F{PATH}, its state in DIR/F.sqlite"
+    )
+    return p
+
+
+def run(role: Role, argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit code (0 stopped, 2 could not run)."""
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser(role).parse_args(argv)
+    except SystemExit as leave:
+        return 0 if leave.code in (0, None) else 2
+    temp_dir = tempfile.mkdtemp(prefix=f"oioi-reference-{role.name}-") if args.db is None else None
+    db_path = args.db or os.path.join(str(temp_dir), f"{role.name}.sqlite")
+    try:
+        build = _builder(role, args, db_path)
+        _check_db(db_path)
+    except (ConfigError, OSError) as bad:
+        print(bad, file=stderr)
+        return 2
+    else:
+        return _serve(role, args, build, db_path, stdout, stderr)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _check_db(path: str) -> None:
+    """`ConfigError` unless SQLite can open ``path`` (checked before gunicorn, which builds the app later)."""
+    try:
+        sqlite3.connect(path).close()
+    except sqlite3.Error as bad:
+        raise ConfigError(f"Received: --db {path!r}\nExpected: a SQLite file that can be opened ({bad}).") from None
+
+
+def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[], Any]:
+    """What the worker calls to build the app, after checking the options (`ConfigError` names a wrong one)."""
+    faults = check_faults(role.faults, args.faults, role.title)
+    check_api_keys(args.api_keys, role.title)
+    if args.variants is None:
+        return functools.partial(role.create_app, db_path=db_path, api_keys=args.api_keys, faults=faults)
+    if faults:
+        raise ConfigError("Use --fault or --variants, not both: with --variants every fault has its own endpoint.")
+    os.makedirs(args.variants, exist_ok=True)
+    return functools.partial(variants_app, role.create_app, role.faults, args.variants, args.api_keys, db_path=db_path)
+
+
+def _serve(
+    role: Role, args: argparse.Namespace, build: Callable[[], Any], db_path: str, stdout: TextIO, stderr: TextIO
+) -> int:
+    def announce(host: str, port: int) -> None:
+        keys = ", ".join(mask(key) for key in args.api_keys)
+        faults = ", ".join(args.faults) or "none"
+        print(f"{role.title}: API keys {keys}; faults: {faults}; state in {db_path}", file=stderr, flush=True)
+        if args.variants is not None:
+            print(
+                f"{role.title}: fault variants at http://{host}:{port}{PREFIX}<fault>{PATH}, state in {args.variants}",
+                file=stderr,
+                flush=True,
+            )
+        print(f"listening on http://{host}:{port}{PATH}", file=stdout, flush=True)
+
+    try:
+        Server(build, f"{args.host}:{args.port}", announce).run()
+    except SystemExit as leave:
+        return 0 if leave.code in (0, None) else 2
+    return 0
+
+
+def main(role: Role, argv: Sequence[str] | None = None) -> None:
+    """Run the command line and exit with its code."""
+    sys.exit(run(role, argv, sys.stdout, sys.stderr))

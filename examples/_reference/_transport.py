@@ -1,0 +1,311 @@
+"""The OIOI transport both reference implementations share: ``POST /api/v4/request`` (request.rst).
+
+Checks, in order: the API key (401/210), the Content-Type (415/230), UTF-8 (400/230),
+JSON (400/230), one top-level key naming a call this role receives (400/230), the core
+validator (400/230, its findings in ``error``); then the call's handler, inside one SQLite
+transaction. A business outcome (181, 182, 189, 191-194, 320, 323, 330) is answered with
+HTTP 200 and its result code, as the call pages list only "200 OK". Every answer is JSON in
+UTF-8 with a ``result`` object; other paths answer 404 and other methods 405, also as JSON.
+
+The transport faults live here, each one ``if`` where a real partner's bug would be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import hmac
+import http
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from examples._reference._db import Database
+from oioi import validate
+from oioi.errors import ConfigError
+from oioi.results import ResultCodeError, result
+
+__all__ = [
+    "EXTENSION",
+    "PATH",
+    "TRANSPORT_FAULTS",
+    "Body",
+    "Context",
+    "Endpoint",
+    "Handler",
+    "check_api_keys",
+    "check_faults",
+    "make_app",
+    "mask",
+]
+
+PATH = "/api/v4/request"
+EXTENSION = "oioi_reference"  # app.extensions[EXTENSION] is the app's Endpoint (its clock and id seams)
+MAX_BODY = 1024 * 1024  # bytes; OIOI messages are small, a bigger body is answered 413/230
+SUCCESS = "Success."
+MASK_KEEP = 4
+
+Body = dict[str, Any]
+
+TRANSPORT_FAULTS: dict[str, str] = {
+    "ignores-api-key": "Processes requests that carry no Authorization header (a wrong key is still refused).",
+    "accepts-any-api-key": "Accepts any 'key=…' value in the Authorization header (a missing header is still refused).",
+    "ignores-content-type": "Handles a JSON body whatever its Content-Type, e.g. text/plain.",
+    "500-on-malformed-json": "Answers HTTP 500 with a plain-text body when the body is not JSON.",
+    "decodes-latin1": "Decodes a body that is not UTF-8 as Latin-1 and handles it.",
+    "200-on-unknown-call": "Answers HTTP 200 with result 0 to a body whose key names no call this role receives.",
+    "first-of-two-calls": "Handles a body with two call keys as its first call.",
+    "skips-validation": "Does not validate requests: missing fields get defaults and it answers 200.",
+    "plain-text-errors": "Sends every answer other than HTTP 200 as a text/plain body such as 'Unauthorized'.",
+    "breaks-after-malformed": "Answers the request after a body that is not JSON with HTTP 500.",
+    "html-content-type": "Sends every answer with 'Content-Type: text/html' (the body unchanged).",
+    "result-code-as-string": "Sends every result code as a string such as '000' or '181'.",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Context:
+    """What a call's handler works with."""
+
+    db: sqlite3.Connection  # this request's transaction: committed when the handler returns
+    faults: frozenset[str]
+    now: datetime.datetime  # this request's time (timezone-aware), from `Endpoint.now`
+    new_id: Callable[[], str]
+
+
+# A handler answers a valid request with its payload, or raises a `ResultCodeError` for a
+# business outcome; a payload may carry its own ``result`` (a refusal with fields, e.g. ``reason``).
+Handler = Callable[[Context, Body], Body]
+
+
+class EarlyAnswer(Exception):
+    """The answer to a request that never reaches its handler (a JSON body, or text for a fault)."""
+
+    def __init__(self, status: int, body: Body | str) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
+def refuse(status: int, code: int, message: str, *, error: list[str] | None = None) -> EarlyAnswer:
+    """An error answer: ``{"result": {"code": code, "message": message}}``, with ``error`` when given."""
+    body: Body = {"result": result(code, message)}
+    if error is not None:
+        body["error"] = error
+    return EarlyAnswer(status, body)
+
+
+class Endpoint:
+    """The request pipeline of one reference implementation (one per Flask app)."""
+
+    def __init__(
+        self, role: str, handlers: Mapping[str, Handler], faults: frozenset[str], api_keys: list[str], db: Database
+    ) -> None:
+        self.role, self.handlers, self.faults, self.db = role, dict(handlers), faults, db
+        self._keys = [key.encode() for key in api_keys]
+        self._lock = threading.Lock()
+        self._broken = False  # breaks-after-malformed: the next request fails
+        # Seams for tests: the clock (timezone-aware) and the session id generator.
+        self.now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+        self.new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+
+    def respond(self) -> Response:
+        """The view of ``POST /api/v4/request``."""
+        try:
+            status, body = self._answer()
+        except EarlyAnswer as early:
+            return self.send(early.status, early.body)
+        return self.send(status, body)
+
+    def _answer(self) -> tuple[int, Body]:
+        self._authorize(request.headers.get("Authorization"))
+        self._check_content_type()
+        message = self._parse(self._decode(request.get_data(cache=False)))
+        call, message = self._call_of(message)
+        self._validate(message)
+        return self._handle(call, message[call])
+
+    def _authorize(self, header: str | None) -> None:
+        """Request.rst: "The HTTP header must contain ... ``Authorization: key=<your-API-key>``"."""
+        if header is None and "ignores-api-key" in self.faults:
+            return
+        given = header[len("key=") :] if header is not None and header.startswith("key=") else None
+        if given is not None and "accepts-any-api-key" in self.faults:
+            return
+        if given is None or not self._known_key(given):
+            raise refuse(401, 210, "Send 'Authorization: key=<api-key>' with a key this partner gave you.")
+
+    def _known_key(self, given: str) -> bool:
+        """Whether ``given`` is a configured key, compared in constant time with every key."""
+        wire = given.encode("latin-1", "replace")  # WSGI hands header bytes over as Latin-1 text
+        found = False
+        for key in self._keys:  # no early exit: the time taken does not tell which key matched
+            found |= hmac.compare_digest(wire, key)
+        return found
+
+    def _check_content_type(self) -> None:
+        """Request.rst: "The HTTP header must contain ... ``Content-Type: application/json``"."""
+        if request.mimetype != "application/json" and "ignores-content-type" not in self.faults:
+            raise refuse(
+                415,
+                230,
+                f"Received: Content-Type {request.content_type!r}\nExpected: 'application/json' (request.rst).",
+            )
+
+    def _decode(self, raw: bytes) -> str:
+        """The body as text: "All data must be UTF-8 encoded" (request.rst)."""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            if "decodes-latin1" in self.faults:
+                return raw.decode("latin-1")
+            raise refuse(
+                400,
+                230,
+                f"Received: byte {raw[bad.start]:#04x} at offset {bad.start}, which is not UTF-8\n"
+                'Expected: a UTF-8 body (request.rst: "All data must be UTF-8 encoded").',
+            ) from None
+
+    def _parse(self, text: str) -> Any:
+        """The body as JSON ("The HTTP body must contain the JSON request", request.rst)."""
+        try:
+            return json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError) as bad:
+            if "500-on-malformed-json" in self.faults:
+                raise EarlyAnswer(500, "Internal Server Error") from None
+            if "breaks-after-malformed" in self.faults:
+                with self._lock:
+                    self._broken = True
+            problem = "nested too deeply" if isinstance(bad, RecursionError) else str(bad)
+            received = f"Received: a body that is not JSON ({problem})"
+            raise refuse(400, 230, f"{received}\nExpected: one JSON object (request.rst).") from None
+
+    def _call_of(self, message: Any) -> tuple[str, Body]:
+        """The call named by the request's single top-level key, and the request holding only it."""
+        keys = list(message) if isinstance(message, dict) else None
+        if keys and len(keys) > 1 and keys[0] in self.handlers and "first-of-two-calls" in self.faults:
+            return keys[0], {keys[0]: message[keys[0]]}
+        if keys is not None and len(keys) == 1:
+            if keys[0] in self.handlers:
+                return keys[0], message
+            if "200-on-unknown-call" in self.faults:
+                raise EarlyAnswer(200, {"result": result(0, SUCCESS)})
+        received = f"top-level keys {keys!r}" if keys is not None else f"a JSON {type(message).__name__}"
+        raise refuse(
+            400,
+            230,
+            f"Received: {received}\nExpected: an object with exactly one key, naming a call the {self.role} "
+            f"receives: {', '.join(self.handlers)} (request.rst).",
+        )
+
+    def _validate(self, message: Body) -> None:
+        """Refuse a request the core validator finds errors in (400/230, each one in ``error``)."""
+        if "skips-validation" in self.faults:
+            return
+        errors = [f for f in validate(message, direction="request", profile="lenient") if f.severity == "error"]
+        if errors:
+            raise refuse(
+                400, 230, "The request breaks OIOI 4.19; see 'error'.", error=[f"{f.path}: {f.message}" for f in errors]
+            )
+
+    def _handle(self, call: str, body: Any) -> tuple[int, Body]:
+        """Run the call's handler in one transaction; a business outcome is HTTP 200 with its code."""
+        try:
+            with self.db.transaction() as tx:
+                payload = self.handlers[call](Context(tx, self.faults, self.now(), self.new_id), body)
+        except ResultCodeError as outcome:
+            return 200, {"result": outcome.result()}
+        except Exception:
+            if "skips-validation" not in self.faults:
+                raise  # our bug: Flask logs it and `http_error` answers 500/100
+            return 200, {"result": result(0, SUCCESS)}  # the fault: whatever went wrong, "success"
+        return 200, {**payload, "result": payload.get("result", result(0, SUCCESS))}
+
+    def send(self, status: int, body: Body | str) -> Response:
+        """The HTTP answer: JSON in UTF-8, unless a fault garbles it."""
+        if "result-code-as-string" in self.faults and isinstance(body, dict) and "result" in body:
+            body = {**body, "result": {**body["result"], "code": f"{body['result']['code']:03d}"}}
+        if "plain-text-errors" in self.faults and status != 200:
+            body = http.HTTPStatus(status).phrase
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+        mimetype = "text/plain" if isinstance(body, str) else "application/json"
+        if "html-content-type" in self.faults:
+            mimetype = "text/html"
+        return Response(text.encode("utf-8"), status=status, mimetype=mimetype)
+
+    def broken_answer(self) -> Response | None:
+        """With breaks-after-malformed, the request after a body that was not JSON fails with 500."""
+        with self._lock:
+            broken, self._broken = self._broken, False
+        return self.send(500, {"result": result(100, "System error.")}) if broken else None
+
+    def http_error(self, error: HTTPException) -> Response:
+        """Another path (404), another method (405), a huge body (413) or our bug (500), as OIOI JSON."""
+        status = error.code or 500
+        response = self.send(status, {"result": result(100 if status >= 500 else 230, _http_message(status))})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+
+def _http_message(status: int) -> str:
+    if status == 404:
+        return f"Received: a request for {request.path!r}\nExpected: POST {PATH} (request.rst)."
+    if status == 405:
+        return f"Received: method {request.method}\nExpected: POST (request.rst)."
+    if status == 413:
+        return f"Received: a body of {request.content_length} bytes\nExpected: at most {MAX_BODY} bytes."
+    if status >= 500:
+        return "System error: the reference implementation failed on this request; its log has the details."
+    return http.HTTPStatus(status).phrase + "."
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def make_app(
+    name: str, *, role: str, handlers: Mapping[str, Handler], faults: frozenset[str], api_keys: list[str], db: Database
+) -> Flask:
+    """A Flask app serving ``handlers`` at ``POST /api/v4/request`` for ``role`` ('CPO' or 'EMP')."""
+    check_api_keys(api_keys, f"reference {role}")
+    endpoint = Endpoint(role, handlers, faults, api_keys, db)
+    app = Flask(name)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions[EXTENSION] = endpoint
+    app.add_url_rule(PATH, "oioi", endpoint.respond, methods=["POST"], provide_automatic_options=False)
+    app.before_request(endpoint.broken_answer)
+    app.register_error_handler(HTTPException, endpoint.http_error)
+    return app
+
+
+def check_faults(valid: Mapping[str, str], given: Iterable[str], title: str) -> frozenset[str]:
+    """The faults to switch on; `ConfigError` (a ValueError) names an unknown one and lists the valid ones."""
+    chosen = frozenset([given] if isinstance(given, str) else given)
+    unknown = sorted(chosen - valid.keys())
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(valid), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"Unknown fault {', '.join(map(repr, unknown))} for the {title}{hint}; "
+            f"the valid faults are: {', '.join(valid)}."
+        )
+    return chosen
+
+
+def check_api_keys(api_keys: list[str], title: str) -> None:
+    """`ConfigError` unless there is at least one API key and none is empty."""
+    if isinstance(api_keys, str) or not api_keys or not all(isinstance(k, str) and k for k in api_keys):
+        raise ConfigError(f"The {title} needs a list of non-empty API keys to accept: pass --api-key KEY.")
+
+
+def mask(secret: str) -> str:
+    """A secret with all but its last four characters replaced by ``*``."""
+    keep = MASK_KEEP if len(secret) > MASK_KEEP else 0
+    return "*" * (len(secret) - keep) + secret[len(secret) - keep :]

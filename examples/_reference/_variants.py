@@ -1,0 +1,80 @@
+"""Every faulty variant of a reference implementation behind one WSGI app, so one server certifies them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+from flask import Flask
+from werkzeug.wrappers import Response
+
+from examples._reference._transport import PATH
+from oioi.results import result
+
+__all__ = ["PREFIX", "Variants", "variants_app"]
+
+PREFIX = "/variant/"
+
+
+class Variants:
+    """The correct implementation at ``/api/v4/request``, fault F at ``/variant/F/api/v4/request``.
+
+    Each variant is its own app with its own SQLite file ``DIR/F.sqlite``, built on its first
+    request (under a lock, so two threads never build one twice).
+    """
+
+    def __init__(
+        self, create_app: Callable[..., Flask], faults: Iterable[str], db_dir: str, api_keys: list[str], **kwargs: Any
+    ) -> None:
+        self.faults = list(faults)
+        db_path = kwargs.pop("db_path", os.path.join(db_dir, "correct.sqlite"))
+        self._create, self._db_dir, self._api_keys, self._kwargs = create_app, db_dir, api_keys, kwargs
+        self.correct = create_app(db_path=db_path, api_keys=api_keys, **kwargs)
+        self._apps: dict[str, Flask] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX):
+            return self.correct(environ, start_response)
+        name, slash, rest = path[len(PREFIX) :].partition("/")
+        if name not in self.faults:
+            return _unknown_variant(name, self.faults)(environ, start_response)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX + name
+        environ["PATH_INFO"] = slash + rest
+        return self.variant(name)(environ, start_response)
+
+    def variant(self, fault: str) -> Flask:
+        """The app with ``fault`` switched on (built on first use)."""
+        with self._lock:
+            app = self._apps.get(fault)
+            if app is None:
+                db_path = os.path.join(self._db_dir, f"{fault}.sqlite")
+                app = self._create(db_path=db_path, api_keys=self._api_keys, faults=[fault], **self._kwargs)
+                self._apps[fault] = app
+        return app
+
+    def urls(self) -> Iterator[str]:
+        """The endpoint path of every variant."""
+        for fault in self.faults:
+            yield f"{PREFIX}{fault}{PATH}"
+
+
+def _unknown_variant(name: str, faults: list[str]) -> Response:
+    text = f"Received: variant {name!r}\nExpected: {PREFIX}<fault>{PATH} with one of: {', '.join(faults)}."
+    return Response(json.dumps({"result": result(230, text)}), status=404, mimetype="application/json")
+
+
+def variants_app(
+    create_app: Callable[..., Flask], faults: Iterable[str], db_dir: str, api_keys: list[str], **kwargs: Any
+) -> Variants:
+    """One WSGI app mounting the correct implementation and one variant per fault.
+
+    ``kwargs`` go to every ``create_app`` call (e.g. ``connectors``), except ``db_path``: the
+    correct implementation's file (default ``DIR/correct.sqlite``).
+    """
+    return Variants(create_app, faults, db_dir, api_keys, **kwargs)

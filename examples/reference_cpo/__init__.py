@@ -1,0 +1,64 @@
+"""A reference CPO: a small, correct receiver of the calls a CPO gets, with switchable faults.
+
+It receives session-start, session-stop, rfid-post, reservation-start and reservation-stop
+(cpo/remote_start.rst, cpo/reservation.rst, cpo/rfid_start.rst). Each fault in `FAULTS` is
+the correct implementation with one bug real partners make; a conformance suite must catch each.
+
+>>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["double-start"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask
+
+from examples._reference import TRANSPORT_FAULTS, Database, check_api_keys, check_faults, make_app
+from examples.reference_cpo._calls import HANDLERS, SCHEMA
+from oioi.errors import ConfigError
+
+__all__ = ["CPO_FAULTS", "DEFAULT_CONNECTORS", "FAULTS", "create_app"]
+
+TITLE = "reference CPO"
+
+# The EVSE IDs of this CPO's connectors, all reservable.
+DEFAULT_CONNECTORS = ["DE*REF*E000001*1", "DE*REF*E000001*2", "DE*REF*E000002*1", "DE*REF*E000002*2"]
+
+CPO_FAULTS: dict[str, str] = {
+    "start-unknown-connector-succeeds": "Answers session-start on an unknown connector with success and a session-id.",
+    "refuses-remote-start": "Answers every session-start with result 300.",
+    "no-session-id": "Answers an accepted session-start with 'is-stoppable': true and no session-id.",
+    "double-start": "Accepts a second session-start on a connector with a running session.",
+    "forgets-sessions": "Answers session-stop of a running session with 182.",
+    "stop-anything-succeeds": "Answers every session-stop with 0, whatever connector or session it names.",
+    "reserve-unknown-connector-succeeds": "Answers reservation-start on an unknown connector with success.",
+    "reservation-end-in-past": "Answers reservation-start with an 'end' 15 minutes before now.",
+    "forgets-reservations": "Accepts reservation-start but stores nothing.",
+    "reservation-first-holder-only": "Lets only the first EVCO ID of a reservation start a session (others get 323).",
+    "two-reservations-per-evco": "Lets one EVCO ID hold reservations on two connectors (never answers 194).",
+    "reservation-stop-first-identifier-only": "Lets only the first EVCO ID of a reservation cancel it (others: 189).",
+    "reservation-stop-unknown-succeeds": "Answers reservation-stop with 0 when no reservation matches.",
+    "processed-counts-all": "Answers rfid-post with 'processed' = the number of UIDs in the request.",
+    "rfid-post-appends": "Adds the UIDs of rfid-post to the whitelist and never removes any.",
+}
+FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **CPO_FAULTS}
+
+
+def create_app(
+    *, db_path: str, api_keys: list[str], faults: Iterable[str] = (), connectors: list[str] | None = None
+) -> Flask:
+    """The reference CPO with ``faults`` switched on, its state in SQLite at ``db_path`` (``:memory:`` allowed).
+
+    ``connectors`` are the EVSE IDs it has (default `DEFAULT_CONNECTORS`); ``ValueError``
+    (`ConfigError`) for an unknown fault, no API key or an empty connector list.
+    """
+    chosen = check_faults(FAULTS, faults, TITLE)
+    check_api_keys(api_keys, TITLE)
+    evse_ids = list(DEFAULT_CONNECTORS if connectors is None else connectors)
+    if isinstance(connectors, str) or not evse_ids or not all(isinstance(c, str) and c for c in evse_ids):
+        raise ConfigError(f"Received: connectors {connectors!r}\nExpected: a non-empty list of EVSE IDs.")
+    db = Database(db_path, SCHEMA)
+    with db.transaction() as tx:  # the connectors are configuration: the list given now replaces any before
+        tx.execute("DELETE FROM connectors")
+        tx.executemany("INSERT OR IGNORE INTO connectors (evse_id) VALUES (?)", [(c,) for c in evse_ids])
+    return make_app(__name__, role="CPO", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db)

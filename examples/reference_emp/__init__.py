@@ -1,0 +1,78 @@
+"""A reference EMP: a small, correct receiver of the calls an EMP gets, with switchable faults.
+
+It receives station-post, connector-post-status, session-post and rfid-verify (cpo/poi.rst,
+cpo/cdr.rst, cpo/rfid_start.rst). Each fault in `FAULTS` is the correct implementation with
+one bug real partners make; a conformance suite must catch each.
+
+>>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["forgets-stations"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask
+
+from examples._reference import TRANSPORT_FAULTS, Database, check_api_keys, check_faults, make_app
+from examples.reference_emp._calls import HANDLERS, SCHEMA
+from oioi.errors import ConfigError
+
+__all__ = ["DEFAULT_RFIDS", "EMP_FAULTS", "FAULTS", "create_app"]
+
+TITLE = "reference EMP"
+RFID_STATES = ("active", "inactive")
+
+# testaccount.rst, "UIDs to test RFID": 04523022AA4881 is active, 0477BD22AA4880 inactive,
+# 0477BD22AA4AAA does not exist.
+DEFAULT_RFIDS: dict[str, dict[str, str]] = {
+    "04523022AA4881": {"state": "active", "evco-id": "DE*8PS*123456*7"},
+    "0477BD22AA4880": {"state": "inactive"},
+}
+
+EMP_FAULTS: dict[str, str] = {
+    "status-for-any-connector": "Answers connector-post-status with 0 for connectors never posted.",
+    "status-ignores-partner": "Accepts connector-post-status from any partner identifier for a known connector.",
+    "forgets-stations": "Answers every connector-post-status with 181.",
+    "refuses-cdr-update": "Answers a session-post whose session-id is already stored with 100.",
+    "rfid-verify-denies-all": "Answers every rfid-verify with 191.",
+    "rfid-verify-allows-inactive": "Answers rfid-verify of an inactive UID with 0 and an EVCO ID.",
+    "rfid-verify-unknown-is-locked": "Answers rfid-verify of an unknown UID with 192.",
+}
+FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **EMP_FAULTS}
+
+
+def create_app(
+    *, db_path: str, api_keys: list[str], faults: Iterable[str] = (), rfids: dict[str, Any] | None = None
+) -> Flask:
+    """The reference EMP with ``faults`` switched on, its state in SQLite at ``db_path`` (``:memory:`` allowed).
+
+    ``rfids`` maps each UID it knows to ``{"state": "active"|"inactive", "evco-id": ...}``
+    (default `DEFAULT_RFIDS`); ``ValueError`` (`ConfigError`) for an unknown fault, no API key
+    or a malformed UID entry.
+    """
+    chosen = check_faults(FAULTS, faults, TITLE)
+    check_api_keys(api_keys, TITLE)
+    known = dict(DEFAULT_RFIDS if rfids is None else rfids)
+    for uid, entry in known.items():
+        _check_rfid(uid, entry)
+    db = Database(db_path, SCHEMA)
+    with db.transaction() as tx:  # the UIDs are configuration: the mapping given now replaces any before
+        tx.execute("DELETE FROM rfids")
+        tx.executemany(
+            "INSERT INTO rfids (uid, state, evco_id) VALUES (?, ?, ?)",
+            [(uid, entry["state"], entry.get("evco-id")) for uid, entry in known.items()],
+        )
+    return make_app(__name__, role="EMP", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db)
+
+
+def _check_rfid(uid: Any, entry: Any) -> None:
+    """`ConfigError` unless ``entry`` is a UID's state, with an EVCO ID when active."""
+    ok = isinstance(uid, str) and isinstance(entry, dict) and entry.get("state") in RFID_STATES
+    if ok and (entry["state"] == "active" or "evco-id" in entry):
+        ok = isinstance(entry.get("evco-id"), str) and bool(entry["evco-id"])
+    if not ok:
+        raise ConfigError(
+            f"Received: rfids[{uid!r}] = {entry!r}\n"
+            f"Expected: {{'state': one of {list(RFID_STATES)!r}, 'evco-id': '...'}} (an EVCO ID when active)."
+        )

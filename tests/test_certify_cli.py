@@ -1,0 +1,53 @@
+"""``oioi certify`` and ``oioi demo`` as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oioi.cli import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["certify", "cpo", "--url", "http://127.0.0.1:9/api/v4/request"], "No API key"),
+        (["certify", "cpo", "--url", "ftp://x", "--api-key", "k"], "is not an http(s) URL"),
+        (["certify", "emp", "--url", "http://127.0.0.1:9/api/v4/request", "--api-key", "k"], "Cannot reach the IUT"),
+        (["certify", "emp", "--url", "http://127.0.0.1:9/x", "--api-key", "k", "--requirement", "x.y"],
+         "not in the catalogue"),
+        (["certify", "emp", "--url", "http://127.0.0.1:9/x", "--api-key", "k", "--rfid", "active"], "is not STATE=UID"),
+        (["certify", "emp", "--url", "http://127.0.0.1:9/x", "--api-key", "k", "--rfid", "blocked=0A1B2C3D"],
+         "--rfid states are"),
+        (["certify", "fleet", "--url", "http://127.0.0.1:9/x"], "invalid choice"),
+    ],
+)
+def test_usage_errors_are_one_sentence_and_status_2(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OIOI_API_KEY", raising=False)
+    out, err = io.StringIO(), io.StringIO()
+    assert run(argv, out, err) == 2
+    assert message in err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1 and "Traceback" not in err.getvalue()
+
+
+def test_demo_certifies_both_reference_implementations(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "oioi", "demo", "--profile", "quick", "--report-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "CPO: PASS" in done.stdout and "EMP: PASS" in done.stdout
+    for role in ("cpo", "emp"):
+        report = json.loads((tmp_path / role / "report.json").read_text(encoding="utf-8"))
+        assert (report["iut"]["role"], report["verdict"], report["summary"]["fail"]) == (role, "pass", 0)
+        assert report["summary"]["pass"] >= 20
+        assert (tmp_path / role / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        assert "<testsuite" in (tmp_path / role / "junit.xml").read_text(encoding="utf-8")
+        assert list((tmp_path / role / "allure-results").glob("*-result.json"))

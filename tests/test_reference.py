@@ -1,0 +1,402 @@
+"""The reference implementations (examples/): correct answers, and every fault showing its bug.
+
+In-process (Flask's test client, SQLite in memory): for each fault a probe, a few requests
+whose last answer the correct implementation and the faulty variant answer differently, as
+the fault's description says. Over HTTP (the real gunicorn server, one process per role with
+``--variants``): the served answers, the variant URLs, the masked API key, the exit codes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from examples import reference_cpo, reference_emp
+from examples._reference import EXTENSION, PATH, TRANSPORT_FAULTS, Endpoint
+from oioi import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "reference-test-key-5d1c9e07a3b4"
+PARTNER = "partner-identifier-0000000001"
+OTHER_PARTNER = "partner-identifier-0000000002"
+CONNECTOR, CONNECTOR_2 = "DE*REF*E000001*1", "DE*REF*E000002*1"
+UNKNOWN_CONNECTOR = "DE*REF*E999999*1"
+EVCO, EVCO_2 = "DE*8PS*123456*7", "DE*8PS*156454730*2"
+USER = {"identifier-type": "evco-id", "identifier": EVCO}
+ACTIVE_UID, INACTIVE_UID, UNKNOWN_UID = "04523022AA4881", "0477BD22AA4880", "0477BD22AA4AAA"
+NOW = datetime.datetime(2026, 12, 4, 18, 15, tzinfo=datetime.UTC)
+START_TIMEOUT = 15.0
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Req:
+    """One request of a probe: a JSON body or raw bytes, with the usual headers unless told otherwise."""
+
+    body: Any = None
+    raw: bytes | None = None
+    headers: dict[str, str] | None = None
+
+    def data(self) -> bytes:
+        return self.raw if self.raw is not None else json.dumps(self.body).encode()
+
+
+def session_start(connector: str = CONNECTOR, evco: str = EVCO) -> Req:
+    user = {"identifier-type": "evco-id", "identifier": evco}
+    return Req({"session-start": {"user": user, "connector-id": connector, "payment-reference": "Café-Zürich"}})
+
+
+def session_stop(connector: str = CONNECTOR) -> Req:
+    return Req({"session-stop": {"user": USER, "connector-id": connector}})
+
+
+def reservation_start(connector: str = CONNECTOR, *evco_ids: str) -> Req:
+    holders = [{"evco-id": e} for e in evco_ids or (EVCO,)]
+    return Req({"reservation-start": {"connector-id": connector, "identifier": holders}})
+
+
+def reservation_stop(evco: str = EVCO) -> Req:
+    return Req({"reservation-stop": {"identifier-type": "evco-id", "identifier": evco}})
+
+
+def rfid_post(*uids: str) -> Req:
+    return Req({"rfid-post": {"rfids": list(uids), "partner-identifier": PARTNER}})
+
+
+def station_post(partner: str = PARTNER) -> Req:
+    station = {
+        "id": "REF-STATION-0001", "name": "Café am Markt", "latitude": 52.52, "longitude": 13.405,
+        "address": {"street": "Marktstraße", "street-number": "1", "city": "Berlin", "zip": "10115", "country": "DE"},
+        "contact": {"phone": "+49 30 1234567"}, "cpo-id": "DE*REF", "is-open-24": True,
+        "connectors": [{"id": CONNECTOR, "name": "Type2", "speed": 22.0}], "deleted": False,
+    }  # fmt: skip
+    return Req({"station-post": {"station": station, "partner-identifier": partner}})
+
+
+def connector_status(partner: str = PARTNER) -> Req:
+    return Req(
+        {"connector-post-status": {"connector-id": CONNECTOR, "status": "Occupied", "partner-identifier": partner}}
+    )
+
+
+def session_post() -> Req:
+    return Req({"session-post": {
+        "user": USER, "session-id": "ref-session-0001",
+        "connector-id": CONNECTOR, "session-interval": {"start": "2026-12-04T11:00:00+00:00"},
+        "partner-identifier": PARTNER,
+    }})  # fmt: skip
+
+
+def rfid_verify(uid: str = ACTIVE_UID) -> Req:
+    return Req({"rfid-verify": {"rfid": uid}})
+
+
+MALFORMED = Req(raw=b'{"session-start": {')
+NO_KEY = {"Content-Type": "application/json"}
+WRONG_KEY = {"Authorization": "key=not-the-key-0000", "Content-Type": "application/json"}
+TEXT_PLAIN = {"Authorization": f"key={API_KEY}", "Content-Type": "text/plain"}
+
+# --- probes: requests whose last answer shows the fault ------------------------------------------
+
+# Per role: a valid request the correct implementation answers 200/0, with a non-ASCII string in it.
+VALID = {"cpo": session_start(), "emp": station_post()}
+IDEMPOTENT = {"cpo": rfid_post(ACTIVE_UID), "emp": station_post()}  # for the shared servers
+EMPTY = {"cpo": Req({"session-start": {}}), "emp": Req({"rfid-verify": {}})}
+
+
+Answer = tuple[int, str, Any]  # status, mimetype, JSON body (None when not JSON)
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """Requests, and what the correct and the faulty implementation answer the last one: (status, code).
+
+    ``shows`` checks more of the faulty answer, when its status and code are those of a correct one.
+    """
+
+    steps: tuple[Req, ...]
+    correct: tuple[int, Any]
+    faulty: tuple[int, Any]
+    shows: Callable[[Answer], bool] | None = None
+
+
+def mimetype(expected: str) -> Callable[[Answer], bool]:
+    return lambda answer: answer[1] == expected
+
+
+def payload(key: str, expected: Any) -> Callable[[Answer], bool]:
+    return lambda answer: answer[2][key] == expected
+
+
+def transport_probes(role: str) -> dict[str, Probe]:
+    valid = VALID[role]
+    latin1 = Req(raw=json.dumps(valid.body, ensure_ascii=False).encode("latin-1"))
+    two_calls = Req({**valid.body, "station-get-surface": {}})
+    no_key, wrong_key, text_plain = (dataclasses.replace(valid, headers=h) for h in (NO_KEY, WRONG_KEY, TEXT_PLAIN))
+    return {
+        "ignores-api-key": Probe((no_key,), (401, 210), (200, 0)),
+        "accepts-any-api-key": Probe((wrong_key,), (401, 210), (200, 0)),
+        "ignores-content-type": Probe((text_plain,), (415, 230), (200, 0)),
+        "500-on-malformed-json": Probe((MALFORMED,), (400, 230), (500, None), mimetype("text/plain")),
+        "decodes-latin1": Probe((latin1,), (400, 230), (200, 0)),
+        "200-on-unknown-call": Probe((Req({"no-such-call": {}}),), (400, 230), (200, 0)),
+        "first-of-two-calls": Probe((two_calls,), (400, 230), (200, 0)),
+        "skips-validation": Probe((EMPTY[role],), (400, 230), (200, 181 if role == "cpo" else 191)),
+        "plain-text-errors": Probe((no_key,), (401, 210), (401, None), mimetype("text/plain")),
+        "breaks-after-malformed": Probe((MALFORMED, valid), (200, 0), (500, 100)),
+        "html-content-type": Probe((valid,), (200, 0), (200, 0), mimetype("text/html")),
+        "result-code-as-string": Probe((valid,), (200, 0), (200, "000")),
+    }
+
+
+# The second post drops INACTIVE_UID from the whitelist, so the third adds it again: processed 1.
+WHITELIST_SHRINKS = (rfid_post(ACTIVE_UID, INACTIVE_UID), rfid_post(ACTIVE_UID), rfid_post(ACTIVE_UID, INACTIVE_UID))
+CPO_PROBES = {
+    "start-unknown-connector-succeeds": Probe((session_start(UNKNOWN_CONNECTOR),), (200, 181), (200, 0)),
+    "refuses-remote-start": Probe((session_start(),), (200, 0), (200, 300)),
+    "no-session-id": Probe((session_start(),), (200, 0), (200, 0), payload("session-start", {"is-stoppable": True})),
+    "double-start": Probe((session_start(), session_start()), (200, 320), (200, 0)),
+    "forgets-sessions": Probe((session_start(), session_stop()), (200, 0), (200, 182)),
+    "stop-anything-succeeds": Probe((session_stop(UNKNOWN_CONNECTOR),), (200, 181), (200, 0)),
+    "reserve-unknown-connector-succeeds": Probe((reservation_start(UNKNOWN_CONNECTOR),), (200, 181), (200, 0)),
+    "reservation-end-in-past": Probe(
+        (reservation_start(),), (200, 0), (200, 0), payload("reservation-start", {"end": "2026-12-04T18:00:00+00:00"})
+    ),
+    "forgets-reservations": Probe((reservation_start(), session_start(evco=EVCO_2)), (200, 323), (200, 0)),
+    "reservation-first-holder-only": Probe(
+        (reservation_start(CONNECTOR, EVCO, EVCO_2), session_start(evco=EVCO_2)), (200, 0), (200, 323)
+    ),
+    "two-reservations-per-evco": Probe((reservation_start(), reservation_start(CONNECTOR_2)), (200, 194), (200, 0)),
+    "reservation-stop-first-identifier-only": Probe(
+        (reservation_start(CONNECTOR, EVCO, EVCO_2), reservation_stop(EVCO_2)), (200, 0), (200, 189)
+    ),
+    "reservation-stop-unknown-succeeds": Probe((reservation_stop(),), (200, 189), (200, 0)),
+    "processed-counts-all": Probe(
+        (rfid_post(ACTIVE_UID), rfid_post(ACTIVE_UID)), (200, 0), (200, 0), payload("rfid", {"processed": 1})
+    ),
+    "rfid-post-appends": Probe(WHITELIST_SHRINKS, (200, 0), (200, 0), payload("rfid", {"processed": 0})),
+}
+EMP_PROBES = {
+    "status-for-any-connector": Probe((connector_status(),), (200, 181), (200, 0)),
+    "status-ignores-partner": Probe((station_post(), connector_status(OTHER_PARTNER)), (200, 181), (200, 0)),
+    "forgets-stations": Probe((station_post(), connector_status()), (200, 0), (200, 181)),
+    "refuses-cdr-update": Probe((session_post(), session_post()), (200, 0), (200, 100)),
+    "rfid-verify-denies-all": Probe((rfid_verify(),), (200, 0), (200, 191)),
+    "rfid-verify-allows-inactive": Probe(
+        (rfid_verify(INACTIVE_UID),), (200, 192), (200, 0), payload("evco-id", "DE*8PS*000000*1")
+    ),
+    "rfid-verify-unknown-is-locked": Probe((rfid_verify(UNKNOWN_UID),), (200, 191), (200, 192)),
+}
+PROBES = {
+    "cpo": {**transport_probes("cpo"), **CPO_PROBES},
+    "emp": {**transport_probes("emp"), **EMP_PROBES},
+}
+CREATE: dict[str, Callable[..., Flask]] = {"cpo": reference_cpo.create_app, "emp": reference_emp.create_app}
+
+
+def client(role: str, faults: tuple[str, ...] = ()) -> FlaskClient:
+    """A fresh implementation in memory, its clock and ids fixed."""
+    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], faults=faults)
+    endpoint: Endpoint = app.extensions[EXTENSION]
+    endpoint.now = lambda: NOW
+    ids = itertools.count(1)
+    endpoint.new_id = lambda: f"session-{next(ids)}"
+    return app.test_client()
+
+
+def send(app: FlaskClient, req: Req, check: bool) -> Answer:
+    """Send ``req``; with ``check``, the answer must be a valid OIOI answer to it."""
+    headers = req.headers or {"Authorization": f"key={API_KEY}", "Content-Type": "application/json"}
+    response = app.post(PATH, data=req.data(), headers=headers)
+    body = response.get_json(force=True, silent=True)
+    if check:
+        assert response.mimetype == "application/json"
+        call = next(iter(req.body)) if response.status_code == 200 and isinstance(req.body, dict) else None
+        assert validate(body, call=call, direction="response", status=response.status_code) == []
+    return response.status_code, response.mimetype or "", body
+
+
+def outcome(answer: Answer) -> tuple[int, Any]:
+    status, _mimetype, body = answer
+    return status, body["result"]["code"] if isinstance(body, dict) else None
+
+
+def run_probe(role: str, faults: tuple[str, ...], probe: Probe) -> Answer:
+    app = client(role, faults)
+    answers = [send(app, req, check=not faults) for req in probe.steps]
+    return answers[-1]
+
+
+@pytest.mark.parametrize(("role", "fault"), [(r, f) for r in PROBES for f in PROBES[r]])
+def test_fault_shows_its_bug(role: str, fault: str) -> None:
+    probe = PROBES[role][fault]
+    correct, faulty = run_probe(role, (), probe), run_probe(role, (fault,), probe)
+    assert outcome(correct) == probe.correct
+    assert outcome(faulty) == probe.faulty
+    assert faulty != correct
+    assert probe.shows is None or probe.shows(faulty)
+
+
+def test_every_fault_has_a_probe() -> None:
+    assert set(PROBES["cpo"]) == set(reference_cpo.FAULTS)
+    assert set(PROBES["emp"]) == set(reference_emp.FAULTS)
+    assert set(TRANSPORT_FAULTS) <= set(reference_cpo.FAULTS) & set(reference_emp.FAULTS)
+
+
+def test_reservation_expires_after_15_minutes() -> None:
+    app = client("cpo")
+    assert send(app, reservation_start(), check=True)[2]["reservation-start"] == {"end": "2026-12-04T18:30:00+00:00"}
+    assert outcome(send(app, session_start(evco=EVCO_2), check=True)) == (200, 323)
+    app.application.extensions[EXTENSION].now = lambda: NOW + datetime.timedelta(minutes=15)
+    assert outcome(send(app, session_start(evco=EVCO_2), check=True)) == (200, 0)
+
+
+def test_other_paths_and_methods_answer_json() -> None:
+    app = client("emp")
+    for response, status in ((app.get("/api/v4/request"), 405), (app.post("/api/v4/other"), 404)):
+        assert (response.status_code, response.mimetype) == (status, "application/json")
+        assert validate(response.get_json(), direction="response", status=status) == []
+
+
+def test_unknown_fault_is_a_value_error() -> None:  # ConfigError, with a "did you mean"
+    with pytest.raises(ValueError, match="double-start"):
+        reference_cpo.create_app(db_path=":memory:", api_keys=[API_KEY], faults=["double-strat"])
+
+
+# --- over HTTP: the served implementations -------------------------------------------------------
+
+
+class Served:
+    """``python -m examples.reference_<role>`` in a child process; its output goes to files."""
+
+    def __init__(self, role: str, workdir: Path, *args: str) -> None:
+        self.out, self.err = workdir / f"{role}.stdout", workdir / f"{role}.stderr"
+        command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", API_KEY, *args]
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, start_new_session=True)
+        self.base = self._wait_for_endpoint().removesuffix(PATH)
+
+    def _wait_for_endpoint(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            line = self.out.read_text()
+            if line.endswith("\n"):
+                return line.strip().removeprefix("listening on ")
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"the server did not start:\n{self.err.read_text()}")
+
+    def post(self, body: Any, path: str = PATH, key: str | None = API_KEY) -> requests.Response:
+        headers = {"Authorization": f"key={key}"} if key else {}
+        return requests.post(self.base + path, json=body, headers=headers, timeout=5)
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; returns the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Served]]:
+    """Both references, each with every fault variant, for the whole module."""
+    workdir = tmp_path_factory.mktemp("reference")
+    servers = {role: Served(role, workdir, "--variants", str(workdir / f"{role}-variants")) for role in CREATE}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+def result_of(response: requests.Response) -> tuple[int, str, Any]:
+    return response.status_code, response.headers["Content-Type"], response.json()["result"]["code"]
+
+
+def test_served_cpo_starts_a_session(served: dict[str, Served]) -> None:
+    response = served["cpo"].post(session_start(CONNECTOR_2).body)
+    assert result_of(response) == (200, "application/json", 0)
+    assert validate(response.json(), call="session-start", direction="response", status=200) == []
+    assert response.json()["session-start"]["is-stoppable"] is True
+
+
+def test_served_emp_verifies_an_active_uid(served: dict[str, Served]) -> None:
+    response = served["emp"].post(rfid_verify().body)
+    assert result_of(response) == (200, "application/json", 0)
+    assert response.json()["evco-id"] == EVCO
+
+
+@pytest.mark.parametrize("role", ["cpo", "emp"])
+def test_served_refuses_a_request_without_key(role: str, served: dict[str, Served]) -> None:
+    assert result_of(served[role].post(IDEMPOTENT[role].body, key=None)) == (401, "application/json", 210)
+
+
+@pytest.mark.parametrize("role", ["cpo", "emp"])
+def test_served_never_shows_the_api_key(role: str, served: dict[str, Served]) -> None:
+    assert served[role].post(IDEMPOTENT[role].body).status_code == 200
+    assert served[role].post(IDEMPOTENT[role].body, key="wrong-key-abcdefgh").status_code == 401
+    stdout, stderr = served[role].out.read_text(), served[role].err.read_text()
+    assert API_KEY not in stdout + stderr
+    assert "*" * (len(API_KEY) - 4) + API_KEY[-4:] in stderr
+    assert len(stdout.splitlines()) == 1
+
+
+def test_served_cpo_variant_double_start(served: dict[str, Served]) -> None:
+    variant = "/variant/double-start/api/v4/request"
+    codes = [
+        served["cpo"].post(session_start("DE*REF*E000002*2").body, path=path).json()["result"]["code"]
+        for path in (PATH, PATH, variant, variant)
+    ]
+    assert codes == [0, 320, 0, 0]
+
+
+def test_served_emp_variant_allows_inactive_uid(served: dict[str, Served]) -> None:
+    assert result_of(served["emp"].post(rfid_verify(INACTIVE_UID).body))[2] == 192
+    path = "/variant/rfid-verify-allows-inactive/api/v4/request"
+    variant = served["emp"].post(rfid_verify(INACTIVE_UID).body, path=path)
+    assert result_of(variant) == (200, "application/json", 0)
+    assert "evco-id" in variant.json()
+
+
+def test_served_unknown_variant_is_not_found(served: dict[str, Served]) -> None:
+    response = served["emp"].post(rfid_verify().body, path="/variant/no-such-fault/api/v4/request")
+    assert result_of(response) == (404, "application/json", 230)
+
+
+def test_unknown_fault_exits_2_with_one_sentence() -> None:
+    command = [sys.executable, "-m", "examples.reference_emp", "--api-key", API_KEY, "--fault", "no-such-fault"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "no-such-fault" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    db = str(tmp_path / "cpo.sqlite")
+    first = Served("cpo", tmp_path, "--db", db)
+    assert first.post(session_start().body).json()["result"]["code"] == 0
+    assert first.stop() == 0
+    second = Served("cpo", tmp_path, "--db", db)
+    try:
+        assert second.post(session_start().body).json()["result"]["code"] == 320
+    finally:
+        assert second.stop() == 0

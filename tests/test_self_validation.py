@@ -1,0 +1,121 @@
+"""Self-validation: the correct reference implementations pass, every faulty variant is caught.
+
+Each reference runs once in gunicorn with ``--variants``: the correct implementation at
+``/api/v4/request`` and each fault F at ``/variant/F/api/v4/request``. ``oioi certify``
+runs as a user runs it (a subprocess), restricted to the requirements that must catch
+the fault, and its report.json must say ``fail`` for each of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance._catalogue import requirement, requirements
+
+ROOT = Path(__file__).resolve().parent.parent
+FAULTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "faults.json").read_text(encoding="utf-8"))
+API_KEY = "self-validation-key-0123456789"
+
+
+def _start(role: str, directory: Path) -> Iterator[str]:
+    command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", API_KEY,
+               "--variants", str(directory), "--db", str(directory / "correct.sqlite")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout is not None
+    deadline, url = time.monotonic() + 30, None
+    while url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("listening on "):
+            url = line.removeprefix("listening on ").strip()
+        elif not line and process.poll() is not None:
+            break
+    assert url, f"the reference {role} did not start: {process.stderr.read() if process.stderr else ''}"
+    yield url.removesuffix("/api/v4/request")
+    process.terminate()
+    process.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _start("cpo", tmp_path_factory.mktemp("reference-cpo"))
+
+
+@pytest.fixture(scope="module")
+def reference_emp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _start("emp", tmp_path_factory.mktemp("reference-emp"))
+
+
+def certify(role: str, url: str, report_dir: Path, *options: str) -> tuple[int, dict[str, Any], str]:
+    """Run ``oioi certify`` as a user does; exit status, report.json and output."""
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--seed", "7",
+               "--report-dir", str(report_dir), *options]
+    if role == "cpo":
+        command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "OIOI_API_KEY": API_KEY})
+    report_file = report_dir / "report.json"
+    report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
+    return done.returncode, report, done.stdout + done.stderr
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, str]:
+    return {row["id"]: row["verdict"] for row in report["requirements"]}
+
+
+CASES = [pytest.param(role, fault, entry["caught-by"], id=f"{role}-{fault}")
+         for role in ("cpo", "emp") for fault, entry in FAULTS[role].items()]
+
+
+@pytest.mark.parametrize(("role", "fault", "caught_by"), CASES)
+def test_faulty_variant_is_caught_by_its_requirement(
+    request: pytest.FixtureRequest, tmp_path: Path, role: str, fault: str, caught_by: list[str]
+) -> None:
+    base = request.getfixturevalue(f"reference_{role}")
+    url = f"{base}/variant/{fault}/api/v4/request"
+    options = [f"--requirement={r}" for r in caught_by]
+    status, report, output = certify(role, url, tmp_path, *options)
+    verdicts = _verdicts(report)
+    assert {r: verdicts.get(r) for r in caught_by} == dict.fromkeys(caught_by, "fail"), output[-3000:]
+    must = any(requirement(r)["level"] == "MUST" for r in caught_by)
+    assert status == (1 if must else 0), output[-3000:]
+
+
+@pytest.mark.parametrize("role", ["cpo", "emp"])
+def test_correct_reference_passes_every_applicable_requirement(
+    request: pytest.FixtureRequest, tmp_path: Path, role: str
+) -> None:
+    base = request.getfixturevalue(f"reference_{role}")
+    status, report, output = certify(role, f"{base}/api/v4/request", tmp_path)
+    assert status == 0, output[-3000:]
+    tested = [r for r in requirements() if role in r["roles"] and "test" in r]
+    assert {r["id"]: _verdicts(report)[r["id"]] for r in tested} == {r["id"]: "pass" for r in tested}
+    assert report["verdict"] == "pass"
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert API_KEY not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_every_tested_requirement_is_proven_by_a_fault() -> None:
+    proven = {r for role in ("cpo", "emp") for entry in FAULTS[role].values() for r in entry["caught-by"]}
+    tested = {r["id"] for r in requirements() if "test" in r}
+    assert sorted(tested - proven) == []
+    assert sorted(proven - tested) == []
+
+
+def test_faults_table_in_the_readme_lists_every_fault() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for role in ("cpo", "emp"):
+        for fault, entry in FAULTS[role].items():
+            for rid in entry["caught-by"]:
+                assert f"`{fault}`" in readme and f"`{rid}`" in readme, (fault, rid)
