@@ -50,7 +50,8 @@ table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #d8dee6;vertical-align:top}
 table.areas{width:auto;min-width:60%}
 .n{text-align:right;font-variant-numeric:tabular-nums}
-td.id,td.call{white-space:nowrap}
+td.id{min-width:11em}
+td.spec{font-size:13px;max-width:16em}
 td.title{width:40%}
 tbody th{background:#eef2f6;font-size:1rem}
 .muted{color:#5f6b7a;font-size:13px}
@@ -254,10 +255,11 @@ def _requirements(areas: dict[str, list[dict[str, Any]]]) -> str:
 
 def _row(req: dict[str, Any]) -> str:
     verdict, ident = str(req.get("verdict", "")), _e(req.get("id"))
-    ident = f'<a href="#fail-{ident}"><code>{ident}</code></a>' if verdict == "fail" else f"<code>{ident}</code>"
+    shown = ident.replace(".", ".<wbr>")  # long ids break after a dot, never inside a word
+    ident = f'<a href="#fail-{ident}"><code>{shown}</code></a>' if verdict == "fail" else f"<code>{shown}</code>"
     reason = f'<div class="muted">Reason: {_e(req["reason"])}</div>' if req.get("reason") else ""
     return (
         f'<tr><td><span class="badge {_e(verdict)}">{_e(verdict)}</span></td><td class="id">{ident}</td>'
         f"<td>{_e(req.get('level'))}</td><td class=call><code>{_e(req.get('call'))}</code></td>"
-        f"<td class=title>{_e(req.get('title'))}{reason}</td><td>{_spec(req.get('spec'))}</td></tr>"
+        f"<td class=title>{_e(req.get('title'))}{reason}</td><td class=spec>{_spec(req.get('spec'))}</td></tr>"
     )

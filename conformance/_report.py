@@ -63,6 +63,10 @@ class Recorder:
             rid = failure.requirement or ids[0]
             self.outcomes[rid].append({"verdict": "fail", "check": check, "failure": {"check": check,
                                                                                        **failure.to_dict()}})
+            for other in ids:
+                if other != rid:
+                    self.outcomes[other].append({"verdict": "not-run", "check": check,
+                                                 "reason": f"not judged: its check stopped at a failure of {rid}"})
         else:
             why = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else "unknown error"
             for rid in ids:
