@@ -2,7 +2,8 @@
 
 report.json (documented in the README): ``tool``, ``spec``, ``iut`` (url, role),
 ``profile``, ``seed``, ``started``, ``duration_s``, ``verdict`` (``fail`` when a MUST
-requirement failed), ``summary`` (count per verdict) and ``requirements``: per catalogue
+requirement failed), ``summary`` (count per verdict), ``errors`` (checks the harness
+itself could not run) and ``requirements``: per catalogue
 entry its ``id``, ``title``, ``level``, ``roles``, ``area``, ``call``, ``spec``,
 ``verdict`` (pass / fail / not-run / not-applicable), ``reason``, ``checks`` and
 ``failures`` (each with the check, Received / Expected, request, response and curl).
@@ -47,6 +48,7 @@ class Recorder:
         self.target = target
         self.started, self.finished = time.time(), time.time()
         self.outcomes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.errors: list[dict[str, str]] = []  # checks the harness itself could not run (never a verdict)
 
     def record(self, nodeid: str, ids: list[str], report: pytest.TestReport, error: BaseException | None) -> None:
         """Turn one test report into outcomes of the requirements it speaks for."""
@@ -69,6 +71,7 @@ class Recorder:
                                                  "reason": f"not judged: its check stopped at a failure of {rid}"})
         else:
             why = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else "unknown error"
+            self.errors.append({"check": check, "error": why})
             for rid in ids:
                 self.outcomes[rid].append({"verdict": "not-run", "check": check,
                                            "reason": f"the check could not run: {why}"})
@@ -113,6 +116,7 @@ class Recorder:
             "duration_s": round(self.finished - self.started, 2),
             "verdict": "fail" if failed_must else "pass",
             "summary": summary,
+            "errors": self.errors,
             "requirements": rows,
         }
 
@@ -149,6 +153,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         message = row["failures"][0]["message"].splitlines()
         lines.extend(f"       {line}" for line in message[:2])
     s = report["summary"]
+    for error in report.get("errors", []):
+        lines.append(f"HARNESS ERROR in {error['check']}: {error['error']}")
     role, verdict = report["iut"]["role"].upper(), report["verdict"].upper()
     lines += ["", f"OIOI {role} conformance: {verdict} — {s['pass']} passed, "
               f"{s['fail']} failed, {s['not-run']} not run, {s['not-applicable']} not applicable"]

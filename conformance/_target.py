@@ -20,7 +20,7 @@ ROLES = ("cpo", "emp")
 # whether a failing example is shrunk to a minimal one (every shrinking step is a request to the
 # IUT: quick reports the first failing example as found).
 PROFILES: dict[str, dict[str, int]] = {
-    "quick": {"examples": 12, "machines": 5, "steps": 12, "shrink": 0},
+    "quick": {"examples": 12, "machines": 50, "steps": 10, "shrink": 0},
     "full": {"examples": 200, "machines": 100, "steps": 30, "shrink": 1},
 }
 # testaccount.rst, "UIDs to test RFID".
@@ -70,8 +70,10 @@ class Target:
         """Hypothesis settings of the profile (no deadline, no example database; no shrinking in quick)."""
         effort = self.effort
         phases = [p for p in Phase if effort["shrink"] or p not in (Phase.shrink, Phase.explain)]
-        return settings(max_examples=effort["examples"], stateful_step_count=effort["steps"], deadline=None,
-                        database=None, phases=phases, suppress_health_check=list(HealthCheck), **overrides)
+        chosen: dict[str, Any] = {"max_examples": effort["examples"], "stateful_step_count": effort["steps"],
+                                  "deadline": None, "database": None, "phases": phases,
+                                  "suppress_health_check": list(HealthCheck)}
+        return settings(**(chosen | overrides))
 
     @property
     def partner(self) -> str:

@@ -112,6 +112,9 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
                 path.write_text(scrub(text, api_key), encoding="utf-8", errors="surrogateescape")
     report = json.loads(report_file.read_text(encoding="utf-8"))
     stdout.write(f"reports: {report_dir}/report.html, report.json, junit.xml, allure-results/\n")
+    if errors := report["errors"]:
+        raise HarnessError(f"{len(errors)} check(s) could not run because of an error in the harness (first: "
+                           f"{errors[0]['check']}: {errors[0]['error']}); please report it.")
     return 0 if report["verdict"] == "pass" else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from oioi.cli import run
+from tests.fixtures.mock import EMP_KEY, PARTNER, MockProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,3 +53,22 @@ def test_demo_certifies_both_reference_implementations(tmp_path: Path) -> None:
         assert (tmp_path / role / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
         assert "<testsuite" in (tmp_path / role / "junit.xml").read_text(encoding="utf-8")
         assert list((tmp_path / role / "allure-results").glob("*-result.json"))
+
+
+def _requests_received(emp: MockProcess, tmp_path: Path, seed: int) -> list[object]:
+    """Certify the EMP mock with ``seed``; the bodies of the requests it received, in order."""
+    emp.admin("POST", "reset", json={"journal": True})
+    command = [sys.executable, "-m", "oioi", "certify", "emp", "--url", emp.endpoint, "--seed", str(seed),
+               "--partner-identifier", PARTNER, "--partner-identifier", "oioi-mock-partner-0000000000000001",
+               "--report-dir", str(tmp_path / f"run-{seed}-{len(list(tmp_path.iterdir()))}")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "OIOI_API_KEY": EMP_KEY})
+    assert done.returncode == 0, done.stdout[-3000:]
+    return [entry["request_body"] for entry in emp.journal(exchange="inbound")]
+
+
+def test_same_seed_sends_the_same_requests(emp: MockProcess, tmp_path: Path) -> None:
+    first, second = _requests_received(emp, tmp_path, 11), _requests_received(emp, tmp_path, 11)
+    assert len(first) > 100
+    assert first == second
+    assert _requests_received(emp, tmp_path, 12) != first

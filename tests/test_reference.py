@@ -41,9 +41,7 @@ USER = {"identifier-type": "evco-id", "identifier": EVCO}
 ACTIVE_UID, INACTIVE_UID, UNKNOWN_UID = "04523022AA4881", "0477BD22AA4880", "0477BD22AA4AAA"
 NOW = datetime.datetime(2026, 12, 4, 18, 15, tzinfo=datetime.UTC)
 START_TIMEOUT = 15.0
-
-
-# --- requests ------------------------------------------------------------------------------------
+Answer = tuple[int, str, Any]  # status, mimetype, JSON body (None when not JSON)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,9 +117,6 @@ TEXT_PLAIN = {"Authorization": f"key={API_KEY}", "Content-Type": "text/plain"}
 VALID = {"cpo": session_start(), "emp": station_post()}
 IDEMPOTENT = {"cpo": rfid_post(ACTIVE_UID), "emp": station_post()}  # for the shared servers
 EMPTY = {"cpo": Req({"session-start": {}}), "emp": Req({"rfid-verify": {}})}
-
-
-Answer = tuple[int, str, Any]  # status, mimetype, JSON body (None when not JSON)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,6 +86,7 @@ def test_faulty_variant_is_caught_by_its_requirement(
     options = [f"--requirement={r}" for r in caught_by]
     status, report, output = certify(role, url, tmp_path, *options)
     verdicts = _verdicts(report)
+    assert report["errors"] == [], output[-3000:]
     assert {r: verdicts.get(r) for r in caught_by} == dict.fromkeys(caught_by, "fail"), output[-3000:]
     must = any(requirement(r)["level"] == "MUST" for r in caught_by)
     assert status == (1 if must else 0), output[-3000:]
@@ -98,6 +99,7 @@ def test_correct_reference_passes_every_applicable_requirement(
     base = request.getfixturevalue(f"reference_{role}")
     status, report, output = certify(role, f"{base}/api/v4/request", tmp_path)
     assert status == 0, output[-3000:]
+    assert report["errors"] == []
     tested = [r for r in requirements() if role in r["roles"] and "test" in r]
     assert {r["id"]: _verdicts(report)[r["id"]] for r in tested} == {r["id"]: "pass" for r in tested}
     assert report["verdict"] == "pass"
@@ -119,3 +121,28 @@ def test_faults_table_in_the_readme_lists_every_fault() -> None:
         for fault, entry in FAULTS[role].items():
             for rid in entry["caught-by"]:
                 assert f"`{fault}`" in readme and f"`{rid}`" in readme, (fault, rid)
+
+
+@pytest.mark.parametrize(
+    ("role", "fault"),
+    [("cpo", "double-start"), ("cpo", "forgets-reservations"), ("emp", "status-ignores-partner"),
+     ("emp", "refuses-cdr-update")],
+)
+def test_state_machines_catch_faults_on_their_own(
+    request: pytest.FixtureRequest, tmp_path: Path, role: str, fault: str
+) -> None:
+    """The hypothesis.stateful checks alone (pytest plugin, ``-k behaves``) fail on a requirement of the fault."""
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    base = request.getfixturevalue(f"reference_{role}")
+    command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
+               "-k", "behaves_like_the_model", "--oioi-url", f"{base}/variant/{fault}/api/v4/request",  # a seed no other test uses:
+               "--oioi-role", role, "--oioi-seed", "8", "--oioi-report-dir", str(tmp_path)]
+    command += [f"--oioi-connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "OIOI_API_KEY": API_KEY})
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["errors"] == [], done.stdout[-3000:]
+    failed = {row["id"]: row["failures"][0]["check"] for row in report["requirements"] if row["verdict"] == "fail"}
+    assert failed and set(failed) <= set(FAULTS[role][fault]["caught-by"]), done.stdout[-3000:]
+    assert set(failed.values()) == {f"test_{role}_behaves_like_the_model"}

@@ -67,9 +67,12 @@ def connector_post_status(connector: str, status: str, partner: str) -> dict[str
     return {"connector-post-status": {"connector-id": connector, "status": status, "partner-identifier": partner}}
 
 
+# CDR times count back from a fixed moment, so that the same seed sends the same requests.
+CDR_BASE = datetime.datetime(2026, 1, 15, 12, 0, tzinfo=datetime.UTC)
+
+
 def _time(minutes_ago: int) -> str:
-    moment = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(minutes=minutes_ago)
-    return moment.isoformat()
+    return (CDR_BASE - datetime.timedelta(minutes=minutes_ago)).isoformat()
 
 
 def session_post(session_id: str, connector: str, partner: str, *, finished: bool) -> dict[str, Any]:

@@ -9,6 +9,8 @@ judged; a failure names the requirement its step checks, with the shrunk sequenc
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -132,21 +134,24 @@ class _EmpModel(RuleBasedStateMachine):
     iut: Iut
     oioi: Target
 
+    serial: Iterator[int]
+
     def __init__(self) -> None:
         super().__init__()
         self.owner: dict[str, str] = {}
         self.ongoing: list[str] = []
-        self.count = 0
+        self.run, self.count = next(self.serial), 0
 
     def _unique(self, kind: str) -> str:
+        """An id no other step, run or seed uses (and the same one for the same seed)."""
         self.count += 1
-        return f"oioi-harness-{self.oioi.seed}-{kind}-{id(self) % 10**6}-{self.count}"
+        return f"oioi-harness-{self.oioi.seed}-{kind}-{self.run}-{self.count}"
 
     @rule(mine=st.booleans())
     def post_station(self, mine: bool) -> None:
         partner = self.oioi.partner if mine else self.oioi.other_partner
         name = self._unique("station")
-        connectors = [f"DE*OIO*E{abs(hash(name)) % 10**10:010d}*{k}" for k in (1, 2)]
+        connectors = [f"DE*OIO*E{self.oioi.seed % 10**8:08d}M{self.run}N{self.count}*{k}" for k in (1, 2)]
         exchange = self.iut.send(m.station_post(name, connectors, partner))
         if mine:
             checks.succeeded(exchange, "station-post", "station-post.answer")
@@ -192,5 +197,5 @@ class _EmpModel(RuleBasedStateMachine):
     "session-post.update", "rfid-verify.active", "rfid-verify.inactive", "rfid-verify.unknown",
 )
 def test_emp_behaves_like_the_model(oioi: Target, iut: Iut) -> None:
-    machine = type("EmpPartners", (_EmpModel,), {"iut": iut, "oioi": oioi})
+    machine = type("EmpPartners", (_EmpModel,), {"iut": iut, "oioi": oioi, "serial": itertools.count()})
     _run(machine, oioi)

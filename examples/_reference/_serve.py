@@ -115,6 +115,7 @@ def run(role: Role, argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) 
         return 0 if leave.code in (0, None) else 2
     temp_dir = tempfile.mkdtemp(prefix=f"oioi-reference-{role.name}-") if args.db is None else None
     db_path = args.db or os.path.join(str(temp_dir), f"{role.name}.sqlite")
+    owner = os.getpid()  # gunicorn's worker is a fork that returns through here too; only we clean up
     try:
         build = _builder(role, args, db_path)
         _check_db(db_path)
@@ -124,7 +125,7 @@ def run(role: Role, argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) 
     else:
         return _serve(role, args, build, db_path, stdout, stderr)
     finally:
-        if temp_dir is not None:
+        if temp_dir is not None and os.getpid() == owner:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
