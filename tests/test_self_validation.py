@@ -136,8 +136,8 @@ def test_state_machines_catch_faults_on_their_own(
 
     base = request.getfixturevalue(f"reference_{role}")
     command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-               "-k", "behaves_like_the_model", "--oioi-url", f"{base}/variant/{fault}/api/v4/request",  # a seed no other test uses:
-               "--oioi-role", role, "--oioi-seed", "8", "--oioi-report-dir", str(tmp_path)]
+               "-k", "behaves_like_the_model", "--oioi-url", f"{base}/variant/{fault}/api/v4/request",
+               "--oioi-role", role, "--oioi-seed", "8", "--oioi-report-dir", str(tmp_path)]  # seed 8: no other test's
     command += [f"--oioi-connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "OIOI_API_KEY": API_KEY})
