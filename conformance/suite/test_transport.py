@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, note, seed
+from hypothesis import assume, given, note, seed
 
 from conformance import checks
 from conformance._catalogue import receiver
@@ -105,7 +105,9 @@ def test_invalid_requests_are_refused(oioi: Target, iut: Iut, call: str) -> None
     def each(broken: Broken) -> None:
         message, rule, path = broken
         note(f"breaks {rule} at {path}")
-        assert any(f.severity == "error" for f in validate(message)), "the generator built a valid message"
+        # Only what even the lenient profile refuses: a receiver may accept the forms of the spec's own
+        # examples (schemas/errata.json), e.g. a partner identifier shorter than 16 characters.
+        assume(any(f.severity == "error" for f in validate(message, profile="lenient")))
         exchange = iut.post(json.dumps(message).encode())
         checks.refused_as_client_error(exchange, "transport.invalid-request", codes=(230,))
 
