@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,18 @@ def test_same_seed_sends_the_same_requests(emp: MockProcess, tmp_path: Path) -> 
     assert len(first) > 100
     assert first == second
     assert _requests_received(emp, tmp_path, 12) != first
+
+
+def test_an_iut_that_does_not_answer_fails_within_the_timeout(emp: MockProcess, tmp_path: Path) -> None:
+    """Never a hang: answers slower than --timeout are failures naming the wait (the mock's delay fault)."""
+    emp.admin("POST", "faults", json={"count": 4, "call": "session-post", "delay_ms": 3000})
+    command = [sys.executable, "-m", "oioi", "certify", "emp", "--url", emp.endpoint, "--seed", "3", "--timeout", "0.5",
+               "--partner-identifier", PARTNER, "--requirement", "session-post.update", "--report-dir", str(tmp_path)]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "OIOI_API_KEY": EMP_KEY})
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1, done.stdout[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    failures = [f for r in report["requirements"] for f in r["failures"]]
+    assert failures and {(f["received"], f["response"]) for f in failures} == {("no answer within 0.5 s", None)}
