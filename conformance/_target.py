@@ -42,6 +42,10 @@ class Target:
     seed: int = dataclasses.field(default_factory=lambda: random.randrange(2**32))
     timeout: float = 10.0
     only: tuple[str, ...] = ()
+    listen: str | None = None  # HOST:PORT where the mock partner receives what the IUT sends
+    partner_api_key: str | None = None  # the key the IUT must send to the mock partner
+    control_url: str | None = None  # the IUT's test-control hook
+    wait: float = 10.0  # seconds to wait for the IUT's own messages
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -58,8 +62,12 @@ class Target:
             raise ConfigError("A partner identifier must be at least 16 characters long (glossary.rst).")
         if unknown := set(self.rfids) - set(STAGING_RFIDS):
             raise ConfigError(f"--rfid states are active, inactive and unknown, not {sorted(unknown)!r}.")
-        if self.timeout <= 0:
-            raise ConfigError("--timeout must be a positive number of seconds.")
+        if self.timeout <= 0 or self.wait <= 0:
+            raise ConfigError("--timeout and --wait must be positive numbers of seconds.")
+        if self.listen and not self.partner_api_key:
+            raise ConfigError("--listen needs --partner-api-key: the key the IUT sends to the mock partner.")
+        if self.control_url and urlsplit(self.control_url).scheme not in ("http", "https"):
+            raise ConfigError(f"--control-url {self.control_url!r} is not an http(s) URL.")
 
     @property
     def effort(self) -> dict[str, int]:

@@ -19,6 +19,7 @@ import pytest
 from conformance import _report
 from conformance._catalogue import requirement as catalogue_entry
 from conformance._exchange import Iut
+from conformance._partner import Control, Partner
 from conformance._target import PROFILES, ROLES, Target, parse_rfids
 from conformance.suite._messages import probe
 from oioi.errors import ConfigError
@@ -41,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--oioi-timeout", type=float, help="seconds to wait for each answer (default 10)")
     group.addoption("--oioi-report-dir", help="write report.json and report.html here")
     group.addoption("--oioi-requirement", action="append", default=[], help="run only this requirement (repeat)")
+    group.addoption("--oioi-listen", help="HOST:PORT where the mock partner receives what the IUT sends [OIOI_LISTEN]")
+    group.addoption("--oioi-partner-api-key", help="the key the IUT sends to the mock partner [OIOI_PARTNER_API_KEY]")
+    group.addoption("--oioi-control-url", help="the IUT's test-control hook [OIOI_CONTROL_URL]")
+    group.addoption("--oioi-wait", type=float, help="seconds to wait for the IUT's own messages (default 10)")
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -58,7 +63,9 @@ def _target(config: pytest.Config) -> Target:
         url=_option(config, "url"), role=_option(config, "role") or "", api_key=_option(config, "api_key") or "",
         connectors=tuple(config.getoption("oioi_connector_id")), rfids=parse_rfids(config.getoption("oioi_rfid")),
         profile=_option(config, "profile") or "quick", timeout=float(_option(config, "timeout") or 10),
-        only=tuple(config.getoption("oioi_requirement")), **extra,
+        only=tuple(config.getoption("oioi_requirement")), listen=_option(config, "listen"),
+        partner_api_key=_option(config, "partner_api_key"), control_url=_option(config, "control_url"),
+        wait=float(_option(config, "wait") or 10), **extra,
     )
 
 
@@ -148,6 +155,36 @@ def iut(oioi: Target) -> Iterator[Iut]:
     client = Iut(oioi.url, oioi.api_key, timeout=oioi.timeout)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def partner(oioi: Target, request: pytest.FixtureRequest) -> Iterator[Partner]:
+    """The mock partner of the opposite role, receiving what the IUT sends (needs ``--listen``)."""
+    if not oioi.listen or not oioi.partner_api_key:
+        pytest.skip("needs --listen and --partner-api-key: the IUT's own messages are received by the mock partner")
+    directory = _option(request.config, "report_dir")
+    db = Path(directory) / "partner-journal.sqlite3" if directory else None
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        db.unlink(missing_ok=True)
+    mock = Partner("emp" if oioi.role == "cpo" else "cpo", oioi.listen, oioi.partner_api_key, iut_url=oioi.url,
+                   iut_key=oioi.api_key, db=db).start()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _partner_from_the_start(request: pytest.FixtureRequest) -> None:
+    """With ``--listen``, the mock partner runs from the first check on, so nothing the IUT sends is lost."""
+    target = request.config.stash.get(TARGET, None)
+    if target is not None and target.listen:
+        request.getfixturevalue("partner")
+
+
+@pytest.fixture(scope="session")
+def control(oioi: Target) -> Control:
+    """The IUT's test-control hook (a person in an interactive terminal, or nobody, without one)."""
+    return Control(oioi.control_url)
 
 
 @pytest.hookimpl(wrapper=True)

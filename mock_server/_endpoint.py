@@ -102,10 +102,13 @@ def _check(exchange: Exchange) -> tuple[int, Any] | None:
     try:
         text = exchange.raw.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return 400, _error(230, f"The body is not UTF-8 (byte {exchange.raw[bad.start]:#04x} at offset {bad.start}).")
+        why = f"The body is not UTF-8 (byte {exchange.raw[bad.start]:#04x} at offset {bad.start})."
+        exchange.findings = [_transport_finding("message/utf-8", why)]
+        return 400, _error(230, why)
     try:
         message = json.loads(text)
     except ValueError as bad:
+        exchange.findings = [_transport_finding("message/json", f"The body is not JSON: {bad}.")]
         return 400, _error(230, f"The body is not JSON: {bad}.")
     except RecursionError:
         return 400, _error(230, "The body's JSON is nested too deeply to be an OIOI message.")
@@ -164,6 +167,11 @@ def _internal_error(exchange: Exchange, bug: Exception) -> tuple[int, Any]:
         },
     ]
     return 500, _error(100, "The mock partner failed on this request; its journal has the details.")
+
+
+def _transport_finding(rule: str, message: str) -> dict[str, Any]:
+    """A journal finding for a body refused before validation (request.rst: "All data must be UTF-8 encoded")."""
+    return {"severity": "error", "path": "", "rule": rule, "spec": "request.rst", "message": message}
 
 
 def _error(code: int, message: str) -> dict[str, Any]:

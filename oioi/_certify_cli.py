@@ -46,6 +46,14 @@ def add_parsers(commands: Any) -> None:
     c.add_argument("--requirement", action="append", default=[], metavar="ID",
                    help="run only the checks of this requirement (repeat)")
     c.add_argument("--report-dir", metavar="DIR", help="where the reports go (default: reports/<timestamp>/)")
+    c.add_argument("--listen", metavar="HOST:PORT",
+                   help="run the mock partner here to receive what the IUT sends (configure the IUT to send to "
+                        "http://HOST:PORT/api/v4/request)")
+    c.add_argument("--partner-api-key", metavar="KEY",
+                   help="the key the IUT sends to the mock partner (or set OIOI_PARTNER_API_KEY)")
+    c.add_argument("--control-url", metavar="URL", help="the IUT's test-control hook (see the README)")
+    c.add_argument("--wait", type=float, default=10.0,
+                   help="seconds to wait for each message the IUT sends (default: 10)")
     d = commands.add_parser(
         "demo", help="start the reference CPO and EMP, certify both, write the reports",
         description="Start the reference implementations (examples/reference_cpo, examples/reference_emp) "
@@ -71,7 +79,10 @@ def pytest_args(args: argparse.Namespace, api_key: str, report_dir: Path) -> lis
             argv += [f"--oioi-{option.replace('_', '-')}", value]
     if args.seed is not None:
         argv += ["--oioi-seed", str(args.seed)]
-    return argv
+    for option in ("listen", "control_url"):
+        if getattr(args, option):
+            argv += [f"--oioi-{option.replace('_', '-')}", getattr(args, option)]
+    return [*argv, "--oioi-wait", str(args.wait)]
 
 
 def certify(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -82,8 +93,10 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     from conformance._target import Target, parse_rfids
 
     api_key = args.api_key or os.environ.get("OIOI_API_KEY", "")
+    partner_key = args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY")
     target = Target(url=args.url, role=args.role, api_key=api_key, rfids=parse_rfids(args.rfid),
-                    connectors=tuple(args.connector_id), profile=args.profile, timeout=args.timeout)
+                    connectors=tuple(args.connector_id), profile=args.profile, timeout=args.timeout,
+                    listen=args.listen, partner_api_key=partner_key, control_url=args.control_url, wait=args.wait)
     from conformance._catalogue import requirement
 
     for rid in args.requirement:
@@ -98,6 +111,8 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
         raise ConfigError(why)
     report_dir = Path(args.report_dir) if args.report_dir else _default_dir()
     os.environ["OIOI_API_KEY"] = api_key  # handed to the plugin without putting it on a command line
+    if partner_key:
+        os.environ["OIOI_PARTNER_API_KEY"] = partner_key
     stdout.write(f"certifying the {args.role.upper()} at {args.url} (profile {args.profile})\n")
     stdout.flush()
     code = pytest.main(pytest_args(args, api_key, report_dir))
@@ -108,8 +123,10 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     for path in report_dir.rglob("*"):
         if path.is_file() and path.suffix in (".xml", ".json", ".html", ".txt"):
             text = path.read_text(encoding="utf-8", errors="surrogateescape")
-            if api_key in text:
-                path.write_text(scrub(text, api_key), encoding="utf-8", errors="surrogateescape")
+            for key in (api_key, partner_key or ""):
+                if len(key) >= 4 and key in text:
+                    text = scrub(text, key)
+                    path.write_text(text, encoding="utf-8", errors="surrogateescape")
     report = json.loads(report_file.read_text(encoding="utf-8"))
     stdout.write(f"reports: {report_dir}/report.html, report.json, junit.xml, allure-results/\n")
     if errors := report["errors"]:
@@ -118,10 +135,21 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0 if report["verdict"] == "pass" else 1
 
 
-def _start_reference(role: str, api_key: str, workdir: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start ``examples.reference_<role>`` in gunicorn on a free port; its endpoint URL."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_reference(role: str, api_key: str, workdir: Path, partner_url: str,
+                     partner_key: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``examples.reference_<role>`` in gunicorn on a free port, sending to ``partner_url``; its endpoint."""
     command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", api_key,
-               "--db", str(workdir / f"reference-{role}.sqlite")]
+               "--db", str(workdir / f"reference-{role}.sqlite"), "--partner-url", partner_url,
+               "--partner-api-key", partner_key]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     deadline = time.monotonic() + 30
@@ -147,20 +175,24 @@ def demo(args: argparse.Namespace, stdout: TextIO) -> int:
                            "checkout installed with pip install -e.")
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
-    api_key = "demo-" + secrets.token_hex(12)
+    api_key, partner_key = "demo-" + secrets.token_hex(12), "demo-partner-" + secrets.token_hex(12)
     report_root = Path(args.report_dir) if args.report_dir else _default_dir()
     verdicts = {}
     with tempfile.TemporaryDirectory(prefix="oioi-demo-") as workdir:
         for role in ("cpo", "emp"):
-            process, url = _start_reference(role, api_key, Path(workdir))
+            listen = f"127.0.0.1:{free_port()}"
+            process, url = _start_reference(role, api_key, Path(workdir), f"http://{listen}/api/v4/request",
+                                            partner_key)
             try:
                 stdout.write(f"\nreference {role.upper()} listening on {url}\n")
                 command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", args.profile,
-                           "--report-dir", str(report_root / role)]
+                           "--report-dir", str(report_root / role), "--listen", listen,
+                           "--control-url", url.removesuffix("/api/v4/request") + "/control"]
                 command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
                 command += ["--seed", str(args.seed)] if args.seed is not None else []
                 stdout.flush()
-                verdicts[role] = subprocess.run(command, env={**os.environ, "OIOI_API_KEY": api_key}).returncode
+                verdicts[role] = subprocess.run(command, env={**os.environ, "OIOI_API_KEY": api_key,
+                                                              "OIOI_PARTNER_API_KEY": partner_key}).returncode
             finally:
                 process.terminate()
                 process.wait(timeout=10)

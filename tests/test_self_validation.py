@@ -20,15 +20,21 @@ from typing import Any
 import pytest
 
 from conformance._catalogue import requirement, requirements
+from oioi._certify_cli import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "faults.json").read_text(encoding="utf-8"))
 API_KEY = "self-validation-key-0123456789"
 
 
+PARTNER_KEY = "self-validation-partner-key-9876"
+LISTEN = {role: f"127.0.0.1:{free_port()}" for role in ("cpo", "emp")}  # where each run's mock partner listens
+
+
 def _start(role: str, directory: Path) -> Iterator[str]:
     command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", API_KEY,
-               "--variants", str(directory), "--db", str(directory / "correct.sqlite")]
+               "--variants", str(directory), "--db", str(directory / "correct.sqlite"),
+               "--partner-url", f"http://{LISTEN[role]}/api/v4/request", "--partner-api-key", PARTNER_KEY]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert process.stdout is not None
     deadline, url = time.monotonic() + 30, None
@@ -58,12 +64,14 @@ def certify(role: str, url: str, report_dir: Path, *options: str) -> tuple[int, 
     """Run ``oioi certify`` as a user does; exit status, report.json and output."""
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
+    control = url.removesuffix("/api/v4/request") + "/control"
     command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--seed", "7",
-               "--report-dir", str(report_dir), *options]
+               "--report-dir", str(report_dir), "--listen", LISTEN[role], "--control-url", control, "--wait", "5",
+               *options]
     if role == "cpo":
         command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={**os.environ, "OIOI_API_KEY": API_KEY})
+                          env={**os.environ, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
     report_file = report_dir / "report.json"
     report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
     return done.returncode, report, done.stdout + done.stderr
@@ -105,7 +113,8 @@ def test_correct_reference_passes_every_applicable_requirement(
     assert report["verdict"] == "pass"
     for path in tmp_path.rglob("*"):
         if path.is_file():
-            assert API_KEY not in path.read_text(encoding="utf-8", errors="replace"), path
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert API_KEY not in text and PARTNER_KEY not in text, path
 
 
 def test_every_tested_requirement_is_proven_by_a_fault() -> None:

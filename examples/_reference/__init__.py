@@ -1,13 +1,17 @@
 """What both reference implementations share: the OIOI transport, their state, serving, fault variants.
 
-A role package supplies its handlers (one plain function per call it receives) and its
-faults; `make_app` wraps them in the transport of request.rst, `variants_app` mounts every
-faulty variant next to the correct implementation, and `main` is the command line.
+A role package supplies its handlers (one plain function per call it receives), its control
+actions (what it sends, on a test's ``POST /control``) and its faults; `make_app` wraps them in
+the transport of request.rst, `make_outbox` delivers what it sends to its partner,
+`variants_app` mounts every faulty variant next to the correct implementation, and `main` is
+the command line.
 """
 
 from __future__ import annotations
 
+from examples._reference._control import CONTROL_PATH, Action, ControlError, optional_text, required_text
 from examples._reference._db import Database
+from examples._reference._outbox import SENDER_FAULTS, Outbox, Outcome, make_outbox
 from examples._reference._serve import Role, main, run
 from examples._reference._transport import (
     EXTENSION,
@@ -25,22 +29,31 @@ from examples._reference._transport import (
 from examples._reference._variants import PREFIX, Variants, variants_app
 
 __all__ = [
+    "CONTROL_PATH",
     "EXTENSION",
     "PATH",
     "PREFIX",
+    "SENDER_FAULTS",
     "TRANSPORT_FAULTS",
+    "Action",
     "Body",
     "Context",
+    "ControlError",
     "Database",
     "Endpoint",
     "Handler",
+    "Outbox",
+    "Outcome",
     "Role",
     "Variants",
     "check_api_keys",
     "check_faults",
     "main",
     "make_app",
+    "make_outbox",
     "mask",
+    "optional_text",
+    "required_text",
     "run",
     "variants_app",
 ]

@@ -3,7 +3,8 @@
 gunicorn runs one worker process with threads (never Flask's development server); the app,
 and so its SQLite connection, is built in that worker. Once the socket listens, exactly one
 line goes to stdout, ``listening on http://HOST:PORT/api/v4/request``; everything else
-(masked API keys, where the state is, gunicorn's warnings) goes to stderr. SIGTERM and
+(masked API keys, where the state is, the partner it sends to, each delivery, gunicorn's
+warnings) goes to stderr. SIGTERM and
 SIGINT stop it cleanly. Exit codes: 0 stopped, 2 could not run.
 """
 
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from examples._reference._outbox import make_outbox
 from examples._reference._transport import PATH, check_api_keys, check_faults, mask
 from examples._reference._variants import PREFIX, variants_app
 from oioi.errors import ConfigError
@@ -103,6 +105,16 @@ def parser(role: Role) -> argparse.ArgumentParser:
     p.add_argument(
         "--variants", metavar="DIR", help=f"also serve every fault F at {PREFIX}F{PATH}, its state in DIR/F.sqlite"
     )
+    partner = p.add_argument_group(
+        "partner", "where it sends (on POST /control, a test hook with no API key: never expose it in production)"
+    )
+    partner.add_argument(
+        "--partner-url", metavar="URL", help="the partner's OIOI endpoint, e.g. http://HOST:PORT/api/v4/request"
+    )
+    partner.add_argument("--partner-api-key", metavar="KEY", help="sent to the partner as 'Authorization: key=KEY'")
+    partner.add_argument(
+        "--partner-identifier", metavar="ID", help=f"our partner-identifier (default: the {role.title}'s own)"
+    )
     return p
 
 
@@ -141,12 +153,26 @@ def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[],
     """What the worker calls to build the app, after checking the options (`ConfigError` names a wrong one)."""
     faults = check_faults(role.faults, args.faults, role.title)
     check_api_keys(args.api_keys, role.title)
+    partner = _partner(args)
+    make_outbox(partner.get("partner_url"), partner.get("partner_api_key"), "checked", (), role.title)
     if args.variants is None:
-        return functools.partial(role.create_app, db_path=db_path, api_keys=args.api_keys, faults=faults)
+        return functools.partial(role.create_app, db_path=db_path, api_keys=args.api_keys, faults=faults, **partner)
     if faults:
         raise ConfigError("Use --fault or --variants, not both: with --variants every fault has its own endpoint.")
     os.makedirs(args.variants, exist_ok=True)
-    return functools.partial(variants_app, role.create_app, role.faults, args.variants, args.api_keys, db_path=db_path)
+    return functools.partial(
+        variants_app, role.create_app, role.faults, args.variants, args.api_keys, db_path=db_path, **partner
+    )
+
+
+def _partner(args: argparse.Namespace) -> dict[str, str]:
+    """The partner options given, as ``create_app`` keywords (every variant gets the same)."""
+    given = {
+        "partner_url": args.partner_url,
+        "partner_api_key": args.partner_api_key,
+        "partner_identifier": args.partner_identifier,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _serve(
@@ -156,6 +182,14 @@ def _serve(
         keys = ", ".join(mask(key) for key in args.api_keys)
         faults = ", ".join(args.faults) or "none"
         print(f"{role.title}: API keys {keys}; faults: {faults}; state in {db_path}", file=stderr, flush=True)
+        if args.partner_url is not None:
+            identifier = args.partner_identifier or "default"
+            print(
+                f"{role.title}: sends to {args.partner_url} with key {mask(args.partner_api_key)} as {identifier}; "
+                f"test hook POST /control (never expose it in production)",
+                file=stderr,
+                flush=True,
+            )
         if args.variants is not None:
             print(
                 f"{role.title}: fault variants at http://{host}:{port}{PREFIX}<fault>{PATH}, state in {args.variants}",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import functools
 import hmac
 import http
 import json
@@ -22,12 +23,14 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from examples._reference._control import CONTROL_PATH, Action, respond
 from examples._reference._db import Database
+from examples._reference._outbox import Outbox
 from oioi import validate
 from oioi.errors import ConfigError
 from oioi.results import ResultCodeError, result
@@ -53,6 +56,7 @@ SUCCESS = "Success."
 MASK_KEEP = 4
 
 Body = dict[str, Any]
+T = TypeVar("T")
 
 TRANSPORT_FAULTS: dict[str, str] = {
     "ignores-api-key": "Processes requests that carry no Authorization header (a wrong key is still refused).",
@@ -78,6 +82,10 @@ class Context:
     faults: frozenset[str]
     now: datetime.datetime  # this request's time (timezone-aware), from `Endpoint.now`
     new_id: Callable[[], str]
+    partner_identifier: str = ""  # ours, as the partner knows us ("" when no partner is configured)
+    # Messages ({call: body}) for the partner, sent in order once the transaction committed
+    # (dropped when no partner is configured).
+    outbound: list[Body] = dataclasses.field(default_factory=list)
 
 
 # A handler answers a valid request with its payload, or raises a `ResultCodeError` for a
@@ -105,9 +113,15 @@ class Endpoint:
     """The request pipeline of one reference implementation (one per Flask app)."""
 
     def __init__(
-        self, role: str, handlers: Mapping[str, Handler], faults: frozenset[str], api_keys: list[str], db: Database
+        self,
+        role: str,
+        handlers: Mapping[str, Handler],
+        faults: frozenset[str],
+        api_keys: list[str],
+        db: Database,
+        outbox: Outbox | None = None,
     ) -> None:
-        self.role, self.handlers, self.faults, self.db = role, dict(handlers), faults, db
+        self.role, self.handlers, self.faults, self.db, self.outbox = role, dict(handlers), faults, db, outbox
         self._keys = [key.encode() for key in api_keys]
         self._lock = threading.Lock()
         self._broken = False  # breaks-after-malformed: the next request fails
@@ -217,8 +231,7 @@ class Endpoint:
     def _handle(self, call: str, body: Any) -> tuple[int, Body]:
         """Run the call's handler in one transaction; a business outcome is HTTP 200 with its code."""
         try:
-            with self.db.transaction() as tx:
-                payload = self.handlers[call](Context(tx, self.faults, self.now(), self.new_id), body)
+            payload = self.transact(lambda ctx: self.handlers[call](ctx, body))
         except ResultCodeError as outcome:
             return 200, {"result": outcome.result()}
         except Exception:
@@ -226,6 +239,18 @@ class Endpoint:
                 raise  # our bug: Flask logs it and `http_error` answers 500/100
             return 200, {"result": result(0, SUCCESS)}  # the fault: whatever went wrong, "success"
         return 200, {**payload, "result": payload.get("result", result(0, SUCCESS))}
+
+    def transact(self, work: Callable[[Context], T]) -> T:
+        """Run ``work`` in one transaction; then queue the messages it left in ``outbound`` for the partner."""
+        identifier = self.outbox.identifier if self.outbox is not None else ""
+        with self.db.transaction() as tx:
+            ctx = Context(tx, self.faults, self.now(), self.new_id, identifier)
+            value = work(ctx)
+        if self.outbox is not None:
+            for message in ctx.outbound:
+                ((call, body),) = message.items()
+                self.outbox.send(call, body)
+        return value
 
     def send(self, status: int, body: Body | str) -> Response:
         """The HTTP answer: JSON in UTF-8, unless a fault garbles it."""
@@ -271,15 +296,30 @@ def _not_json(name: str) -> Any:
 
 
 def make_app(
-    name: str, *, role: str, handlers: Mapping[str, Handler], faults: frozenset[str], api_keys: list[str], db: Database
+    name: str,
+    *,
+    role: str,
+    handlers: Mapping[str, Handler],
+    faults: frozenset[str],
+    api_keys: list[str],
+    db: Database,
+    outbox: Outbox | None = None,
+    actions: Mapping[str, Action] | None = None,
 ) -> Flask:
-    """A Flask app serving ``handlers`` at ``POST /api/v4/request`` for ``role`` ('CPO' or 'EMP')."""
+    """A Flask app serving ``handlers`` at ``POST /api/v4/request`` for ``role`` ('CPO' or 'EMP').
+
+    With ``actions``, also the test-control hook ``POST /control`` (examples/_reference/_control.py),
+    whose actions send through ``outbox`` (None: no partner configured, every action answers 409).
+    """
     check_api_keys(api_keys, f"reference {role}")
-    endpoint = Endpoint(role, handlers, faults, api_keys, db)
+    endpoint = Endpoint(role, handlers, faults, api_keys, db, outbox)
     app = Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions[EXTENSION] = endpoint
     app.add_url_rule(PATH, "oioi", endpoint.respond, methods=["POST"], provide_automatic_options=False)
+    if actions is not None:
+        view = functools.partial(respond, endpoint, dict(actions))
+        app.add_url_rule(CONTROL_PATH, "control", view, methods=["POST"], provide_automatic_options=False)
     app.before_request(endpoint.broken_answer)
     app.register_error_handler(HTTPException, endpoint.http_error)
     return app

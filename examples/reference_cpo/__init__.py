@@ -1,8 +1,11 @@
-"""A reference CPO: a small, correct receiver of the calls a CPO gets, with switchable faults.
+"""A reference CPO: a small, correct OIOI CPO, with switchable faults.
 
 It receives session-start, session-stop, rfid-post, reservation-start and reservation-stop
-(cpo/remote_start.rst, cpo/reservation.rst, cpo/rfid_start.rst). Each fault in `FAULTS` is
-the correct implementation with one bug real partners make; a conformance suite must catch each.
+(cpo/remote_start.rst, cpo/reservation.rst, cpo/rfid_start.rst). With a partner configured it
+also sends, as a CPO does: station-post, connector-post-status, rfid-verify and session-post,
+when a test tells it what happened through ``POST /control`` (reference_cpo/_control.py) and
+when a remote session starts or stops. Each fault in `FAULTS` is the correct implementation
+with one bug real partners make; a conformance suite must catch each.
 
 >>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["double-start"])
 """
@@ -13,13 +16,23 @@ from collections.abc import Iterable
 
 from flask import Flask
 
-from examples._reference import TRANSPORT_FAULTS, Database, check_api_keys, check_faults, make_app
+from examples._reference import (
+    SENDER_FAULTS,
+    TRANSPORT_FAULTS,
+    Database,
+    check_api_keys,
+    check_faults,
+    make_app,
+    make_outbox,
+)
 from examples.reference_cpo._calls import HANDLERS, SCHEMA
+from examples.reference_cpo._control import ACTIONS
 from oioi.errors import ConfigError
 
-__all__ = ["CPO_FAULTS", "DEFAULT_CONNECTORS", "FAULTS", "create_app"]
+__all__ = ["CPO_FAULTS", "DEFAULT_CONNECTORS", "DEFAULT_PARTNER_IDENTIFIER", "FAULTS", "create_app"]
 
 TITLE = "reference CPO"
+DEFAULT_PARTNER_IDENTIFIER = "reference-cpo-partner-0001"  # how the partner knows us (partner-identifier)
 
 # The EVSE IDs of this CPO's connectors, all reservable.
 DEFAULT_CONNECTORS = ["DE*REF*E000001*1", "DE*REF*E000001*2", "DE*REF*E000002*1", "DE*REF*E000002*2"]
@@ -40,25 +53,49 @@ CPO_FAULTS: dict[str, str] = {
     "reservation-stop-unknown-succeeds": "Answers reservation-stop with 0 when no reservation matches.",
     "processed-counts-all": "Answers rfid-post with 'processed' = the number of UIDs in the request.",
     "rfid-post-appends": "Adds the UIDs of rfid-post to the whitelist and never removes any.",
+    # What it sends (POST /control, reference_cpo/_control.py; the outbox for retries-after-4xx):
+    "status-before-station": "push-stations skips every station but the first, so later statuses name unposted ones.",
+    "cdr-stop-before-start": "Sends CDRs whose session-interval stop is 5 minutes before its start.",
+    "cdr-other-session-id": "Sends the CDR of a remotely started session with a new session-id, not the answer's.",
+    "rfid-lowercase": "Sends the UID of rfid-verify in lower case.",
+    "rfid-unpadded": "Sends the UID of rfid-verify without its zero-padding on the left.",
+    "retries-after-4xx": "Sends a message again after a 4xx answer, as after a 5xx.",
+    "no-status-on-change": "set-status sends no connector-post-status.",
+    "no-cdr": "Sends no CDR (session-post) when a session ends.",
+    "duplicate-connector-ids": "push-stations puts the first station's first connector into every station too.",
+    "authorizes-offline-only": "present-rfid starts charging without an rfid-verify (no online authorization).",
+    "station-without-address": "Sends station-posts without the station's address.",
 }
-FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **CPO_FAULTS}
+FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
 
 
 def create_app(
-    *, db_path: str, api_keys: list[str], faults: Iterable[str] = (), connectors: list[str] | None = None
+    *,
+    db_path: str,
+    api_keys: list[str],
+    faults: Iterable[str] = (),
+    connectors: list[str] | None = None,
+    partner_url: str | None = None,
+    partner_api_key: str | None = None,
+    partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
 ) -> Flask:
     """The reference CPO with ``faults`` switched on, its state in SQLite at ``db_path`` (``:memory:`` allowed).
 
-    ``connectors`` are the EVSE IDs it has (default `DEFAULT_CONNECTORS`); ``ValueError``
-    (`ConfigError`) for an unknown fault, no API key or an empty connector list.
+    ``connectors`` are the EVSE IDs it has (default `DEFAULT_CONNECTORS`; one station per EVSE
+    ID prefix). It sends to the EMP at ``partner_url`` with ``partner_api_key``, naming itself
+    ``partner_identifier``; without a partner it only receives. ``ValueError`` (`ConfigError`)
+    for an unknown fault, no API key, an empty connector list or half a partner.
     """
     chosen = check_faults(FAULTS, faults, TITLE)
     check_api_keys(api_keys, TITLE)
     evse_ids = list(DEFAULT_CONNECTORS if connectors is None else connectors)
     if isinstance(connectors, str) or not evse_ids or not all(isinstance(c, str) and c for c in evse_ids):
         raise ConfigError(f"Received: connectors {connectors!r}\nExpected: a non-empty list of EVSE IDs.")
+    outbox = make_outbox(partner_url, partner_api_key, partner_identifier, chosen, TITLE)
     db = Database(db_path, SCHEMA)
     with db.transaction() as tx:  # the connectors are configuration: the list given now replaces any before
         tx.execute("DELETE FROM connectors")
         tx.executemany("INSERT OR IGNORE INTO connectors (evse_id) VALUES (?)", [(c,) for c in evse_ids])
-    return make_app(__name__, role="CPO", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db)
+    return make_app(
+        __name__, role="CPO", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db, outbox=outbox, actions=ACTIONS
+    )

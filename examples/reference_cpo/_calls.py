@@ -2,11 +2,15 @@
 
 Each handler gets a request the core validator accepted (unless ``skips-validation`` is on:
 then missing fields default to ``""`` or ``[]``) and runs inside one SQLite transaction.
+A session started or stopped here is announced to the partner (``ctx.outbound``): its
+connector's status, and at its end the CDR (`end_session`, shared with the control hook).
 """
 
 from __future__ import annotations
 
 import datetime
+import math
+import sqlite3
 
 from examples._reference import Body, Context, Handler
 from oioi import results
@@ -15,7 +19,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS connectors (evse_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, connector_id TEXT NOT NULL, identifier TEXT NOT NULL,
-    running INTEGER NOT NULL DEFAULT 1
+    running INTEGER NOT NULL DEFAULT 1,
+    identifier_type TEXT NOT NULL DEFAULT 'evco-id',
+    started REAL NOT NULL DEFAULT 0,  -- POSIX seconds, whole
+    remote INTEGER NOT NULL DEFAULT 1  -- 1: started by the EMP's session-start, 0: by an RFID card here
 );
 CREATE TABLE IF NOT EXISTS reservations (
     id INTEGER PRIMARY KEY AUTOINCREMENT, connector_id TEXT NOT NULL, ends REAL NOT NULL,
@@ -31,6 +38,8 @@ CREATE TABLE IF NOT EXISTS whitelist (partner TEXT NOT NULL, uid TEXT NOT NULL, 
 RESERVATION_LENGTH = datetime.timedelta(minutes=15)
 CPO_ERROR = results.error_for(300)
 HOLDER_COLUMNS = {"evco-id": "evco_id", "rfid": "rfid"}  # reservation-stop's identifier-type → column
+CONNECTOR_SPEED = 22.0  # kW, every connector of this CPO (its station-post says so)
+CHARGING_SHARE = 0.5  # a CDR's energy: the connector's speed for half of the charging interval
 
 
 # --- session-start, session-stop (cpo/remote_start.rst) ------------------------------------------
@@ -47,14 +56,11 @@ def session_start(ctx: Context, body: Body) -> Body:
     if "refuses-remote-start" in ctx.faults:
         raise CPO_ERROR("The charge point could not be reached.")
     _require_connector(ctx, connector, unless="start-unknown-connector-succeeds")
-    if _running_session(ctx, connector) is not None and "double-start" not in ctx.faults:
+    if running_session(ctx, connector) is not None and "double-start" not in ctx.faults:
         raise results.EvseInUse(f"Connector {connector!r} already has a running session.")
     _claim_reservation(ctx, connector, identifier)
-    session_id = ctx.new_id()
-    ctx.db.execute(
-        "INSERT INTO sessions (session_id, connector_id, identifier) VALUES (?, ?, ?)",
-        (session_id, connector, identifier),
-    )
+    kind = body.get("user", {}).get("identifier-type", "evco-id")
+    session_id = begin_session(ctx, connector, kind, identifier, remote=True)
     if "no-session-id" in ctx.faults:
         return {"session-start": {"is-stoppable": True}}
     return {"session-start": {"session-id": session_id, "is-stoppable": True}}
@@ -70,12 +76,82 @@ def session_stop(ctx: Context, body: Body) -> Body:
         return {}
     connector, wanted = body.get("connector-id", ""), body.get("session-id")
     _require_connector(ctx, connector)
-    running = _running_session(ctx, connector, wanted)
+    running = running_session(ctx, connector, wanted)
     if running is None or "forgets-sessions" in ctx.faults:
         named = f"Session {wanted!r} is not" if wanted is not None else "No session is"
         raise results.SessionNotFound(f"{named} running on connector {connector!r}.")
-    ctx.db.execute("UPDATE sessions SET running = 0 WHERE session_id = ?", (running,))
+    end_session(ctx, running)
     return {}
+
+
+# --- a session's life as the partner sees it (cpo/poi.rst, cpo/cdr.rst) -------------------------
+
+
+def begin_session(ctx: Context, connector: str, kind: str, identifier: str, *, remote: bool) -> str:
+    """Store a running session and announce it: "When the status of a connector changes, the CPO must
+    send a ``connector-post-status`` request" (cpo/poi.rst). Returns the new session-id.
+    """
+    session_id = ctx.new_id()
+    ctx.db.execute(
+        "INSERT INTO sessions (session_id, connector_id, identifier, identifier_type, started, remote)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, connector, identifier, kind, math.floor(ctx.now.timestamp()), int(remote)),
+    )
+    ctx.outbound.append(status_message(ctx, connector, "Occupied"))
+    return session_id
+
+
+def end_session(ctx: Context, session_id: str) -> None:
+    """End a running session: its connector is Available again, and "the CPO provides the EMP with the
+    CDR for that session" (glossary.rst).
+    """
+    ctx.db.execute("UPDATE sessions SET running = 0 WHERE session_id = ?", (session_id,))
+    row = ctx.db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+    ctx.outbound.append(status_message(ctx, row["connector_id"], "Available"))
+    if "no-cdr" not in ctx.faults:
+        ctx.outbound.append(cdr(ctx, row))
+
+
+def status_message(ctx: Context, connector: str, status: str) -> Body:
+    """A connector-post-status (calls/connector_post_status.rst) naming us as the connector's owner."""
+    return {
+        "connector-post-status": {
+            "connector-id": connector,
+            "status": status,
+            "partner-identifier": ctx.partner_identifier,
+        }
+    }
+
+
+def cdr(ctx: Context, session: sqlite3.Row) -> Body:
+    """The session-post of an ended session (calls/session_post.rst), its times RFC 3339 in whole seconds.
+
+    "If you are the CPO and owner of the session, this identifier must be created by you": the
+    session-id is the one this CPO made (and gave in its session-start answer). The charging
+    interval is the session interval; the energy stays below the connector's speed * that time.
+    """
+    start = datetime.datetime.fromtimestamp(session["started"], datetime.UTC)
+    stop = max(start, ctx.now.replace(microsecond=0))
+    energy = math.floor(CONNECTOR_SPEED * CHARGING_SHARE * (stop - start).total_seconds() / 3.6) / 1000  # kWh
+    session_id = session["session_id"]
+    if session["remote"] and "cdr-other-session-id" in ctx.faults:
+        session_id = ctx.new_id()
+    interval_stop = start - datetime.timedelta(minutes=5) if "cdr-stop-before-start" in ctx.faults else stop
+    return {
+        "session-post": {
+            "user": {"identifier-type": session["identifier_type"], "identifier": session["identifier"]},
+            "session-id": session_id,
+            "connector-id": session["connector_id"],
+            "session-interval": {"start": _rfc3339(start), "stop": _rfc3339(interval_stop)},
+            "charging-interval": {"start": _rfc3339(start), "stop": _rfc3339(stop)},
+            "energy-consumed": energy,
+            "partner-identifier": ctx.partner_identifier,
+        }
+    }
+
+
+def _rfc3339(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat(timespec="seconds")
 
 
 def _require_connector(ctx: Context, connector: str, unless: str | None = None) -> None:
@@ -86,7 +162,7 @@ def _require_connector(ctx: Context, connector: str, unless: str | None = None) 
         raise results.EvseNotFound(f"Connector {connector!r} is not a connector of this CPO.")
 
 
-def _running_session(ctx: Context, connector: str, session_id: str | None = None) -> str | None:
+def running_session(ctx: Context, connector: str, session_id: str | None = None) -> str | None:
     """The id of the session running on ``connector`` (the one named ``session_id``, when given)."""
     query = "SELECT session_id FROM sessions WHERE connector_id = ? AND running = 1"
     if session_id is not None:
@@ -129,7 +205,7 @@ def reservation_start(ctx: Context, body: Body) -> Body:
     """
     connector, holders = body.get("connector-id", ""), body.get("identifier", [])
     _require_connector(ctx, connector, unless="reserve-unknown-connector-succeeds")
-    if _active_reservation(ctx, connector) is not None or _running_session(ctx, connector) is not None:
+    if _active_reservation(ctx, connector) is not None or running_session(ctx, connector) is not None:
         raise results.EvseAlreadyReserved(f"Connector {connector!r} is already reserved or in use.")
     if "two-reservations-per-evco" not in ctx.faults:
         _refuse_second_reservation(ctx, [holder.get("evco-id", "") for holder in holders])

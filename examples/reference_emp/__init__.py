@@ -1,8 +1,10 @@
-"""A reference EMP: a small, correct receiver of the calls an EMP gets, with switchable faults.
+"""A reference EMP: a small, correct OIOI EMP, with switchable faults.
 
 It receives station-post, connector-post-status, session-post and rfid-verify (cpo/poi.rst,
-cpo/cdr.rst, cpo/rfid_start.rst). Each fault in `FAULTS` is the correct implementation with
-one bug real partners make; a conformance suite must catch each.
+cpo/cdr.rst, cpo/rfid_start.rst). With a partner configured it also sends, as an EMP does:
+session-start, session-stop, rfid-post, reservation-start and reservation-stop, when a test
+tells it to through ``POST /control`` (reference_emp/_control.py). Each fault in `FAULTS` is
+the correct implementation with one bug real partners make; a conformance suite must catch each.
 
 >>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["forgets-stations"])
 """
@@ -14,13 +16,23 @@ from typing import Any
 
 from flask import Flask
 
-from examples._reference import TRANSPORT_FAULTS, Database, check_api_keys, check_faults, make_app
+from examples._reference import (
+    SENDER_FAULTS,
+    TRANSPORT_FAULTS,
+    Database,
+    check_api_keys,
+    check_faults,
+    make_app,
+    make_outbox,
+)
 from examples.reference_emp._calls import HANDLERS, SCHEMA
+from examples.reference_emp._control import ACTIONS
 from oioi.errors import ConfigError
 
-__all__ = ["DEFAULT_RFIDS", "EMP_FAULTS", "FAULTS", "create_app"]
+__all__ = ["DEFAULT_PARTNER_IDENTIFIER", "DEFAULT_RFIDS", "EMP_FAULTS", "FAULTS", "create_app"]
 
 TITLE = "reference EMP"
+DEFAULT_PARTNER_IDENTIFIER = "reference-emp-partner-0001"  # how the partner knows us (partner-identifier)
 RFID_STATES = ("active", "inactive")
 
 # testaccount.rst, "UIDs to test RFID": 04523022AA4881 is active, 0477BD22AA4880 inactive,
@@ -38,24 +50,37 @@ EMP_FAULTS: dict[str, str] = {
     "rfid-verify-denies-all": "Answers every rfid-verify with 191.",
     "rfid-verify-allows-inactive": "Answers rfid-verify of an inactive UID with 0 and an EVCO ID.",
     "rfid-verify-unknown-is-locked": "Answers rfid-verify of an unknown UID with 192.",
+    # What it sends (POST /control, reference_emp/_control.py):
+    "session-start-rfid-identifier": "start-session sends the EVCO ID with identifier-type 'rfid'.",
+    "stop-without-session-id": "stop-session sends no session-id, though the session-start answer gave one.",
+    "partial-whitelist": "push-rfids sends an empty list instead of every active UID.",
 }
-FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **EMP_FAULTS}
+FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **EMP_FAULTS}
 
 
 def create_app(
-    *, db_path: str, api_keys: list[str], faults: Iterable[str] = (), rfids: dict[str, Any] | None = None
+    *,
+    db_path: str,
+    api_keys: list[str],
+    faults: Iterable[str] = (),
+    rfids: dict[str, Any] | None = None,
+    partner_url: str | None = None,
+    partner_api_key: str | None = None,
+    partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
 ) -> Flask:
     """The reference EMP with ``faults`` switched on, its state in SQLite at ``db_path`` (``:memory:`` allowed).
 
     ``rfids`` maps each UID it knows to ``{"state": "active"|"inactive", "evco-id": ...}``
-    (default `DEFAULT_RFIDS`); ``ValueError`` (`ConfigError`) for an unknown fault, no API key
-    or a malformed UID entry.
+    (default `DEFAULT_RFIDS`). It sends to the CPO at ``partner_url`` with ``partner_api_key``,
+    naming itself ``partner_identifier``; without a partner it only receives. ``ValueError``
+    (`ConfigError`) for an unknown fault, no API key, a malformed UID entry or half a partner.
     """
     chosen = check_faults(FAULTS, faults, TITLE)
     check_api_keys(api_keys, TITLE)
     known = dict(DEFAULT_RFIDS if rfids is None else rfids)
     for uid, entry in known.items():
         _check_rfid(uid, entry)
+    outbox = make_outbox(partner_url, partner_api_key, partner_identifier, chosen, TITLE)
     db = Database(db_path, SCHEMA)
     with db.transaction() as tx:  # the UIDs are configuration: the mapping given now replaces any before
         tx.execute("DELETE FROM rfids")
@@ -63,7 +88,9 @@ def create_app(
             "INSERT INTO rfids (uid, state, evco_id) VALUES (?, ?, ?)",
             [(uid, entry["state"], entry.get("evco-id")) for uid, entry in known.items()],
         )
-    return make_app(__name__, role="EMP", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db)
+    return make_app(
+        __name__, role="EMP", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db, outbox=outbox, actions=ACTIONS
+    )
 
 
 def _check_rfid(uid: Any, entry: Any) -> None:

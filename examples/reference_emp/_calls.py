@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS connectors (
 );
 CREATE TABLE IF NOT EXISTS cdrs (session_id TEXT PRIMARY KEY, partner TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rfids (uid TEXT PRIMARY KEY, state TEXT NOT NULL, evco_id TEXT);
+-- the session-id each connector's session-start answer gave (what stop-session sends back)
+CREATE TABLE IF NOT EXISTS remote_sessions (connector_id TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 """
 
 PLACEHOLDER_EVCO_ID = "DE*8PS*000000*1"  # what rfid-verify-allows-inactive hands out for a UID without one

@@ -1,0 +1,310 @@
+"""What the IUT sends: received by the mock partner (``--listen``), made to happen by the test-control hook.
+
+cpo/poi.rst, cpo/cdr.rst, cpo/rfid_start.rst, request.rst (headers, UTF-8, retries). Without a
+hook (``--control-url``), or for an action the IUT does not support, each check waits
+``--wait`` seconds for the traffic to come on its own (asking a person in an interactive
+terminal); a check that saw nothing is not run, with the reason — never passed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+import pytest
+
+from conformance._failures import Nonconformance
+from conformance._partner import Control, NotDone, Partner, answer_of, arrival
+from conformance._sent import UID, as_exchange, authenticated, body, json_content_type, utf8, valid_request
+from conformance._target import Target
+
+# The mock partner's own fixtures: the staging EVCO ID of testaccount.rst's active UID, and the
+# connectors of the CPO mock's station (README, "oioi mock").
+MOCK_EVCO = "DE*8PS*123456*7"
+MOCK_CPO_CONNECTOR = "DE*8PS*E000001*1"
+
+
+def _act(control: Control, oioi: Target, action: str, prompt: str, **fields: Any) -> dict[str, Any] | None:
+    try:
+        return control.act(action, prompt, **fields)
+    except NotDone as refusal:
+        pytest.skip(str(refusal))
+
+
+def _settled(partner: Partner, settle: float = 0.5, at_most: float = 3.0) -> int:
+    """The journal's last entry once the IUT's earlier messages have stopped coming."""
+    deadline, last = time.monotonic() + at_most, partner.last_id()
+    while time.monotonic() < deadline:
+        time.sleep(settle)
+        now = partner.last_id()
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def _nothing(call: str, oioi: Target, answer: dict[str, Any] | None, action: str) -> None:
+    """Nothing came: a failure when the IUT said it acted, otherwise not run (never a pass)."""
+    if answer:
+        return
+    how = "the control hook does not support it" if oioi.control_url else "no --control-url and nobody to ask"
+    pytest.skip(f"no {call} arrived within {oioi.wait:g} s after asking for {action!r} ({how})")
+
+
+def _expect(entries: list[dict[str, Any]], call: str, requirement: str, oioi: Target,
+            answer: dict[str, Any] | None, action: str, what: str) -> list[dict[str, Any]]:
+    if entries:
+        return entries
+    _nothing(call, oioi, answer, action)
+    raise Nonconformance(requirement=requirement, received=f"no {call} within {oioi.wait:g} s",
+                         expected=f"{what} (the test-control hook answered that {action!r} was done)")
+
+
+def _uid_conforms(uid: Any, entry: dict[str, Any], expected: str = "a UID") -> None:
+    """calls/rfid_post.rst, calls/rfid_verify.rst: 8, 14 or 20 characters, zero-padded, all upper-case."""
+    if not isinstance(uid, str) or uid.upper() != uid:
+        raise Nonconformance(requirement="rfid.uid-upper-case", received=f"rfid {uid!r}",
+                             expected=f"{expected}: all characters upper-case", exchange=as_exchange(entry))
+    if not UID.match(uid):
+        raise Nonconformance(requirement="rfid.uid-format", received=f"rfid {uid!r} ({len(uid)} characters)",
+                             expected=f"{expected}: 8, 14 or 20 hexadecimal characters, zero-padded on the left",
+                             exchange=as_exchange(entry))
+
+
+def _status_body(status: str, connector: str) -> Any:
+    return lambda e: body(e).get("connector-id") == connector and body(e).get("status") == status
+
+
+def _connectors(oioi: Target, partner: Partner) -> list[str]:
+    """The CPO IUT's connectors: from --connector-id, else from the station-posts it sent."""
+    if oioi.connectors:
+        return list(oioi.connectors)
+    return [c["id"] for e in partner.received("station-post") for c in body(e).get("station", {}).get("connectors", [])]
+
+
+# --- CPO: stations, statuses, RFID starts, CDRs ---------------------------------------------------
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("station-post.connector-id-unique")
+def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Control) -> None:
+    since = _settled(partner)
+    answer = _act(control, oioi, "push-stations", "Make the CPO push all its stations (station-post)")
+    posts = [e for e in partner.quiet(since, oioi.wait) if e["call"] == "station-post"]
+    posts = _expect(posts, "station-post", "station-post.connector-id-unique", oioi, answer, "push-stations",
+                    "a station-post for each station")
+    owner: dict[str, str] = {}
+    for entry in posts:
+        station = body(entry).get("station", {})
+        for connector in station.get("connectors", []):
+            first = owner.setdefault(connector.get("id"), station.get("id"))
+            if first != station.get("id"):
+                raise Nonconformance(requirement="station-post.connector-id-unique",
+                                     received=f"connector {connector.get('id')!r} in stations {first!r} and "
+                                              f"{station.get('id')!r}",
+                                     expected="every connector id in one station only", exchange=as_exchange(entry))
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("connector-post-status.on-change", "connector-post-status.own-connectors")
+def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(oioi, partner)
+    if not connectors:
+        pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
+    posted = {(c["id"], body(e).get("partner-identifier")) for e in partner.received("station-post")
+              for c in body(e).get("station", {}).get("connectors", [])}
+    for connector in connectors:
+        since = _settled(partner)
+        answer = _act(control, oioi, "set-status", f"Make connector {connector} Available", **{
+            "connector-id": connector, "status": "Available"})
+        found = partner.wait_for("connector-post-status", since, oioi.wait, match=_status_body("Available", connector))
+        entry = _expect(found, "connector-post-status", "connector-post-status.on-change", oioi, answer,
+                        "set-status", f"a connector-post-status for {connector}")[0]
+        if (connector, body(entry).get("partner-identifier")) not in posted:
+            raise Nonconformance(requirement="connector-post-status.own-connectors",
+                                 received=f"a status for {connector!r} as partner "
+                                          f"{body(entry).get('partner-identifier')!r}",
+                                 expected="statuses only for connectors this partner pushed with station-post",
+                                 exchange=as_exchange(entry))
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("rfid-verify.on-every-use", "rfid.uid-format", "rfid.uid-upper-case",
+                         "session-post.after-session", "session-post.intervals-consistent")
+def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(oioi, partner)
+    if not connectors:
+        pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
+    connector, uid = connectors[0], oioi.rfids["active"]
+    as_read = uid.lstrip("0").lower()  # how a reader may report it: the CPO must pad and upper-case it
+    since = _settled(partner)
+    answer = _act(control, oioi, "present-rfid", f"Present the RFID token {uid} at {connector}",
+                  **{"connector-id": connector, "rfid": as_read})
+    verify = _expect(partner.wait_for("rfid-verify", since, oioi.wait), "rfid-verify", "rfid-verify.on-every-use",
+                     oioi, answer, "present-rfid", "an rfid-verify of the token")[0]
+    sent = body(verify).get("rfid", "")
+    _uid_conforms(sent, verify, f"{uid!r}")
+    if sent != uid:
+        raise Nonconformance(requirement="rfid.uid-format", received=f"rfid {sent!r} (the reader gave {as_read!r})",
+                             expected=f"{uid!r}: 8, 14 or 20 characters, zero-padded on the left",
+                             exchange=as_exchange(verify))
+    since = _settled(partner)
+    answer = _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    cdr = _expect(partner.wait_for("session-post", since, oioi.wait, match=lambda e: body(e).get("connector-id")
+                                   == connector), "session-post", "session-post.after-session", oioi, answer,
+                  "plug-out", f"a CDR (session-post) for the session at {connector}")[0]
+    valid_request(cdr, "sender.request-valid")
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("session-post.session-id-by-cpo")
+def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(oioi, partner)
+    if len(connectors) < 2:
+        pytest.skip("needs two connectors: give --connector-id twice")
+    connector = connectors[1]
+    started = partner.send("session-start", {"user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO},
+                                             "connector-id": connector})
+    answer_body = answer_of(started)
+    session_id = answer_body.get("session-start", {}).get("session-id") if isinstance(answer_body, dict) else None
+    if not session_id:
+        pytest.skip(f"the CPO did not start a remote session at {connector} (answer {answer_body!r:.200})")
+    since = _settled(partner)
+    answer = _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    cdr = _expect(partner.wait_for("session-post", since, oioi.wait, match=lambda e: body(e).get("connector-id")
+                                   == connector), "session-post", "session-post.session-id-by-cpo", oioi, answer,
+                  "plug-out", f"the CDR of session {session_id}")[0]
+    if body(cdr).get("session-id") != session_id:
+        raise Nonconformance(requirement="session-post.session-id-by-cpo",
+                             received=f"session-id {body(cdr).get('session-id')!r}",
+                             expected=f"{session_id!r}, the session-id of the session-start answer",
+                             exchange=as_exchange(cdr))
+
+
+# --- delivery: retries after 5xx, none after 4xx (request.rst, "Response") -----------------------
+
+TOLERANCE = 0.05  # seconds of clock granularity between the IUT's wait and the mock's journal
+
+
+def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict[str, Any], count: int,
+                requirement: str) -> list[float]:
+    """Trigger one message with ``fault`` on its first answers; the arrival times of its deliveries."""
+    role = oioi.role
+    if role == "cpo":
+        connectors = _connectors(oioi, partner)
+        if not connectors:
+            pytest.skip("no connector known: give --connector-id")
+        status = {"sender.retry-5xx": "Offline", "sender.retry-backoff": "Unknown"}.get(requirement, "Reserved")
+        call, action, fields = "connector-post-status", "set-status", {"connector-id": connectors[0], "status": status}
+        match = _status_body(status, connectors[0])
+    else:
+        call, action, fields, match = "rfid-post", "push-rfids", {}, lambda e: True
+    partner.fault(call=call, **fault)
+    since = _settled(partner)
+    answer = _act(control, oioi, action, f"Make the IUT send a {call}", **fields)
+    # Long enough for the expected tries (Retry-After and back-off), but a missing retry only costs --wait.
+    found = partner.wait_for(call, since, oioi.wait + (4 if count > 2 else 0), count=count, match=match)
+    _expect(found, call, requirement, oioi, answer, action, f"a {call}")
+    return [arrival(e) for e in found]
+
+
+@pytest.mark.requirement("sender.retry-5xx")
+def test_retries_after_503_not_before_retry_after(oioi: Target, partner: Partner, control: Control) -> None:
+    times = _deliveries(oioi, partner, control, fault={"count": 2, "status": 503, "retry_after": 1}, count=3,
+                        requirement="sender.retry-5xx")
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+    if len(times) < 2:
+        raise Nonconformance(requirement="sender.retry-5xx", received="one delivery, no retry after 503",
+                             expected="a retry after the 503 (request.rst: 'You must retry later')")
+    if min(gaps) < 1 - TOLERANCE:
+        raise Nonconformance(requirement="sender.retry-5xx", received=f"retries after {gaps} s",
+                             expected="no retry sooner than Retry-After: 1 s")
+
+
+@pytest.mark.requirement("sender.retry-backoff")
+def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control: Control) -> None:
+    times = _deliveries(oioi, partner, control, fault={"count": 3, "status": 503}, count=4,
+                        requirement="sender.retry-backoff")
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+    if len(gaps) < 3:
+        pytest.skip(f"only {len(times)} deliveries in {oioi.wait + 4:g} s: too few to judge the back-off")
+    if any(later < 1.5 * earlier for earlier, later in itertools.pairwise(gaps)) or gaps[0] < 0.1:
+        raise Nonconformance(requirement="sender.retry-backoff", received=f"gaps between tries {gaps} s",
+                             expected="gaps that grow exponentially (each at least 1.5 times the one before)")
+
+
+@pytest.mark.requirement("sender.no-retry-4xx")
+def test_no_retry_after_4xx(oioi: Target, partner: Partner, control: Control) -> None:
+    times = _deliveries(oioi, partner, control, fault={"count": 1, "status": 400}, count=2,
+                        requirement="sender.no-retry-4xx")
+    if len(times) > 1:
+        raise Nonconformance(requirement="sender.no-retry-4xx", received=f"{len(times)} deliveries after a 400",
+                             expected="no retry of a message the partner refused with a 4xx")
+
+
+# --- EMP: remote starts and stops, whitelist -----------------------------------------------------
+
+
+@pytest.mark.role("emp")
+@pytest.mark.requirement("session-start.evco-id-identifier", "session-stop.sends-session-id")
+def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+    since = _settled(partner)
+    fields = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}
+    answer = _act(control, oioi, "start-session", f"Start a session for {MOCK_EVCO} at {MOCK_CPO_CONNECTOR}", **fields)
+    start = _expect(partner.wait_for("session-start", since, oioi.wait), "session-start",
+                    "session-start.evco-id-identifier", oioi, answer, "start-session", "a session-start")[0]
+    user = body(start).get("user", {})
+    if user.get("identifier-type") != "evco-id":
+        raise Nonconformance(requirement="session-start.evco-id-identifier",
+                             received=f"identifier-type {user.get('identifier-type')!r}",
+                             expected="identifier-type 'evco-id' (calls/session_start.rst)",
+                             exchange=as_exchange(start))
+    started = answer_of(start)
+    session_id = started.get("session-start", {}).get("session-id") if isinstance(started, dict) else None
+    since = _settled(partner)
+    answer = _act(control, oioi, "stop-session", f"Stop the session at {MOCK_CPO_CONNECTOR}", **fields)
+    stop = _expect(partner.wait_for("session-stop", since, oioi.wait), "session-stop", "session-stop.sends-session-id",
+                   oioi, answer, "stop-session", "a session-stop")[0]
+    if session_id and body(stop).get("session-id") != session_id:
+        raise Nonconformance(requirement="session-stop.sends-session-id",
+                             received=f"session-id {body(stop).get('session-id')!r}",
+                             expected=f"{session_id!r}, the session-id of the CPO's session-start answer",
+                             exchange=as_exchange(stop))
+
+
+@pytest.mark.role("emp")
+@pytest.mark.requirement("rfid-post.complete-whitelist", "rfid.uid-format", "rfid.uid-upper-case")
+def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, control: Control) -> None:
+    since = _settled(partner)
+    answer = _act(control, oioi, "push-rfids", "Make the EMP push its RFID whitelist (rfid-post)")
+    post = _expect(partner.wait_for("rfid-post", since, oioi.wait), "rfid-post", "rfid-post.complete-whitelist",
+                   oioi, answer, "push-rfids", "an rfid-post")[-1]
+    uids = body(post).get("rfids", [])
+    for uid in uids if isinstance(uids, list) else []:
+        _uid_conforms(uid, post)
+    if oioi.rfids["active"] not in uids or oioi.rfids["inactive"] in uids:
+        raise Nonconformance(requirement="rfid-post.complete-whitelist", received=f"rfids {uids!r:.200}",
+                             expected=f"every active UID (e.g. {oioi.rfids['active']}) and no inactive one "
+                                      f"({oioi.rfids['inactive']})", exchange=as_exchange(post))
+
+
+# --- everything the IUT sent in this run (runs last) ---------------------------------------------
+
+
+@pytest.mark.requirement("sender.authorization-header", "sender.content-type", "sender.utf-8",
+                         "sender.request-valid", "session-post.intervals-consistent")
+def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control: Control) -> None:
+    action = "push-stations" if oioi.role == "cpo" else "push-rfids"
+    _act(control, oioi, action, "Make the IUT send a message to its partner")
+    _settled(partner)
+    entries = partner.received()
+    if not entries:
+        pytest.skip("the IUT sent nothing to the mock partner in this run")
+    for entry in entries:
+        authenticated(entry)
+        json_content_type(entry)
+        utf8(entry)
+        valid_request(entry)
+    assert json.dumps(entries)  # the evidence is serialisable

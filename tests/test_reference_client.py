@@ -1,0 +1,529 @@
+"""The reference implementations as senders: what ``POST /control`` makes them send, and how they deliver it.
+
+Each test runs a reference in-process (Flask's test client, SQLite in memory) whose partner
+is a tiny HTTP server on a free loopback port: it records every request (headers, body,
+arrival time) and answers from a script, then 200 with result 0. The outbox's wait between
+tries is recorded instead of slept (its ``sleep`` seam), except where real time is the point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import http.server
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from examples import reference_cpo, reference_emp
+from examples._reference import EXTENSION, PATH, Endpoint, Outbox
+from oioi import validate
+from tests.test_reference import PROBES
+
+API_KEY = "reference-client-test-key-0001"  # what the partner sends to the reference
+PARTNER_KEY = "partner-key-of-the-test-0042"  # what the reference sends to the partner
+CONNECTOR, CONNECTOR_2 = "DE*REF*E000001*1", "DE*REF*E000002*1"
+EVCO = "DE*8PS*123456*7"
+ACTIVE_UID = "04523022AA4881"
+CPO_SESSION_ID = "cpo-session-0001"  # what the scripted CPO answers a session-start with
+NOW = datetime.datetime(2026, 12, 4, 18, 15, tzinfo=datetime.UTC)
+SUCCESS = {"code": 0, "message": "Success."}
+SETTLE = 5.0  # seconds the outbox may take to deliver everything queued
+POLL = 0.02  # seconds between the partner server's shutdown checks (its default 0.5 s would slow every test)
+
+
+@dataclasses.dataclass(frozen=True)
+class Received:
+    """One request the partner got."""
+
+    headers: dict[str, str]
+    body: Any
+    at: float  # time.monotonic() on arrival
+
+    @property
+    def call(self) -> str:
+        return str(next(iter(self.body)))
+
+
+class Partner:
+    """An OIOI partner on 127.0.0.1:0: answers the next scripted (status, headers) first, then 200/0."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.raw: list[bytes] = []  # the bodies as they came, before decoding
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        partner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                partner.raw.append(raw)
+                body = json.loads(raw.decode("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"))
+                status, headers, answer = partner.answer(dict(self.headers.items()), body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                for name, value in {**headers, "Content-Type": "application/json"}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{PATH}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL,), daemon=True)
+        self.thread.start()
+
+    def answer(self, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.received.append(Received(headers, body, time.monotonic()))
+            status, extra = self.script.pop(0) if self.script else (200, {})
+        if status != 200:
+            return status, extra, {"result": {"code": 100 if status >= 500 else 230, "message": "Scripted."}}
+        return status, extra, _answer(body)
+
+    def calls(self, name: str) -> list[Any]:
+        return [r.body[name] for r in self.received if r.call == name]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _answer(body: Any) -> dict[str, Any]:
+    """A correct partner's 200 answer to ``body``: it knows one UID, and starts every session."""
+    call, fields = next(iter(body.items()))
+    if call == "rfid-verify" and fields["rfid"] != ACTIVE_UID:
+        return {"result": {"code": 191, "message": "EVCO ID not found."}}
+    if call == "rfid-verify":
+        return {"evco-id": EVCO, "result": SUCCESS}
+    if call == "session-start":
+        return {"session-start": {"session-id": CPO_SESSION_ID, "is-stoppable": True}, "result": SUCCESS}
+    return {"result": SUCCESS}
+
+
+@pytest.fixture
+def partner() -> Iterator[Partner]:
+    server = Partner()
+    yield server
+    server.stop()
+
+
+@dataclasses.dataclass
+class Reference:
+    """A reference in-process: its test client, its outbox, the outbox's recorded waits."""
+
+    client: FlaskClient
+    endpoint: Endpoint
+    sleeps: list[float]
+
+    @property
+    def outbox(self) -> Outbox:
+        assert self.endpoint.outbox is not None
+        return self.endpoint.outbox
+
+    def control(self, action: str, **fields: Any) -> tuple[int, Any]:
+        response = self.client.post("/control", json={"action": action, **fields})
+        return response.status_code, response.get_json()
+
+    def oioi(self, call: str, body: dict[str, Any]) -> Any:
+        headers = {"Authorization": f"key={API_KEY}"}
+        return self.client.post(PATH, json={call: body}, headers=headers).get_json()
+
+    def settle(self) -> None:
+        assert self.outbox.idle(SETTLE), "the outbox did not deliver everything in time"
+
+
+CREATE: dict[str, Callable[..., Flask]] = {"cpo": reference_cpo.create_app, "emp": reference_emp.create_app}
+
+
+def reference(role: str, partner: Partner | None, *faults: str) -> Reference:
+    """A fresh reference with ``faults``, sending to ``partner``; clock and ids fixed, waits recorded."""
+    url, key = (partner.url, PARTNER_KEY) if partner is not None else (None, None)
+    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], faults=faults, partner_url=url, partner_api_key=key)
+    endpoint: Endpoint = app.extensions[EXTENSION]
+    endpoint.now = lambda: NOW
+    ids = itertools.count(1)
+    endpoint.new_id = lambda: f"ref-session-{next(ids)}"
+    sleeps: list[float] = []
+    if endpoint.outbox is not None:
+        endpoint.outbox.sleep = sleeps.append
+    return Reference(app.test_client(), endpoint, sleeps)
+
+
+def remote_start(cpo: Reference, connector: str = CONNECTOR) -> str:
+    user = {"identifier-type": "evco-id", "identifier": EVCO}
+    answer = cpo.oioi("session-start", {"user": user, "connector-id": connector})
+    assert answer["result"]["code"] == 0, answer
+    return str(answer["session-start"]["session-id"])
+
+
+def later(cpo: Reference, hours: float) -> None:
+    cpo.endpoint.now = lambda: NOW + datetime.timedelta(hours=hours)
+
+
+# --- the CPO sends -------------------------------------------------------------------------------
+
+
+def test_push_stations_sends_valid_station_posts(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    assert cpo.control("push-stations") == (200, {"done": True, "stations": ["REF-STATION-1", "REF-STATION-2"]})
+    cpo.settle()
+    assert [validate(r.body) for r in partner.received] == [[], []]
+    posts = partner.calls("station-post")
+    assert [[c["id"] for c in p["station"]["connectors"]] for p in posts] == [
+        ["DE*REF*E000001*1", "DE*REF*E000001*2"],
+        ["DE*REF*E000002*1", "DE*REF*E000002*2"],
+    ]
+    assert {(p["partner-identifier"], p["station"]["cpo-id"], p["station"]["deleted"]) for p in posts} == {
+        (reference_cpo.DEFAULT_PARTNER_IDENTIFIER, "DE*REF", False)
+    }
+    assert {(r.headers["Authorization"], r.headers["Content-Type"]) for r in partner.received} == {
+        (f"key={PARTNER_KEY}", "application/json")
+    }
+
+
+def test_set_status_sends_connector_post_status(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    assert cpo.control("set-status", **{"connector-id": CONNECTOR_2, "status": "Offline"}) == (200, {"done": True})
+    cpo.settle()
+    (status,) = partner.calls("connector-post-status")
+    assert status == {
+        "connector-id": CONNECTOR_2,
+        "status": "Offline",
+        "partner-identifier": "reference-cpo-partner-0001",
+    }
+    assert validate(partner.received[0].body) == []
+
+
+def test_present_rfid_normalises_the_uid_and_starts_a_session(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    status, answer = cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": "4523022a a4881"})
+    assert (status, answer["authorized"], answer["session-id"]) == (200, True, "ref-session-1")
+    assert partner.calls("rfid-verify") == [{"rfid": ACTIVE_UID}]  # synchronous: there before the answer
+    cpo.settle()
+    assert partner.calls("connector-post-status")[0]["status"] == "Occupied"
+
+
+def test_present_rfid_refused_starts_nothing(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    status, answer = cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": "0477BD22AA4AAA"})
+    assert (status, answer["authorized"], answer["session-id"]) == (200, False, None)
+    cpo.settle()
+    assert [r.call for r in partner.received] == ["rfid-verify"]
+
+
+def test_plug_out_sends_the_cdr_with_the_session_start_answers_id(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    session_id = remote_start(cpo)
+    later(cpo, hours=2)
+    assert cpo.control("plug-out", **{"connector-id": CONNECTOR}) == (200, {"done": True, "session-id": session_id})
+    cpo.settle()
+    assert [r.call for r in partner.received] == ["connector-post-status", "connector-post-status", "session-post"]
+    assert [s["status"] for s in partner.calls("connector-post-status")] == ["Occupied", "Available"]
+    (cdr,) = partner.calls("session-post")
+    assert validate(partner.received[-1].body) == []
+    assert cdr["session-id"] == session_id
+    assert cdr["user"] == {"identifier-type": "evco-id", "identifier": EVCO}
+    assert cdr["session-interval"] == {"start": "2026-12-04T18:15:00+00:00", "stop": "2026-12-04T20:15:00+00:00"}
+    assert 0 <= cdr["energy-consumed"] <= 22.0 * 2
+
+
+def test_received_session_stop_sends_the_cdr(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    session_id = remote_start(cpo)
+    answer = cpo.oioi("session-stop", {"user": {"identifier-type": "evco-id", "identifier": EVCO},
+                                       "connector-id": CONNECTOR, "session-id": session_id})  # fmt: skip
+    assert answer["result"]["code"] == 0
+    cpo.settle()
+    assert [c["session-id"] for c in partner.calls("session-post")] == [session_id]
+    assert partner.calls("connector-post-status")[-1]["status"] == "Available"
+
+
+def test_plug_out_of_an_rfid_session_names_the_card(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    _status, answer = cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": ACTIVE_UID})
+    later(cpo, hours=1)
+    cpo.control("plug-out", **{"connector-id": CONNECTOR})
+    cpo.settle()
+    (cdr,) = partner.calls("session-post")
+    assert (cdr["session-id"], cdr["user"]) == (
+        answer["session-id"],
+        {"identifier-type": "rfid", "identifier": ACTIVE_UID},
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"action": "no-such-action"}, 501),
+        ({"action": "set-status", "connector-id": CONNECTOR}, 400),
+        ({"action": "set-status", "connector-id": CONNECTOR, "status": "Broken"}, 400),
+        ({"action": "set-status", "connector-id": "DE*REF*E999999*1", "status": "Available"}, 400),
+        ({"action": "present-rfid", "connector-id": CONNECTOR, "rfid": "not-hex"}, 400),
+        ({"action": "plug-out", "connector-id": CONNECTOR}, 409),
+        ({"nothing": "here"}, 400),
+    ],
+)
+def test_control_refusals(partner: Partner, fields: dict[str, Any], expected: int) -> None:
+    response = reference("cpo", partner).client.post("/control", json=fields)
+    assert (response.status_code, set(response.get_json())) == (expected, {"error"})
+
+
+def test_control_without_partner_is_a_conflict() -> None:
+    for role, action in (("cpo", "push-stations"), ("emp", "push-rfids")):
+        assert reference(role, None).control(action)[0] == 409
+
+
+# --- delivery (request.rst: retry 5xx, honour Retry-After, back off; never resend after 4xx) -----
+
+
+def test_retries_honour_retry_after_and_grow(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    partner.script = [(503, {"Retry-After": "3"}), (503, {}), (502, {})]
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Available"})
+    cpo.settle()
+    assert (len(partner.received), cpo.sleeps) == (4, [3.0, 1.0, 2.0])
+    assert len({json.dumps(r.body) for r in partner.received}) == 1  # the same message each time
+
+
+def test_gives_up_after_four_tries(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    partner.script = [(503, {})] * 5
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Available"})
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Occupied"})
+    cpo.settle()
+    assert (len(partner.received), cpo.sleeps) == (6, [0.5, 1.0, 2.0, 0.5])  # 4 tries, then the next message
+
+
+def test_waits_for_retry_after_in_real_time(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    cpo.outbox.sleep = time.sleep
+    partner.script = [(503, {"Retry-After": "1"})]
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Available"})
+    cpo.settle()
+    first, second = partner.received
+    assert second.at - first.at >= 1.0
+
+
+def test_no_resend_after_400(partner: Partner) -> None:
+    cpo = reference("cpo", partner)
+    partner.script = [(400, {})]
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Available"})
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Occupied"})
+    cpo.settle()
+    assert [s["status"] for s in partner.calls("connector-post-status")] == ["Available", "Occupied"]
+
+
+def test_retries_when_nobody_answers() -> None:
+    silent = Partner()
+    silent.stop()  # the port is closed: every try is a refused connection
+    cpo = reference("cpo", silent)
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Available"})
+    cpo.settle()
+    assert cpo.sleeps == [0.5, 1.0, 2.0]
+
+
+# --- the EMP sends -------------------------------------------------------------------------------
+
+
+def test_emp_start_and_stop_session_use_the_cpos_session_id(partner: Partner) -> None:
+    emp = reference("emp", partner)
+    status, started = emp.control("start-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    assert (status, started) == (200, {"done": True, "status": 200, "result": SUCCESS, "session-id": CPO_SESSION_ID})
+    assert emp.control("stop-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})[0] == 200
+    start, stop = (r.body for r in partner.received)
+    assert [validate(start), validate(stop)] == [[], []]
+    assert start["session-start"]["user"] == {"identifier-type": "evco-id", "identifier": EVCO}
+    assert stop["session-stop"]["session-id"] == CPO_SESSION_ID
+
+
+def test_emp_push_rfids_sends_every_active_uid(partner: Partner) -> None:
+    emp = reference("emp", partner)
+    assert emp.control("push-rfids")[0] == 200
+    emp.settle()
+    assert partner.calls("rfid-post") == [{"rfids": [ACTIVE_UID], "partner-identifier": "reference-emp-partner-0001"}]
+
+
+def test_emp_reserve_and_cancel(partner: Partner) -> None:
+    emp = reference("emp", partner)
+    assert emp.control("reserve", **{"connector-id": CONNECTOR, "evco-id": EVCO})[1]["result"] == SUCCESS
+    assert emp.control("cancel-reservation", **{"evco-id": EVCO})[1]["result"] == SUCCESS
+    assert [r.body for r in partner.received] == [
+        {"reservation-start": {"connector-id": CONNECTOR, "identifier": [{"evco-id": EVCO}]}},
+        {"reservation-stop": {"identifier-type": "evco-id", "identifier": EVCO}},
+    ]
+    assert [validate(r.body) for r in partner.received] == [[], []]
+
+
+# --- every sender fault shows its bug: (what the scenario observes) correct != faulty -------------
+
+Scenario = Callable[[Reference, Partner], Any]
+
+
+def _cdr_of_remote_start(cpo: Reference, partner: Partner) -> Any:
+    answer_id = remote_start(cpo)
+    later(cpo, hours=1)
+    cpo.control("plug-out", **{"connector-id": CONNECTOR})
+    cpo.settle()
+    return [(c["session-id"] == answer_id, c["session-interval"]) for c in partner.calls("session-post")]
+
+
+def _verified_uid(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": "4523022aa4881"})
+    return partner.calls("rfid-verify")[0]["rfid"]
+
+
+def _pushed_stations(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.settle()
+    return [p["station"]["id"] for p in partner.calls("station-post")]
+
+
+def _status_sent(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Offline"})
+    cpo.settle()
+    return len(partner.calls("connector-post-status"))
+
+
+def _send_one(ref: Reference) -> None:
+    """Make ``ref`` send one asynchronous message and wait until it is delivered or given up."""
+    if ref.endpoint.role == "CPO":
+        ref.control("set-status", **{"connector-id": CONNECTOR, "status": "Available"})
+    else:
+        ref.control("push-rfids")
+    ref.settle()
+
+
+def _delivery(script: list[tuple[int, dict[str, str]]]) -> Scenario:
+    """Tries and recorded waits for one message, the partner answering ``script`` first."""
+
+    def run(ref: Reference, partner: Partner) -> Any:
+        partner.script = list(script)
+        _send_one(ref)
+        return len(partner.received), ref.sleeps
+
+    return run
+
+
+def _authorization(ref: Reference, partner: Partner) -> Any:
+    _send_one(ref)
+    return partner.received[0].headers["Authorization"]
+
+
+def _session_start_user(emp: Reference, partner: Partner) -> Any:
+    emp.control("start-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    return partner.calls("session-start")[0]["user"]["identifier-type"]
+
+
+def _session_stop_id(emp: Reference, partner: Partner) -> Any:
+    emp.control("start-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    emp.control("stop-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    return partner.calls("session-stop")[0].get("session-id")
+
+
+def _whitelist(emp: Reference, partner: Partner) -> Any:
+    emp.control("push-rfids")
+    emp.settle()
+    return partner.calls("rfid-post")[0]["rfids"]
+
+
+def _connector_ids_repeated(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.settle()
+    ids = [c["id"] for p in partner.calls("station-post") for c in p["station"]["connectors"]]
+    return len(ids) - len(set(ids))
+
+
+def _verifications(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": "4523022aa4881"})
+    return len(partner.calls("rfid-verify"))
+
+
+def _stations_with_address(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.settle()
+    return ["address" in p["station"] for p in partner.calls("station-post")]
+
+
+def _content_type(ref: Reference, partner: Partner) -> Any:
+    _send_one(ref)
+    return partner.received[0].headers["Content-Type"]
+
+
+def _utf8(ref: Reference, partner: Partner) -> Any:
+    _send_one(ref)
+    try:
+        partner.raw[0].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+HOUR = {"start": "2026-12-04T18:15:00+00:00", "stop": "2026-12-04T19:15:00+00:00"}
+STORM = [(503, {"Retry-After": "5"})] * 8
+
+
+SHARED: dict[str, tuple[Scenario, Any, Any]] = {
+    "bearer-auth": (_authorization, f"key={PARTNER_KEY}", f"Bearer {PARTNER_KEY}"),
+    "no-retry-after-503": (_delivery([(503, {})]), (2, [0.5]), (1, [])),
+    "retry-storm": (_delivery(STORM), (4, [5.0, 5.0, 5.0]), (8, [0.0] * 7)),
+    "text-plain-content-type": (_content_type, "application/json", "text/plain"),
+    "utf16-body": (_utf8, True, False),
+}
+
+
+SCENARIOS: dict[str, dict[str, tuple[Scenario, Any, Any]]] = {
+    "cpo": {
+        "status-before-station": (_pushed_stations, ["REF-STATION-1", "REF-STATION-2"], ["REF-STATION-1"]),
+        "cdr-stop-before-start": (
+            _cdr_of_remote_start,
+            [(True, HOUR)],
+            [(True, {"start": HOUR["start"], "stop": "2026-12-04T18:10:00+00:00"})],
+        ),
+        "cdr-other-session-id": (_cdr_of_remote_start, [(True, HOUR)], [(False, HOUR)]),
+        "rfid-lowercase": (_verified_uid, ACTIVE_UID, ACTIVE_UID.lower()),
+        "rfid-unpadded": (_verified_uid, ACTIVE_UID, ACTIVE_UID.lstrip("0")),
+        "retries-after-4xx": (_delivery([(400, {})]), (1, []), (2, [0.5])),
+        "no-status-on-change": (_status_sent, 1, 0),
+        "no-cdr": (_cdr_of_remote_start, [(True, HOUR)], []),
+        "duplicate-connector-ids": (_connector_ids_repeated, 0, 1),
+        "authorizes-offline-only": (_verifications, 1, 0),
+        "station-without-address": (_stations_with_address, [True, True], [False, False]),
+        **SHARED,
+    },
+    "emp": {
+        "session-start-rfid-identifier": (_session_start_user, "evco-id", "rfid"),
+        "stop-without-session-id": (_session_stop_id, CPO_SESSION_ID, None),
+        "partial-whitelist": (_whitelist, [ACTIVE_UID], []),
+        **SHARED,
+    },
+}
+
+
+@pytest.mark.parametrize(("role", "fault"), [(r, f) for r in SCENARIOS for f in SCENARIOS[r]])
+def test_sender_fault_shows_its_bug(partner: Partner, role: str, fault: str) -> None:
+    scenario, correct, faulty = SCENARIOS[role][fault]
+    assert scenario(reference(role, partner), partner) == correct
+    other = Partner()
+    try:
+        assert scenario(reference(role, other, fault), other) == faulty
+    finally:
+        other.stop()
+
+
+def test_every_fault_has_a_probe_or_a_scenario() -> None:
+    for role, module in (("cpo", reference_cpo), ("emp", reference_emp)):
+        assert set(PROBES[role]).isdisjoint(SCENARIOS[role])
+        assert set(PROBES[role]) | set(SCENARIOS[role]) == set(module.FAULTS)
