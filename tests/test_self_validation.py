@@ -155,3 +155,21 @@ def test_state_machines_catch_faults_on_their_own(
     failed = {row["id"]: row["failures"][0]["check"] for row in report["requirements"] if row["verdict"] == "fail"}
     assert failed and set(failed) <= set(FAULTS[role][fault]["caught-by"]), done.stdout[-3000:]
     assert set(failed.values()) == {f"test_{role}_behaves_like_the_model"}
+
+
+def test_without_a_hook_or_a_person_the_sending_checks_are_not_run(reference_cpo: str, tmp_path: Path) -> None:
+    """No --control-url and no terminal: what the IUT was never asked to send is not-run, with the reason."""
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", f"{reference_cpo}/api/v4/request",
+               "--seed", "9", "--report-dir", str(tmp_path), "--listen", LISTEN["cpo"], "--wait", "1",
+               *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
+    assert done.returncode == 0, done.stdout[-3000:]
+    rows = {row["id"]: row for row in json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))[
+        "requirements"]}
+    for rid in ("station-post.connector-id-unique", "connector-post-status.on-change", "rfid-verify.on-every-use",
+                "session-post.after-session"):
+        assert rows[rid]["verdict"] == "not-run", rid
+        assert "no --control-url and nobody to ask" in rows[rid]["reason"], rows[rid]["reason"]
