@@ -457,6 +457,19 @@ def _stations_with_address(cpo: Reference, partner: Partner) -> Any:
     return ["address" in p["station"] for p in partner.calls("station-post")]
 
 
+def _same_connectors_twice(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.control("push-stations")
+    cpo.settle()
+    posts = [p["station"] for p in partner.calls("station-post") if p["station"]["id"] == "REF-STATION-1"]
+    return posts[0]["connectors"] == posts[1]["connectors"]
+
+
+def _authorized_after_refusal(cpo: Reference, partner: Partner) -> Any:
+    partner.script = [(400, {})]  # the EMP refuses the UID
+    return cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": "0477BD22AA4880"})[1]["authorized"]
+
+
 def _content_type(ref: Reference, partner: Partner) -> Any:
     _send_one(ref)
     return partner.received[0].headers["Content-Type"]
@@ -501,6 +514,8 @@ SCENARIOS: dict[str, dict[str, tuple[Scenario, Any, Any]]] = {
         "duplicate-connector-ids": (_connector_ids_repeated, 0, 1),
         "authorizes-offline-only": (_verifications, 1, 0),
         "station-without-address": (_stations_with_address, [True, True], [False, False]),
+        "changes-connectors": (_same_connectors_twice, True, False),
+        "ignores-verify-answer": (_authorized_after_refusal, False, True),
         **SHARED,
     },
     "emp": {

@@ -87,14 +87,29 @@ def _connectors(oioi: Target, partner: Partner) -> list[str]:
 # --- CPO: stations, statuses, RFID starts, CDRs ---------------------------------------------------
 
 
-@pytest.mark.role("cpo")
-@pytest.mark.requirement("station-post.connector-id-unique")
-def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Control) -> None:
+def _push_stations(oioi: Target, partner: Partner, control: Control) -> list[dict[str, Any]]:
     since = _settled(partner)
     answer = _act(control, oioi, "push-stations", "Make the CPO push all its stations (station-post)")
     posts = [e for e in partner.quiet(since, oioi.wait) if e["call"] == "station-post"]
-    posts = _expect(posts, "station-post", "station-post.connector-id-unique", oioi, answer, "push-stations",
-                    "a station-post for each station")
+    return _expect(posts, "station-post", "station-post.connector-id-unique", oioi, answer, "push-stations",
+                   "a station-post for each station")
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("station-post.connector-id-unique", "station-post.connectors-unchanged")
+def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Control) -> None:
+    posts = _push_stations(oioi, partner, control)
+    pushed = {body(e).get("station", {}).get("id"): body(e).get("station", {}).get("connectors") for e in posts}
+    for entry in _push_stations(oioi, partner, control):  # a second full push: nothing may change
+        station = body(entry).get("station", {})
+        before = pushed.get(station.get("id"))
+        if before is not None and before != station.get("connectors"):
+            raise Nonconformance(requirement="station-post.connectors-unchanged",
+                                 received=f"station {station.get('id')!r} posted again with connectors "
+                                          f"{[c.get('id') for c in station.get('connectors', [])]}",
+                                 expected=f"the connectors it was posted with: {[c.get('id') for c in before]} "
+                                          "(calls/station_post.rst: 'It is not allowed to change the connectors')",
+                                 exchange=as_exchange(entry))
     owner: dict[str, str] = {}
     for entry in posts:
         station = body(entry).get("station", {})
@@ -156,6 +171,29 @@ def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, con
                                    == connector), "session-post", "session-post.after-session", oioi, answer,
                   "plug-out", f"a CDR (session-post) for the session at {connector}")[0]
     valid_request(cdr, "sender.request-valid")
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("rfid-verify.charges-only-if-allowed")
+def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(oioi, partner)
+    if not connectors:
+        pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
+    connector, uid = connectors[0], oioi.rfids["inactive"]
+    since = _settled(partner)
+    answer = _act(control, oioi, "present-rfid", f"Present the RFID token {uid} (inactive) at {connector}",
+                  **{"connector-id": connector, "rfid": uid})
+    _expect(partner.wait_for("rfid-verify", since, oioi.wait), "rfid-verify", "rfid-verify.charges-only-if-allowed",
+            oioi, answer, "present-rfid", "an rfid-verify of the token")
+    _settled(partner, settle=1.0)
+    occupied = [e for e in partner.received("connector-post-status", since) if _status_body("Occupied", connector)(e)]
+    if occupied or (answer or {}).get("authorized") is True:
+        _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+        raise Nonconformance(requirement="rfid-verify.charges-only-if-allowed",
+                             received=f"charging started at {connector} for {uid}"
+                                      + (" (status Occupied pushed)" if occupied else " (the hook said authorized)"),
+                             expected="no session: the EMP refused the UID (rfid-verify answered 192)",
+                             exchange=as_exchange(occupied[0]) if occupied else None)
 
 
 @pytest.mark.role("cpo")

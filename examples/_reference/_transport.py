@@ -125,6 +125,7 @@ class Endpoint:
         self._keys = [key.encode() for key in api_keys]
         self._lock = threading.Lock()
         self._broken = False  # breaks-after-malformed: the next request fails
+        self.extras: dict[str, Any] = {}  # what a fault of the control hook remembers between actions
         # Seams for tests: the clock (timezone-aware) and the session id generator.
         self.now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
         self.new_id: Callable[[], str] = lambda: str(uuid.uuid4())

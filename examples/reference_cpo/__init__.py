@@ -65,6 +65,8 @@ CPO_FAULTS: dict[str, str] = {
     "duplicate-connector-ids": "push-stations puts the first station's first connector into every station too.",
     "authorizes-offline-only": "present-rfid starts charging without an rfid-verify (no online authorization).",
     "station-without-address": "Sends station-posts without the station's address.",
+    "changes-connectors": "Every push-stations after the first leaves out the last connector of each station.",
+    "ignores-verify-answer": "present-rfid starts charging whatever the rfid-verify answer was.",
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
 

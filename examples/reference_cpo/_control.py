@@ -25,6 +25,9 @@ def push_stations(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     if "duplicate-connector-ids" in endpoint.faults:  # the fault: one connector id in two stations
         first = posted[0]["connectors"][0]
         posted = [{**s, "connectors": [*s["connectors"], first]} if n else s for n, s in enumerate(posted)]
+    if "changes-connectors" in endpoint.faults and endpoint.extras.get("pushed-stations", 0):
+        posted = [{**s, "connectors": s["connectors"][:-1]} for s in posted]  # the fault: connectors changed
+    endpoint.extras["pushed-stations"] = endpoint.extras.get("pushed-stations", 0) + 1
     if "station-without-address" in endpoint.faults:  # the fault: a required field left out
         posted = [{k: v for k, v in s.items() if k != "address"} for s in posted]
     for station in posted:
@@ -58,6 +61,7 @@ def present_rfid(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     else:
         outcome = outbox.request("rfid-verify", {"rfid": sent})
         authorized = outcome.status == 200 and outcome.code == 0
+        authorized = authorized or "ignores-verify-answer" in endpoint.faults  # the fault: charges anyway
         result = outcome.answer.get("result") if isinstance(outcome.answer, dict) else None
     if not authorized:
         return {"authorized": False, "session-id": None, "rfid": sent, "result": result}
