@@ -470,6 +470,31 @@ def _authorized_after_refusal(cpo: Reference, partner: Partner) -> Any:
     return cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": "0477BD22AA4880"})[1]["authorized"]
 
 
+def _cdr_fields(cpo: Reference, partner: Partner) -> Any:
+    remote_start(cpo)
+    later(cpo, hours=1)
+    cpo.control("plug-out", **{"connector-id": CONNECTOR})
+    cpo.settle()
+    return partner.calls("session-post")[0]
+
+
+def _cdr_energy_plausible(cpo: Reference, partner: Partner) -> Any:
+    return _cdr_fields(cpo, partner)["energy-consumed"] <= 22.0  # one hour at 22 kW
+
+
+def _cdr_partner_is_the_stations(cpo: Reference, partner: Partner) -> Any:
+    return _cdr_fields(cpo, partner)["partner-identifier"] == "reference-cpo-partner-0001"
+
+
+def _retried_cdr_session_ids(cpo: Reference, partner: Partner) -> Any:
+    remote_start(cpo)
+    cpo.settle()
+    partner.script = [(200, {}), (503, {})]  # the status Available goes through, the CDR fails once
+    cpo.control("plug-out", **{"connector-id": CONNECTOR})
+    cpo.settle()
+    return len({cdr["session-id"] for cdr in partner.calls("session-post")}), len(partner.calls("session-post"))
+
+
 def _content_type(ref: Reference, partner: Partner) -> Any:
     _send_one(ref)
     return partner.received[0].headers["Content-Type"]
@@ -515,6 +540,9 @@ SCENARIOS: dict[str, dict[str, tuple[Scenario, Any, Any]]] = {
         "authorizes-offline-only": (_verifications, 1, 0),
         "station-without-address": (_stations_with_address, [True, True], [False, False]),
         "changes-connectors": (_same_connectors_twice, True, False),
+        "cdr-energy-too-high": (_cdr_energy_plausible, True, False),
+        "cdr-other-partner-identifier": (_cdr_partner_is_the_stations, True, False),
+        "new-session-id-on-retry": (_retried_cdr_session_ids, (1, 2), (2, 2)),
         "ignores-verify-answer": (_authorized_after_refusal, False, True),
         **SHARED,
     },

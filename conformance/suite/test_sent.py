@@ -8,6 +8,7 @@ terminal); a check that saw nothing is not run, with the reason — never passed
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import time
@@ -147,12 +148,15 @@ def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: P
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("rfid-verify.on-every-use", "rfid.uid-format", "rfid.uid-upper-case",
-                         "session-post.after-session", "session-post.intervals-consistent")
+                         "session-post.after-session", "session-post.intervals-consistent",
+                         "session-post.energy-plausible", "identifiers.partner-identifier-consistent")
 def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, control: Control) -> None:
     connectors = _connectors(oioi, partner)
     if not connectors:
         pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
     connector, uid = connectors[0], oioi.rfids["active"]
+    if not partner.received("station-post"):  # the connector's speed bounds the CDR's energy
+        _act(control, oioi, "push-stations", "Make the CPO push all its stations (station-post)")
     as_read = uid.lstrip("0").lower()  # how a reader may report it: the CPO must pad and upper-case it
     since = _settled(partner)
     answer = _act(control, oioi, "present-rfid", f"Present the RFID token {uid} at {connector}",
@@ -171,6 +175,39 @@ def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, con
                                    == connector), "session-post", "session-post.after-session", oioi, answer,
                   "plug-out", f"a CDR (session-post) for the session at {connector}")[0]
     valid_request(cdr, "sender.request-valid")
+    _energy_plausible(cdr, partner)
+    _same_partner_identifier(cdr, partner)
+
+
+def _energy_plausible(cdr: dict[str, Any], partner: Partner) -> None:
+    """Not more energy than the connector's speed (its station-post) allows over the charging interval."""
+    fields = body(cdr)
+    speeds = [c.get("speed") for e in partner.received("station-post")
+              for c in body(e).get("station", {}).get("connectors", []) if c.get("id") == fields.get("connector-id")]
+    interval = fields.get("charging-interval") or fields.get("session-interval") or {}
+    energy = fields.get("energy-consumed")
+    if not speeds or not isinstance(energy, int | float) or "stop" not in interval:
+        pytest.skip(f"the energy of the CDR could not be judged: no station-post of {fields.get('connector-id')!r} "
+                    "or no charging interval and energy in the CDR")
+    hours = (datetime.datetime.fromisoformat(interval["stop"]) - datetime.datetime.fromisoformat(interval["start"])
+             ).total_seconds() / 3600
+    limit = max(speeds) * max(hours, 0) * 1.05 + 0.01
+    if energy > limit:
+        raise Nonconformance(requirement="session-post.energy-plausible", received=f"energy-consumed {energy} kWh",
+                             expected=f"at most {limit:.3f} kWh: {max(speeds)} kW over {hours * 60:.1f} minutes "
+                                      "of charging", exchange=as_exchange(cdr))
+
+
+def _same_partner_identifier(entry: dict[str, Any], partner: Partner) -> None:
+    """The partner identifier of ``entry`` is the one of the CPO's stations and statuses in this run."""
+    others = {body(e).get("partner-identifier") for call in ("station-post", "connector-post-status")
+              for e in partner.received(call)} - {None}
+    mine = body(entry).get("partner-identifier")
+    if others and mine not in others:
+        raise Nonconformance(requirement="identifiers.partner-identifier-consistent",
+                             received=f"partner-identifier {mine!r} in the {entry.get('call')}",
+                             expected=f"the one of its stations and statuses: {sorted(map(str, others))!r}",
+                             exchange=as_exchange(entry))
 
 
 @pytest.mark.role("cpo")
@@ -219,6 +256,34 @@ def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner
                              received=f"session-id {body(cdr).get('session-id')!r}",
                              expected=f"{session_id!r}, the session-id of the session-start answer",
                              exchange=as_exchange(cdr))
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("session-post.redelivery-same-session")
+def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(oioi, partner)
+    if len(connectors) < 2:
+        pytest.skip("needs two connectors: give --connector-id twice")
+    connector = connectors[1]
+    started = partner.send("session-start", {"user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO},
+                                             "connector-id": connector})
+    if not isinstance(answer_of(started), dict) or answer_of(started).get("result", {}).get("code") not in (0, 11, 12):
+        pytest.skip(f"the CPO did not start a remote session at {connector}")
+    since = _settled(partner)
+    partner.fault(call="session-post", count=1, status=503)
+    answer = _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    cdrs = partner.wait_for("session-post", since, oioi.wait + 2, count=2,
+                            match=lambda e: body(e).get("connector-id") == connector)
+    cdrs = _expect(cdrs, "session-post", "session-post.redelivery-same-session", oioi, answer, "plug-out",
+                   "the CDR, then the same CDR again after the 503")
+    if len(cdrs) < 2:
+        pytest.skip(f"the CDR was not delivered again within {oioi.wait + 2:g} s after the 503 "
+                    "(sender.retry-5xx judges retrying)")
+    ids = [body(e).get("session-id") for e in cdrs]
+    if len(set(ids)) > 1:
+        raise Nonconformance(requirement="session-post.redelivery-same-session",
+                             received=f"session-ids {ids!r} for one session", exchange=as_exchange(cdrs[1]),
+                             expected="the retried CDR with the session-id of the first delivery")
 
 
 # --- delivery: retries after 5xx, none after 4xx (request.rst, "Response") -----------------------

@@ -21,6 +21,7 @@ import queue
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -41,6 +42,7 @@ SENDER_FAULTS: dict[str, str] = {
 }
 # Only the CPO switches this one on (its FAULTS); the outbox is shared, so the `if` is here.
 RETRIES_AFTER_4XX = "retries-after-4xx"
+NEW_SESSION_ID_ON_RETRY = "new-session-id-on-retry"
 STORM_TRIES = 8
 MAX_RETRY_AFTER = 60.0  # seconds; a larger Retry-After is honoured as this, so a partner cannot stall the outbox
 
@@ -134,6 +136,8 @@ class Outbox:
             delay = self.delay(n, retry_after)
             self._log(call, n, tries, status, f"next try in {delay:g} s")
             self.sleep(delay)
+            if call == "session-post" and NEW_SESSION_ID_ON_RETRY in self.faults:  # the fault: a "new" CDR
+                message = {call: {**message[call], "session-id": str(uuid.uuid4())}}
         raise AssertionError("unreachable: the last try returns")
 
     def tries(self) -> int:

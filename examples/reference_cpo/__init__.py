@@ -67,6 +67,9 @@ CPO_FAULTS: dict[str, str] = {
     "station-without-address": "Sends station-posts without the station's address.",
     "changes-connectors": "Every push-stations after the first leaves out the last connector of each station.",
     "ignores-verify-answer": "present-rfid starts charging whatever the rfid-verify answer was.",
+    "cdr-energy-too-high": "Sends CDRs with 1,000 kWh, whatever the session.",
+    "new-session-id-on-retry": "A session-post that is retried gets a new session-id (the outbox).",
+    "cdr-other-partner-identifier": "Sends its CDRs under another partner identifier than its stations and statuses.",
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
 

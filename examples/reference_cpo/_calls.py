@@ -137,6 +137,9 @@ def cdr(ctx: Context, session: sqlite3.Row) -> Body:
     if session["remote"] and "cdr-other-session-id" in ctx.faults:
         session_id = ctx.new_id()
     interval_stop = start - datetime.timedelta(minutes=5) if "cdr-stop-before-start" in ctx.faults else stop
+    if "cdr-energy-too-high" in ctx.faults:  # the fault: more than the connector can deliver
+        energy = 1000.0
+    partner = ctx.partner_identifier + ("-cdr" if "cdr-other-partner-identifier" in ctx.faults else "")
     return {
         "session-post": {
             "user": {"identifier-type": session["identifier_type"], "identifier": session["identifier"]},
@@ -145,7 +148,7 @@ def cdr(ctx: Context, session: sqlite3.Row) -> Body:
             "session-interval": {"start": _rfc3339(start), "stop": _rfc3339(interval_stop)},
             "charging-interval": {"start": _rfc3339(start), "stop": _rfc3339(stop)},
             "energy-consumed": energy,
-            "partner-identifier": ctx.partner_identifier,
+            "partner-identifier": partner,
         }
     }
 
