@@ -66,7 +66,7 @@ def certify(role: str, url: str, report_dir: Path, *options: str) -> tuple[int, 
 
     control = url.removesuffix("/api/v4/request") + "/control"
     command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--seed", "7",
-               "--report-dir", str(report_dir), "--listen", LISTEN[role], "--control-url", control, "--wait", "5",
+               "--report-dir", str(report_dir), "--listen", LISTEN[role], "--control-url", control, "--wait", "3",
                *options]
     if role == "cpo":
         command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS]

@@ -307,8 +307,10 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
     partner.fault(call=call, **fault)
     since = _settled(partner)
     answer = _act(control, oioi, action, f"Make the IUT send a {call}", **fields)
-    # Long enough for the expected tries (Retry-After and back-off), but a missing retry only costs --wait.
-    found = partner.wait_for(call, since, oioi.wait + (4 if count > 2 else 0), count=count, match=match)
+    # Long enough for the expected tries (Retry-After and back-off); watching for a retry that must not come
+    # (after a 4xx) takes 5 s at most.
+    seconds = oioi.wait + 4 if count > 2 else min(oioi.wait, 5.0)
+    found = partner.wait_for(call, since, seconds, count=count, match=match)
     _expect(found, call, requirement, oioi, answer, action, f"a {call}")
     return [arrival(e) for e in found]
 
