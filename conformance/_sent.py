@@ -14,7 +14,8 @@ from conformance._exchange import Exchange
 from conformance._failures import Nonconformance
 from oioi import validate
 
-__all__ = ["as_exchange", "authenticated", "body", "json_content_type", "utf8", "valid_request"]
+__all__ = ["as_exchange", "authenticated", "body", "for_the_partners_role", "json_content_type", "utf8",
+           "valid_request"]
 
 Entry = dict[str, Any]
 UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
@@ -94,5 +95,17 @@ def valid_request(entry: Entry, requirement: str = "sender.request-valid") -> No
              + ("also invalid." if lenient else "valid."))
 
 
-SENT_CHECKS = {"authenticated": authenticated, "json_content_type": json_content_type, "utf8": utf8,
-               "valid_request": valid_request}
+def for_the_partners_role(entry: Entry, requirement: str = "sender.role-calls") -> None:
+    """The partner receives the call: the mock refuses the other role's calls with 403 and result 220."""
+    if entry.get("status") == 403:
+        raise Nonconformance(requirement=requirement, received=f"a {entry.get('call')} request, refused with 403/220",
+                             expected="only calls the partner's role receives", exchange=as_exchange(entry))
+
+
+SENT_CHECKS = {
+    "for_the_partners_role": for_the_partners_role,
+    "authenticated": authenticated,
+    "json_content_type": json_content_type,
+    "utf8": utf8,
+    "valid_request": valid_request,
+}

@@ -495,6 +495,12 @@ def _retried_cdr_session_ids(cpo: Reference, partner: Partner) -> Any:
     return len({cdr["session-id"] for cdr in partner.calls("session-post")}), len(partner.calls("session-post"))
 
 
+def _calls_sent_by_push(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.settle()
+    return sorted({r.call for r in partner.received})
+
+
 def _content_type(ref: Reference, partner: Partner) -> Any:
     _send_one(ref)
     return partner.received[0].headers["Content-Type"]
@@ -540,6 +546,7 @@ SCENARIOS: dict[str, dict[str, tuple[Scenario, Any, Any]]] = {
         "authorizes-offline-only": (_verifications, 1, 0),
         "station-without-address": (_stations_with_address, [True, True], [False, False]),
         "changes-connectors": (_same_connectors_twice, True, False),
+        "sends-emp-calls": (_calls_sent_by_push, ["station-post"], ["rfid-post", "station-post"]),
         "cdr-energy-too-high": (_cdr_energy_plausible, True, False),
         "cdr-other-partner-identifier": (_cdr_partner_is_the_stations, True, False),
         "new-session-id-on-retry": (_retried_cdr_session_ids, (1, 2), (2, 2)),

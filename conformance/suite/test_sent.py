@@ -18,7 +18,16 @@ import pytest
 
 from conformance._failures import Nonconformance
 from conformance._partner import Control, NotDone, Partner, answer_of, arrival
-from conformance._sent import UID, as_exchange, authenticated, body, json_content_type, utf8, valid_request
+from conformance._sent import (
+    UID,
+    as_exchange,
+    authenticated,
+    body,
+    for_the_partners_role,
+    json_content_type,
+    utf8,
+    valid_request,
+)
 from conformance._target import Target
 
 # The mock partner's own fixtures: the staging EVCO ID of testaccount.rst's active UID, and the
@@ -403,7 +412,7 @@ def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, contr
 
 
 @pytest.mark.requirement("sender.authorization-header", "sender.content-type", "sender.utf-8",
-                         "sender.request-valid", "session-post.intervals-consistent")
+                         "sender.request-valid", "session-post.intervals-consistent", "sender.role-calls")
 def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control: Control) -> None:
     action = "push-stations" if oioi.role == "cpo" else "push-rfids"
     _act(control, oioi, action, "Make the IUT send a message to its partner")
@@ -413,6 +422,7 @@ def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control:
         pytest.skip("the IUT sent nothing to the mock partner in this run")
     for entry in entries:
         authenticated(entry)
+        for_the_partners_role(entry)
         json_content_type(entry)
         utf8(entry)
         valid_request(entry)

@@ -70,6 +70,7 @@ CPO_FAULTS: dict[str, str] = {
     "cdr-energy-too-high": "Sends CDRs with 1,000 kWh, whatever the session.",
     "new-session-id-on-retry": "A session-post that is retried gets a new session-id (the outbox).",
     "cdr-other-partner-identifier": "Sends its CDRs under another partner identifier than its stations and statuses.",
+    "sends-emp-calls": "push-stations also sends an rfid-post, a call only an EMP sends.",
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
 
