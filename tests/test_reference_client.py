@@ -68,6 +68,9 @@ class Partner:
                 partner.raw.append(raw)
                 body = json.loads(raw.decode("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"))
                 status, headers, answer = partner.answer(dict(self.headers.items()), body)
+                if status == 0:  # scripted "no answer": the connection closes, as after a timeout
+                    self.close_connection = True
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in {**headers, "Content-Type": "application/json"}.items():
@@ -524,6 +527,7 @@ SHARED: dict[str, tuple[Scenario, Any, Any]] = {
     "no-retry-after-503": (_delivery([(503, {})]), (2, [0.5]), (1, [])),
     "retry-storm": (_delivery(STORM), (4, [5.0, 5.0, 5.0]), (8, [0.0] * 7)),
     "text-plain-content-type": (_content_type, "application/json", "text/plain"),
+    "no-retry-after-timeout": (_delivery([(0, {})]), (2, [0.5]), (1, [])),
     "utf16-body": (_utf8, True, False),
 }
 

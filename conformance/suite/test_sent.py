@@ -300,15 +300,19 @@ def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control
 TOLERANCE = 0.05  # seconds of clock granularity between the IUT's wait and the mock's journal
 
 
+TIMEOUT_DELAY_MS = 10_000  # the mock answers this late; an IUT that waits less must send the message again
+
+
 def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict[str, Any], count: int,
-                requirement: str) -> list[float]:
+                requirement: str, seconds: float | None = None, entries: bool = False) -> Any:
     """Trigger one message with ``fault`` on its first answers; the arrival times of its deliveries."""
     role = oioi.role
     if role == "cpo":
         connectors = _connectors(oioi, partner)
         if not connectors:
             pytest.skip("no connector known: give --connector-id")
-        status = {"sender.retry-5xx": "Offline", "sender.retry-backoff": "Unknown"}.get(requirement, "Reserved")
+        status = {"sender.retry-5xx": "Offline", "sender.retry-backoff": "Unknown",
+                  "sender.retry-timeout": "Occupied"}.get(requirement, "Reserved")
         call, action, fields = "connector-post-status", "set-status", {"connector-id": connectors[0], "status": status}
         match = _status_body(status, connectors[0])
     else:
@@ -318,10 +322,13 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
     answer = _act(control, oioi, action, f"Make the IUT send a {call}", **fields)
     # Long enough for the expected tries (Retry-After and back-off); watching for a retry that must not come
     # (after a 4xx) takes 5 s at most.
-    seconds = oioi.wait + 4 if count > 2 else min(oioi.wait, 5.0)
+    if seconds is None:
+        seconds = oioi.wait + 4 if count > 2 else min(oioi.wait, 5.0)
+    if entries:  # only deliveries the fault did not hold (the held one is journaled when it is answered)
+        match = (lambda held_out: lambda e: held_out(e) and not e.get("fault"))(match)
     found = partner.wait_for(call, since, seconds, count=count, match=match)
-    _expect(found, call, requirement, oioi, answer, action, f"a {call}")
-    return [arrival(e) for e in found]
+    _expect(found, call, requirement, oioi, answer, action, f"a second {call}" if entries else f"a {call}")
+    return found if entries else [arrival(e) for e in found]
 
 
 @pytest.mark.requirement("sender.retry-5xx")
@@ -351,6 +358,25 @@ def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control:
         raise Nonconformance(requirement="sender.retry-backoff", received=f"gaps between tries {gaps} s",
                              expected="gaps that grow exponentially (none shorter than the one before, the "
                                       "third at least twice the first)")
+
+
+@pytest.mark.requirement("sender.retry-timeout")
+def test_retries_after_a_timeout(oioi: Target, partner: Partner, control: Control) -> None:
+    """request.rst counts timeouts among 5xx situations: a message whose answer does not come is sent again.
+
+    The mock holds its answer to the next message for 10 s; a second delivery that is not the held
+    one (the held one is journaled when its answer finally goes out) is the retry.
+    """
+    window = TIMEOUT_DELAY_MS / 1000 + 2
+    entries = _deliveries(oioi, partner, control, fault={"count": 1, "delay_ms": TIMEOUT_DELAY_MS}, count=1,
+                          requirement="sender.retry-timeout", seconds=window, entries=True)
+    if not [e for e in entries if not e.get("fault")]:
+        raise Nonconformance(requirement="sender.retry-timeout",
+                             received=f"no second delivery within {window:g} s of an answer held for "
+                                      f"{TIMEOUT_DELAY_MS / 1000:g} s",
+                             expected="the message sent again once the IUT stopped waiting for the answer "
+                                      "(request.rst: timeouts are among the 5xx situations)",
+                             exchange=as_exchange(entries[0]) if entries else None)
 
 
 @pytest.mark.requirement("sender.no-retry-4xx")

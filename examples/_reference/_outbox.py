@@ -39,6 +39,7 @@ SENDER_FAULTS: dict[str, str] = {
     "retry-storm": "Retries a message that failed with 5xx at once, up to 8 tries, ignoring Retry-After.",
     "text-plain-content-type": "Sends its messages with 'Content-Type: text/plain'.",
     "utf16-body": "Sends its messages encoded in UTF-16 instead of UTF-8.",
+    "no-retry-after-timeout": "Gives up on a message whose answer did not come in time, instead of trying again.",
 }
 # Only the CPO switches this one on (its FAULTS); the outbox is shared, so the `if` is here.
 RETRIES_AFTER_4XX = "retries-after-4xx"
@@ -130,6 +131,7 @@ class Outbox:
         for n in range(1, tries + 1):
             status, answer, retry_after = self._try(message)
             done = status is not None and (status < 500 and not (status >= 400 and RETRIES_AFTER_4XX in self.faults))
+            done = done or (status is None and "no-retry-after-timeout" in self.faults)  # the fault: gives up
             if done or n == tries:
                 self._log(call, n, tries, status, "delivered" if status == 200 else "given up")
                 return Outcome(status, answer, n)
