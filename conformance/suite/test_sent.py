@@ -36,7 +36,7 @@ MOCK_EVCO = "DE*8PS*123456*7"
 MOCK_CPO_CONNECTOR = "DE*8PS*E000001*1"
 
 
-def _act(control: Control, oioi: Target, action: str, prompt: str, **fields: Any) -> dict[str, Any] | None:
+def _act(control: Control, action: str, prompt: str, **fields: Any) -> dict[str, Any] | None:
     try:
         return control.act(action, prompt, **fields)
     except NotDone as refusal:
@@ -87,11 +87,23 @@ def _status_body(status: str, connector: str) -> Any:
     return lambda e: body(e).get("connector-id") == connector and body(e).get("status") == status
 
 
-def _connectors(oioi: Target, partner: Partner) -> list[str]:
-    """The CPO IUT's connectors: from --connector-id, else from the station-posts it sent."""
-    if oioi.connectors:
-        return list(oioi.connectors)
-    return [c["id"] for e in partner.received("station-post") for c in body(e).get("station", {}).get("connectors", [])]
+def _connectors(oioi: Target, partner: Partner, need: int = 1) -> list[str]:
+    """The CPO IUT's connectors: from --connector-id, else from the station-posts it sent (skips with fewer)."""
+    connectors = list(oioi.connectors) or [
+        c["id"] for e in partner.received("station-post") for c in body(e).get("station", {}).get("connectors", [])]
+    if len(connectors) < need:
+        pytest.skip("needs two connectors: give --connector-id twice" if need > 1 else
+                    "no connector known: give --connector-id or let the CPO push its stations")
+    return connectors
+
+
+def _remote_start(partner: Partner, connector: str) -> dict[str, Any]:
+    """The mock EMP starts a session at ``connector``; the answer's session-start payload (skips if refused)."""
+    started = answer_of(partner.send("session-start", {
+        "user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO}, "connector-id": connector}))
+    if not isinstance(started, dict) or started.get("result", {}).get("code") not in (0, 11, 12):
+        pytest.skip(f"the CPO did not start a remote session at {connector} (answer {started!r:.200})")
+    return dict(started.get("session-start") or {})
 
 
 # --- CPO: stations, statuses, RFID starts, CDRs ---------------------------------------------------
@@ -99,7 +111,7 @@ def _connectors(oioi: Target, partner: Partner) -> list[str]:
 
 def _push_stations(oioi: Target, partner: Partner, control: Control) -> list[dict[str, Any]]:
     since = _settled(partner)
-    answer = _act(control, oioi, "push-stations", "Make the CPO push all its stations (station-post)")
+    answer = _act(control, "push-stations", "Make the CPO push all its stations (station-post)")
     posts = [e for e in partner.quiet(since, oioi.wait) if e["call"] == "station-post"]
     return _expect(posts, "station-post", "station-post.connector-id-unique", oioi, answer, "push-stations",
                    "a station-post for each station")
@@ -136,13 +148,11 @@ def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Contro
 @pytest.mark.requirement("connector-post-status.on-change", "connector-post-status.own-connectors")
 def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: Partner, control: Control) -> None:
     connectors = _connectors(oioi, partner)
-    if not connectors:
-        pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
     posted = {(c["id"], body(e).get("partner-identifier")) for e in partner.received("station-post")
               for c in body(e).get("station", {}).get("connectors", [])}
     for connector in connectors:
         since = _settled(partner)
-        answer = _act(control, oioi, "set-status", f"Make connector {connector} Available", **{
+        answer = _act(control, "set-status", f"Make connector {connector} Available", **{
             "connector-id": connector, "status": "Available"})
         found = partner.wait_for("connector-post-status", since, oioi.wait, match=_status_body("Available", connector))
         entry = _expect(found, "connector-post-status", "connector-post-status.on-change", oioi, answer,
@@ -161,14 +171,12 @@ def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: P
                          "session-post.energy-plausible", "identifiers.partner-identifier-consistent")
 def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, control: Control) -> None:
     connectors = _connectors(oioi, partner)
-    if not connectors:
-        pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
     connector, uid = connectors[0], oioi.rfids["active"]
     if not partner.received("station-post"):  # the connector's speed bounds the CDR's energy
-        _act(control, oioi, "push-stations", "Make the CPO push all its stations (station-post)")
+        _act(control, "push-stations", "Make the CPO push all its stations (station-post)")
     as_read = uid.lstrip("0").lower()  # how a reader may report it: the CPO must pad and upper-case it
     since = _settled(partner)
-    answer = _act(control, oioi, "present-rfid", f"Present the RFID token {uid} at {connector}",
+    answer = _act(control, "present-rfid", f"Present the RFID token {uid} at {connector}",
                   **{"connector-id": connector, "rfid": as_read})
     verify = _expect(partner.wait_for("rfid-verify", since, oioi.wait), "rfid-verify", "rfid-verify.on-every-use",
                      oioi, answer, "present-rfid", "an rfid-verify of the token")[0]
@@ -179,7 +187,7 @@ def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, con
                              expected=f"{uid!r}: 8, 14 or 20 characters, zero-padded on the left",
                              exchange=as_exchange(verify))
     since = _settled(partner)
-    answer = _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    answer = _act(control, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
     cdr = _expect(partner.wait_for("session-post", since, oioi.wait, match=lambda e: body(e).get("connector-id")
                                    == connector), "session-post", "session-post.after-session", oioi, answer,
                   "plug-out", f"a CDR (session-post) for the session at {connector}")[0]
@@ -223,18 +231,16 @@ def _same_partner_identifier(entry: dict[str, Any], partner: Partner) -> None:
 @pytest.mark.requirement("rfid-verify.charges-only-if-allowed")
 def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, control: Control) -> None:
     connectors = _connectors(oioi, partner)
-    if not connectors:
-        pytest.skip("no connector known: give --connector-id or let the CPO push its stations")
     connector, uid = connectors[0], oioi.rfids["inactive"]
     since = _settled(partner)
-    answer = _act(control, oioi, "present-rfid", f"Present the RFID token {uid} (inactive) at {connector}",
+    answer = _act(control, "present-rfid", f"Present the RFID token {uid} (inactive) at {connector}",
                   **{"connector-id": connector, "rfid": uid})
     _expect(partner.wait_for("rfid-verify", since, oioi.wait), "rfid-verify", "rfid-verify.charges-only-if-allowed",
             oioi, answer, "present-rfid", "an rfid-verify of the token")
     _settled(partner, settle=1.0)
     occupied = [e for e in partner.received("connector-post-status", since) if _status_body("Occupied", connector)(e)]
     if occupied or (answer or {}).get("authorized") is True:
-        _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+        _act(control, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
         raise Nonconformance(requirement="rfid-verify.charges-only-if-allowed",
                              received=f"charging started at {connector} for {uid}"
                                       + (" (status Occupied pushed)" if occupied else " (the hook said authorized)"),
@@ -245,18 +251,13 @@ def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, contr
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("session-post.session-id-by-cpo")
 def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner, control: Control) -> None:
-    connectors = _connectors(oioi, partner)
-    if len(connectors) < 2:
-        pytest.skip("needs two connectors: give --connector-id twice")
+    connectors = _connectors(oioi, partner, need=2)
     connector = connectors[1]
-    started = partner.send("session-start", {"user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO},
-                                             "connector-id": connector})
-    answer_body = answer_of(started)
-    session_id = answer_body.get("session-start", {}).get("session-id") if isinstance(answer_body, dict) else None
+    session_id = _remote_start(partner, connector).get("session-id")
     if not session_id:
-        pytest.skip(f"the CPO did not start a remote session at {connector} (answer {answer_body!r:.200})")
+        pytest.skip(f"the CPO's session-start answer for {connector} gave no session-id to compare with")
     since = _settled(partner)
-    answer = _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    answer = _act(control, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
     cdr = _expect(partner.wait_for("session-post", since, oioi.wait, match=lambda e: body(e).get("connector-id")
                                    == connector), "session-post", "session-post.session-id-by-cpo", oioi, answer,
                   "plug-out", f"the CDR of session {session_id}")[0]
@@ -270,17 +271,12 @@ def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("session-post.redelivery-same-session")
 def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control: Control) -> None:
-    connectors = _connectors(oioi, partner)
-    if len(connectors) < 2:
-        pytest.skip("needs two connectors: give --connector-id twice")
+    connectors = _connectors(oioi, partner, need=2)
     connector = connectors[1]
-    started = partner.send("session-start", {"user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO},
-                                             "connector-id": connector})
-    if not isinstance(answer_of(started), dict) or answer_of(started).get("result", {}).get("code") not in (0, 11, 12):
-        pytest.skip(f"the CPO did not start a remote session at {connector}")
+    _remote_start(partner, connector)
     since = _settled(partner)
     partner.fault(call="session-post", count=1, status=503)
-    answer = _act(control, oioi, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    answer = _act(control, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
     cdrs = partner.wait_for("session-post", since, oioi.wait + 2, count=2,
                             match=lambda e: body(e).get("connector-id") == connector)
     cdrs = _expect(cdrs, "session-post", "session-post.redelivery-same-session", oioi, answer, "plug-out",
@@ -309,8 +305,6 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
     role = oioi.role
     if role == "cpo":
         connectors = _connectors(oioi, partner)
-        if not connectors:
-            pytest.skip("no connector known: give --connector-id")
         status = {"sender.retry-5xx": "Offline", "sender.retry-backoff": "Unknown",
                   "sender.retry-timeout": "Occupied"}.get(requirement, "Reserved")
         call, action, fields = "connector-post-status", "set-status", {"connector-id": connectors[0], "status": status}
@@ -319,7 +313,7 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
         call, action, fields, match = "rfid-post", "push-rfids", {}, lambda e: True
     partner.fault(call=call, **fault)
     since = _settled(partner)
-    answer = _act(control, oioi, action, f"Make the IUT send a {call}", **fields)
+    answer = _act(control, action, f"Make the IUT send a {call}", **fields)
     # Long enough for the expected tries (Retry-After and back-off); watching for a retry that must not come
     # (after a 4xx) takes 5 s at most.
     if seconds is None:
@@ -396,7 +390,7 @@ def test_no_retry_after_4xx(oioi: Target, partner: Partner, control: Control) ->
 def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner: Partner, control: Control) -> None:
     since = _settled(partner)
     fields = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}
-    answer = _act(control, oioi, "start-session", f"Start a session for {MOCK_EVCO} at {MOCK_CPO_CONNECTOR}", **fields)
+    answer = _act(control, "start-session", f"Start a session for {MOCK_EVCO} at {MOCK_CPO_CONNECTOR}", **fields)
     start = _expect(partner.wait_for("session-start", since, oioi.wait), "session-start",
                     "session-start.evco-id-identifier", oioi, answer, "start-session", "a session-start")[0]
     user = body(start).get("user", {})
@@ -408,7 +402,7 @@ def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner:
     started = answer_of(start)
     session_id = started.get("session-start", {}).get("session-id") if isinstance(started, dict) else None
     since = _settled(partner)
-    answer = _act(control, oioi, "stop-session", f"Stop the session at {MOCK_CPO_CONNECTOR}", **fields)
+    answer = _act(control, "stop-session", f"Stop the session at {MOCK_CPO_CONNECTOR}", **fields)
     stop = _expect(partner.wait_for("session-stop", since, oioi.wait), "session-stop", "session-stop.sends-session-id",
                    oioi, answer, "stop-session", "a session-stop")[0]
     if session_id and body(stop).get("session-id") != session_id:
@@ -422,7 +416,7 @@ def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner:
 @pytest.mark.requirement("rfid-post.complete-whitelist", "rfid.uid-format", "rfid.uid-upper-case")
 def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, control: Control) -> None:
     since = _settled(partner)
-    answer = _act(control, oioi, "push-rfids", "Make the EMP push its RFID whitelist (rfid-post)")
+    answer = _act(control, "push-rfids", "Make the EMP push its RFID whitelist (rfid-post)")
     post = _expect(partner.wait_for("rfid-post", since, oioi.wait), "rfid-post", "rfid-post.complete-whitelist",
                    oioi, answer, "push-rfids", "an rfid-post")[-1]
     uids = body(post).get("rfids", [])
@@ -441,7 +435,7 @@ def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, contr
                          "sender.request-valid", "session-post.intervals-consistent", "sender.role-calls")
 def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control: Control) -> None:
     action = "push-stations" if oioi.role == "cpo" else "push-rfids"
-    _act(control, oioi, action, "Make the IUT send a message to its partner")
+    _act(control, action, "Make the IUT send a message to its partner")
     _settled(partner)
     entries = partner.received()
     if not entries:
