@@ -26,16 +26,9 @@ KEY = "benchmark-key-6c1f0b9e2d"
 
 
 def start(role: str, workdir: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", KEY,
-         "--db", str(workdir / f"{role}.sqlite")],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("listening on "):
-        process.kill()
-        sys.exit(f"the reference {role} did not start")
-    return process, line.removeprefix("listening on ").strip()
+    from oioi._certify_cli import start_reference
+
+    return start_reference(role, "--api-key", KEY, "--db", str(workdir / f"{role}.sqlite"))
 
 
 def certify(role: str, url: str, profile: str, report_dir: Path) -> float:

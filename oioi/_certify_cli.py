@@ -14,6 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -144,23 +145,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_reference(role: str, api_key: str, workdir: Path, partner_url: str,
-                     partner_key: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``examples.reference_<role>`` in gunicorn on a free port, sending to ``partner_url``; its endpoint."""
-    command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", api_key,
-               "--db", str(workdir / f"reference-{role}.sqlite"), "--partner-url", partner_url,
-               "--partner-api-key", partner_key]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("listening on "):
-            return process, line.removeprefix("listening on ").strip()
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+def start_reference(role: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m examples.reference_<role> --port 0 OPTIONS`` (gunicorn); the process and its endpoint.
+
+    Its log goes to a temporary file, never to a pipe nobody reads (a full pipe would stall it).
+    """
+    command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", *options]
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:  # the child keeps its own handle
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if line.startswith("listening on "):
+                return process, line.removeprefix("listening on ").strip()
+            if not line and process.poll() is not None:
+                break
+        process.kill()
+        log.seek(0)
+        error = log.read().strip().splitlines()
     raise HarnessError(f"The reference {role.upper()} did not start ({error[-1] if error else 'no output'}); "
                        "oioi demo needs a source checkout with examples/.")
 
@@ -168,7 +171,6 @@ def _start_reference(role: str, api_key: str, workdir: Path, partner_url: str,
 def demo(args: argparse.Namespace, stdout: TextIO) -> int:
     """Certify the reference CPO and EMP; 0 when both pass."""
     import importlib.util
-    import tempfile
 
     if importlib.util.find_spec("examples.reference_cpo") is None:
         raise HarnessError("oioi demo needs the reference implementations in examples/: run it from a source "
@@ -181,8 +183,9 @@ def demo(args: argparse.Namespace, stdout: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="oioi-demo-") as workdir:
         for role in ("cpo", "emp"):
             listen = f"127.0.0.1:{free_port()}"
-            process, url = _start_reference(role, api_key, Path(workdir), f"http://{listen}/api/v4/request",
-                                            partner_key)
+            process, url = start_reference(role, "--api-key", api_key, "--db", f"{workdir}/reference-{role}.sqlite",
+                                           "--partner-url", f"http://{listen}/api/v4/request",
+                                           "--partner-api-key", partner_key)
             try:
                 stdout.write(f"\nreference {role.upper()} listening on {url}\n")
                 command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", args.profile,

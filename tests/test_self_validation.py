@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from conformance._catalogue import requirement, requirements
-from oioi._certify_cli import free_port
+from oioi._certify_cli import free_port, start_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "faults.json").read_text(encoding="utf-8"))
@@ -32,19 +31,9 @@ LISTEN = {role: f"127.0.0.1:{free_port()}" for role in ("cpo", "emp")}  # where 
 
 
 def _start(role: str, directory: Path) -> Iterator[str]:
-    command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", API_KEY,
-               "--variants", str(directory), "--db", str(directory / "correct.sqlite"),
-               "--partner-url", f"http://{LISTEN[role]}/api/v4/request", "--partner-api-key", PARTNER_KEY]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    assert process.stdout is not None
-    deadline, url = time.monotonic() + 30, None
-    while url is None and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("listening on "):
-            url = line.removeprefix("listening on ").strip()
-        elif not line and process.poll() is not None:
-            break
-    assert url, f"the reference {role} did not start: {process.stderr.read() if process.stderr else ''}"
+    process, url = start_reference(role, "--api-key", API_KEY, "--variants", str(directory), "--db",
+                                   str(directory / "correct.sqlite"), "--partner-url",
+                                   f"http://{LISTEN[role]}/api/v4/request", "--partner-api-key", PARTNER_KEY)
     yield url.removesuffix("/api/v4/request")
     process.terminate()
     process.communicate(timeout=10)
