@@ -119,6 +119,10 @@ class Partner:
         """Queue a fault of the mock (``POST /admin/faults``)."""
         self.admin("POST", "faults", json=spec)
 
+    def clear_faults(self) -> None:
+        """Drop the mock's faults still queued (``DELETE /admin/faults``)."""
+        self.admin("DELETE", "faults")
+
     def send(self, call: str, body: dict[str, Any]) -> dict[str, Any]:
         """Make the mock send one call to the IUT; the journal entry of that exchange."""
         entry: dict[str, Any] = self.admin("POST", "send", json={"call": call, "body": body})

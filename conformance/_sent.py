@@ -12,10 +12,11 @@ from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._failures import Nonconformance
-from oioi import validate
+from oioi import calls, validate
+from oioi._schemas import SCHEMA_BASE, resolve
 
-__all__ = ["as_exchange", "authenticated", "body", "for_the_partners_role", "json_content_type", "utf8",
-           "valid_request"]
+__all__ = ["as_exchange", "authenticated", "body", "for_the_partners_role", "identifiers", "json_content_type",
+           "one_call", "utf8", "valid_request"]
 
 Entry = dict[str, Any]
 UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
@@ -76,6 +77,65 @@ def utf8(entry: Entry, requirement: str = "sender.utf-8") -> None:
                              expected="a UTF-8 encoded body", exchange=as_exchange(entry))
 
 
+def one_call(entry: Entry, requirement: str = "sender.post-json") -> None:
+    """request.rst: "The HTTP body must contain the JSON request" — one JSON object whose single key names the call.
+
+    (The mock's endpoint only takes POST; any other method is refused with 405 and never reaches the journal.)
+    """
+    raw = entry.get("request_body")
+    keys = list(raw) if isinstance(raw, dict) else None
+    if keys is None or len(keys) != 1 or keys[0] not in calls():
+        shape = f"top-level keys {keys!r}" if keys is not None else f"a body that is not a JSON object: {raw!r:.120}"
+        raise Nonconformance(requirement=requirement, received=shape,
+                             expected="a JSON object with exactly one key, the call's name, e.g. "
+                                      "{\"station-post\": {...}}", exchange=as_exchange(entry))
+
+
+def _definition(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = resolve(f"{SCHEMA_BASE}common/definitions.json#/$defs/{name}")
+    return found
+
+
+def _identifiers(node: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """(kind, JSON pointer, value) of every EVSE ID, EVCO ID and partner identifier in a message."""
+    found: list[tuple[str, str, Any]] = []
+    if isinstance(node, list):
+        for n, item in enumerate(node):
+            found += _identifiers(item, f"{path}/{n}")
+    if not isinstance(node, dict):
+        return found
+    for key, value in node.items():
+        here = f"{path}/{key}"
+        if key == "connector-id" or (key == "id" and re.search(r"/connectors/\d+$", path)):
+            found.append(("evse-id", here, value))
+        elif key == "evco-id" or (key == "identifier" and node.get("identifier-type") == "evco-id"):
+            found.append(("evco-id", here, value))
+        elif key == "partner-identifier":
+            found.append(("partner-identifier", here, value))
+        else:
+            found += _identifiers(value, here)
+    return found
+
+
+IDENTIFIER_RULES = {"evse-id": "identifiers.evse-id-format", "evco-id": "identifiers.evco-id-format",
+                    "partner-identifier": "identifiers.partner-identifier-length"}
+
+
+def identifiers(entry: Entry) -> None:
+    """glossary.rst: EVSE IDs and EVCO IDs match their structure; a partner identifier has at least 16 characters."""
+    for kind, path, value in _identifiers(entry.get("request_body")):
+        definition = _definition(kind)
+        if "pattern" in definition:
+            ok = isinstance(value, str) and re.search(definition["pattern"], value) is not None
+            expected = f"an {kind.upper()} matching {definition['pattern']} ({definition['$comment']})"
+        else:
+            ok = isinstance(value, str) and len(value) >= definition["minLength"]
+            expected = f"a string of at least {definition['minLength']} characters ({definition['$comment']})"
+        if not ok:
+            raise Nonconformance(requirement=IDENTIFIER_RULES[kind], received=f"{path} = {value!r}",
+                                 expected=expected, exchange=as_exchange(entry))
+
+
 def valid_request(entry: Entry, requirement: str = "sender.request-valid") -> None:
     """The request is valid under its call's schema (strict), the lenient verdict shown beside."""
     raw = entry.get("request_body")
@@ -101,11 +161,3 @@ def for_the_partners_role(entry: Entry, requirement: str = "sender.role-calls") 
         raise Nonconformance(requirement=requirement, received=f"a {entry.get('call')} request, refused with 403/220",
                              expected="only calls the partner's role receives", exchange=as_exchange(entry))
 
-
-SENT_CHECKS = {
-    "for_the_partners_role": for_the_partners_role,
-    "authenticated": authenticated,
-    "json_content_type": json_content_type,
-    "utf8": utf8,
-    "valid_request": valid_request,
-}

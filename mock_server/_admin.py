@@ -15,6 +15,7 @@ refused with 403, so a partner's API key can never read the journal. When the
                             wait for its answer, return the journal entry (``"allow_invalid":
                             true`` sends a message that breaks the schema, on purpose)
 ``POST /admin/faults``      queue a fault (see ``mock_server/_faults.py``); 201 with its id
+``DELETE /admin/faults``    drop every fault still queued; how many there were
 ``POST /admin/reset``       empty the state and reload the fixtures; ``{"journal": false}``
                             keeps the journal
 ==========================  ================================================================
@@ -129,6 +130,12 @@ def faults() -> tuple[Response, int]:
     """Queue a fault for the next requests."""
     fault = _faults.parse(_json_body())
     return jsonify(id=_faults.add(store(), fault), fault=fault), 201
+
+
+@bp.delete("/faults")
+def clear_faults() -> Response:
+    """Drop the faults still queued (a test that queued more than the partner used cleans up)."""
+    return jsonify(cleared=_faults.clear(store()))
 
 
 @bp.post("/reset")

@@ -69,6 +69,14 @@ def add(store: Store, spec: dict[str, Any]) -> int:
         return int(cursor.lastrowid or 0)
 
 
+def clear(store: Store) -> int:
+    """Drop every fault still queued; how many had uses left."""
+    with store.write() as db:
+        dropped = db.execute("UPDATE faults SET remaining = 0 WHERE remaining > 0").rowcount
+        store.faults_pending = False
+    return int(dropped)
+
+
 def take(store: Store, call_of: Callable[[], str | None]) -> dict[str, Any] | None:
     """Use up one application of the oldest fault that matches the request's call (None when there is none)."""
     if not store.faults_pending:

@@ -36,6 +36,16 @@ def test_a_fault_for_one_call_leaves_the_others_alone(emp: MockProcess) -> None:
     assert [f["remaining"] for f in emp.state()["faults"]] == [1]
 
 
+def test_queued_faults_can_be_dropped(emp: MockProcess) -> None:
+    fault(emp, count=5, status=503)
+    assert requests.post(emp.endpoint, json=VERIFY, headers={"Authorization": f"key={emp.key}"},
+                         timeout=10).status_code == 503
+    cleared = requests.delete(emp.url + "/admin/faults", timeout=10)
+    assert (cleared.status_code, cleared.json()) == (200, {"cleared": 1})
+    assert emp.post(VERIFY).status_code == 200, "no fault is left"
+    assert [f["remaining"] for f in emp.state()["faults"]] == [0]
+
+
 def test_an_injected_result_code(emp: MockProcess) -> None:
     fault(emp, result_code=102)
     answer = emp.post(VERIFY, check=False)

@@ -249,6 +249,13 @@ def test_fault_shows_its_bug(role: str, fault: str) -> None:
     assert probe.shows is None or probe.shows(faulty)
 
 
+def test_the_faults_table_lists_every_fault() -> None:
+    """examples/faults.json (what self-validation certifies) names exactly each reference's faults."""
+    table = json.loads((Path(__file__).resolve().parent.parent / "examples" / "faults.json").read_text("utf-8"))
+    assert set(table["cpo"]) == set(reference_cpo.FAULTS)
+    assert set(table["emp"]) == set(reference_emp.FAULTS)
+
+
 def test_every_fault_has_a_probe() -> None:
     """Every fault of what a reference *receives* has a probe (tests/test_reference_client.py: what it sends)."""
     from tests.test_reference_client import SCENARIOS

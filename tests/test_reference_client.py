@@ -254,17 +254,19 @@ def test_received_session_stop_sends_the_cdr(partner: Partner) -> None:
     assert partner.calls("connector-post-status")[-1]["status"] == "Available"
 
 
-def test_plug_out_of_an_rfid_session_names_the_card(partner: Partner) -> None:
+def test_an_rfid_session_has_a_cdr_at_its_start_and_its_end(partner: Partner) -> None:
+    """The EMP learns of the session from a CDR without a stop (cpo/cdr.rst); the final CDR updates it."""
     cpo = reference("cpo", partner)
     _status, answer = cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": ACTIVE_UID})
     later(cpo, hours=1)
     cpo.control("plug-out", **{"connector-id": CONNECTOR})
     cpo.settle()
-    (cdr,) = partner.calls("session-post")
-    assert (cdr["session-id"], cdr["user"]) == (
-        answer["session-id"],
-        {"identifier-type": "rfid", "identifier": ACTIVE_UID},
-    )
+    ongoing, final = partner.calls("session-post")
+    assert [validate({"session-post": cdr}) for cdr in (ongoing, final)] == [[], []]
+    assert {(cdr["session-id"], cdr["user"]["identifier-type"], cdr["user"]["identifier"]) for cdr in
+            (ongoing, final)} == {(answer["session-id"], "rfid", ACTIVE_UID)}  # fmt: skip
+    assert (ongoing["session-interval"], final["session-interval"]) == ({"start": HOUR["start"]}, HOUR)
+    assert "energy-consumed" not in ongoing and final["energy-consumed"] <= 22.0
 
 
 @pytest.mark.parametrize(
@@ -368,6 +370,58 @@ def test_emp_reserve_and_cancel(partner: Partner) -> None:
         {"reservation-stop": {"identifier-type": "evco-id", "identifier": EVCO}},
     ]
     assert [validate(r.body) for r in partner.received] == [[], []]
+
+
+def _posted_station_shapes(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.settle()
+    return [type(p["station"]).__name__ for p in partner.calls("station-post")]
+
+
+def _first_connector_id(cpo: Reference, partner: Partner) -> Any:
+    cpo.control("push-stations")
+    cpo.settle()
+    return partner.calls("station-post")[0]["station"]["connectors"][0]["id"]
+
+
+def _rfid_session_cdrs(cpo: Reference, partner: Partner, sessions: int = 1) -> list[tuple[str, bool]]:
+    """(session-id, has a stop) of the CDRs of ``sessions`` RFID sessions one after the other at one connector."""
+    for _ in range(sessions):
+        cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": ACTIVE_UID})
+        cpo.control("plug-out", **{"connector-id": CONNECTOR})
+    cpo.settle()
+    return [(c["session-id"], "stop" in c["session-interval"]) for c in partner.calls("session-post")]
+
+
+def _session_ids_of_two_sessions(cpo: Reference, partner: Partner) -> Any:
+    return len({session_id for session_id, _ in _rfid_session_cdrs(cpo, partner, sessions=2)})
+
+
+def _partner_identifier(ref: Reference, partner: Partner) -> Any:
+    _send_one(ref)
+    return len(next(iter(partner.received[0].body.values()))["partner-identifier"])
+
+
+def _top_level_keys(ref: Reference, partner: Partner) -> Any:
+    _send_one(ref)
+    return len(partner.received[0].body)
+
+
+def _session_start_evco(emp: Reference, partner: Partner) -> Any:
+    emp.control("start-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    return partner.calls("session-start")[0]["user"]["identifier"]
+
+
+def _session_stop_user(emp: Reference, partner: Partner) -> Any:
+    emp.control("start-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    emp.control("stop-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    return [s["user"]["identifier-type"] for s in partner.calls("session-stop")]
+
+
+def _rfid_posts(emp: Reference, partner: Partner) -> Any:
+    emp.control("push-rfids")
+    emp.settle()
+    return len(partner.calls("rfid-post"))
 
 
 # --- every sender fault shows its bug: (what the scenario observes) correct != faulty -------------
@@ -529,6 +583,9 @@ SHARED: dict[str, tuple[Scenario, Any, Any]] = {
     "text-plain-content-type": (_content_type, "application/json", "text/plain"),
     "no-retry-after-timeout": (_delivery([(0, {})]), (2, [0.5]), (1, [])),
     "utf16-body": (_utf8, True, False),
+    "steady-retries": (_delivery([(503, {})] * 6), (4, [0.5, 1.0, 2.0]), (7, [0.5] + [1.0] * 5)),
+    "partner-identifier-outside": (_top_level_keys, 1, 2),
+    "short-partner-identifier": (_partner_identifier, 26, 12),
 }
 
 
@@ -555,12 +612,26 @@ SCENARIOS: dict[str, dict[str, tuple[Scenario, Any, Any]]] = {
         "cdr-other-partner-identifier": (_cdr_partner_is_the_stations, True, False),
         "new-session-id-on-retry": (_retried_cdr_session_ids, (1, 2), (2, 2)),
         "ignores-verify-answer": (_authorized_after_refusal, False, True),
+        "stations-in-one-post": (_posted_station_shapes, ["dict", "dict"], ["list"]),
+        "one-station-id": (_pushed_stations, ["REF-STATION-1", "REF-STATION-2"], ["REF-STATION-1"] * 2),
+        "changes-connector-speed": (_same_connectors_twice, True, False),
+        "evse-id-without-e": (_first_connector_id, CONNECTOR, "DE*REF*000001*1"),
+        "cdr-session-id-per-connector": (_session_ids_of_two_sessions, 2, 1),
+        "cdr-update-new-session-id": (
+            _rfid_session_cdrs,
+            [("ref-session-1", False), ("ref-session-1", True)],
+            [("ref-session-1", False), ("ref-session-2", True)],
+        ),
         **SHARED,
     },
     "emp": {
         "session-start-rfid-identifier": (_session_start_user, "evco-id", "rfid"),
         "stop-without-session-id": (_session_stop_id, CPO_SESSION_ID, None),
         "partial-whitelist": (_whitelist, [ACTIVE_UID], []),
+        "evco-id-without-check-digit": (_session_start_evco, EVCO, "DE*8PS*123456"),
+        "stop-rfid-identifier": (_session_stop_user, ["evco-id"], ["rfid"]),
+        "ignores-stop-session": (_session_stop_user, ["evco-id"], []),
+        "no-rfid-post": (_rfid_posts, 1, 0),
         **SHARED,
     },
 }

@@ -24,7 +24,9 @@ from conformance._sent import (
     authenticated,
     body,
     for_the_partners_role,
+    identifiers,
     json_content_type,
+    one_call,
     utf8,
     valid_request,
 )
@@ -117,31 +119,76 @@ def _push_stations(oioi: Target, partner: Partner, control: Control) -> list[dic
                    "a station-post for each station")
 
 
-@pytest.mark.role("cpo")
-@pytest.mark.requirement("station-post.connector-id-unique", "station-post.connectors-unchanged")
-def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Control) -> None:
-    posts = _push_stations(oioi, partner, control)
-    pushed = {body(e).get("station", {}).get("id"): body(e).get("station", {}).get("connectors") for e in posts}
-    for entry in _push_stations(oioi, partner, control):  # a second full push: nothing may change
-        station = body(entry).get("station", {})
-        before = pushed.get(station.get("id"))
-        if before is not None and before != station.get("connectors"):
-            raise Nonconformance(requirement="station-post.connectors-unchanged",
-                                 received=f"station {station.get('id')!r} posted again with connectors "
-                                          f"{[c.get('id') for c in station.get('connectors', [])]}",
-                                 expected=f"the connectors it was posted with: {[c.get('id') for c in before]} "
-                                          "(calls/station_post.rst: 'It is not allowed to change the connectors')",
-                                 exchange=as_exchange(entry))
-    owner: dict[str, str] = {}
+def _stations(posts: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(station, entry) of each station-post: one station object each (calls/station_post.rst)."""
+    stations = []
     for entry in posts:
-        station = body(entry).get("station", {})
-        for connector in station.get("connectors", []):
-            first = owner.setdefault(connector.get("id"), station.get("id"))
-            if first != station.get("id"):
+        station = body(entry).get("station")
+        if not isinstance(station, dict):
+            raise Nonconformance(requirement="station-post.one-station-per-request",
+                                 received=f"station {station!r:.160}",
+                                 expected="one station object per station-post ('You have to send one request "
+                                          "for each station.')", exchange=as_exchange(entry))
+        stations.append((station, entry))
+    return stations
+
+
+def _connector_ids(station: dict[str, Any]) -> list[Any]:
+    return [c.get("id") if isinstance(c, dict) else c for c in station.get("connectors") or []]
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("station-post.one-station-per-request", "station-post.station-id-unique",
+                         "station-post.connector-id-unique", "station-post.connector-ids-unchanged",
+                         "station-post.connectors-unchanged")
+def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Control) -> None:
+    first = _stations(_push_stations(oioi, partner, control))
+    pushed: dict[Any, dict[str, Any]] = {}
+    for station, entry in first:  # one full push: each id one station, each connector in one station
+        earlier = pushed.setdefault(station.get("id"), station)
+        if earlier is not station and earlier != station:
+            raise Nonconformance(requirement="station-post.station-id-unique",
+                                 received=f"two different stations with id {station.get('id')!r} in one push "
+                                          f"(connectors {_connector_ids(earlier)} and {_connector_ids(station)})",
+                                 expected="a station id that names one station only", exchange=as_exchange(entry))
+    owner: dict[Any, Any] = {}
+    for station, entry in first:
+        for connector in _connector_ids(station):
+            held_by = owner.setdefault(connector, station.get("id"))
+            if held_by != station.get("id"):
                 raise Nonconformance(requirement="station-post.connector-id-unique",
-                                     received=f"connector {connector.get('id')!r} in stations {first!r} and "
+                                     received=f"connector {connector!r} in stations {held_by!r} and "
                                               f"{station.get('id')!r}",
                                      expected="every connector id in one station only", exchange=as_exchange(entry))
+    for station, entry in _stations(_push_stations(oioi, partner, control)):  # a second full push: no change
+        before = pushed.get(station.get("id"))
+        if before is None or before.get("connectors") == station.get("connectors"):
+            continue
+        ids_changed = _connector_ids(before) != _connector_ids(station)
+        raise Nonconformance(
+            requirement="station-post.connector-ids-unchanged" if ids_changed else "station-post.connectors-unchanged",
+            received=f"station {station.get('id')!r} posted again with connectors "
+                     + (f"{_connector_ids(station)}" if ids_changed else f"{station.get('connectors')!r:.200}"),
+            expected="the connectors it was posted with: "
+                     + (f"{_connector_ids(before)}" if ids_changed else f"{before.get('connectors')!r:.200}")
+                     + " (calls/station_post.rst: 'It is not allowed to change the connectors')",
+            exchange=as_exchange(entry))
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("station-post.all-stations")
+def test_cpo_pushes_every_station(oioi: Target, partner: Partner, control: Control) -> None:
+    """Every connector the operator declared (--connector-id) arrives in a station-post."""
+    if not oioi.connectors:
+        pytest.skip("which stations the CPO has is known only from --connector-id: give each of its connectors")
+    posts = partner.received("station-post") or _push_stations(oioi, partner, control)
+    posted = {c for station, _ in _stations(posts) for c in _connector_ids(station)}
+    missing = [c for c in oioi.connectors if c not in posted]
+    if missing:
+        raise Nonconformance(requirement="station-post.all-stations",
+                             received=f"station-posts for connectors {sorted(map(str, posted))}",
+                             expected=f"a station-post for every station, also those of {missing}",
+                             exchange=as_exchange(posts[-1]))
 
 
 @pytest.mark.role("cpo")
@@ -291,6 +338,67 @@ def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control
                              expected="the retried CDR with the session-id of the first delivery")
 
 
+def _ongoing(entry: dict[str, Any]) -> bool:
+    """A CDR of a session that has not ended: its session interval has no stop (cpo/cdr.rst)."""
+    interval = body(entry).get("session-interval")
+    return not isinstance(interval, dict) or not interval.get("stop")
+
+
+def _rfid_session(oioi: Target, partner: Partner, control: Control, connector: str
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One session started with the active UID and ended by plug-out: the CDRs sent while it ran, and the final one."""
+    uid = oioi.rfids["active"]
+    since = _settled(partner)
+    answer = _act(control, "present-rfid", f"Present the RFID token {uid} at {connector}",
+                  **{"connector-id": connector, "rfid": uid})
+    if answer is not None and answer.get("authorized") is False:
+        pytest.skip(f"the CPO did not start charging for {uid} at {connector}: {answer!r:.200}")
+    running = _settled(partner, settle=1.0)
+    during = [e for e in partner.received("session-post", since) if body(e).get("connector-id") == connector]
+    answer = _act(control, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
+    final = _expect(partner.wait_for("session-post", running, oioi.wait, match=lambda e: body(e).get("connector-id")
+                                     == connector and not _ongoing(e)), "session-post", "session-post.after-session",
+                    oioi, answer, "plug-out", f"a CDR (session-post) for the session at {connector}")[-1]
+    return during, final
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("session-post.update-same-session")
+def test_cdr_update_keeps_the_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+    """A CDR sent while the session ran (cpo/cdr.rst allows it) and the final CDR share one session-id."""
+    connector = _connectors(oioi, partner)[0]
+    during, final = _rfid_session(oioi, partner, control, connector)
+    ongoing = [e for e in during if _ongoing(e)]
+    if not ongoing:
+        pytest.skip(f"the CPO sent no CDR while the session at {connector} ran: there was nothing to update")
+    ids = {body(e).get("session-id") for e in ongoing}
+    if body(final).get("session-id") not in ids:
+        raise Nonconformance(requirement="session-post.update-same-session",
+                             received=f"final CDR with session-id {body(final).get('session-id')!r}",
+                             expected=f"the session-id of the CDR sent while the session ran: {sorted(map(str, ids))}",
+                             exchange=as_exchange(final))
+
+
+@pytest.mark.role("cpo")
+@pytest.mark.requirement("session-post.session-id-unique")
+def test_every_session_has_its_own_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+    """Two sessions one after the other at one connector: two session-ids; across the run, one id is one session."""
+    connector = _connectors(oioi, partner)[0]
+    for _ in range(2):
+        _rfid_session(oioi, partner, control, connector)
+    sessions: dict[Any, tuple[Any, Any]] = {}
+    for cdr in partner.received("session-post"):
+        fields = body(cdr)
+        interval = fields.get("session-interval")
+        which = (fields.get("connector-id"), interval.get("start") if isinstance(interval, dict) else None)
+        first = sessions.setdefault(fields.get("session-id"), which)
+        if first != which:
+            raise Nonconformance(requirement="session-post.session-id-unique",
+                                 received=f"session-id {fields.get('session-id')!r} for the session at {first[0]} "
+                                          f"started {first[1]} and the one at {which[0]} started {which[1]}",
+                                 expected="a new session-id for every session", exchange=as_exchange(cdr))
+
+
 # --- delivery: retries after 5xx, none after 4xx (request.rst, "Response") -----------------------
 
 TOLERANCE = 0.05  # seconds of clock granularity between the IUT's wait and the mock's journal
@@ -320,7 +428,10 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
         seconds = oioi.wait + 4 if count > 2 else min(oioi.wait, 5.0)
     if entries:  # only deliveries the fault did not hold (the held one is journaled when it is answered)
         match = (lambda held_out: lambda e: held_out(e) and not e.get("fault"))(match)
-    found = partner.wait_for(call, since, seconds, count=count, match=match)
+    try:
+        found = partner.wait_for(call, since, seconds, count=count, match=match)
+    finally:
+        partner.clear_faults()  # what the IUT did not use up must not hit the next check
     _expect(found, call, requirement, oioi, answer, action, f"a second {call}" if entries else f"a {call}")
     return found if entries else [arrival(e) for e in found]
 
@@ -352,6 +463,32 @@ def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control:
         raise Nonconformance(requirement="sender.retry-backoff", received=f"gaps between tries {gaps} s",
                              expected="gaps that grow exponentially (none shorter than the one before, the "
                                       "third at least twice the first)")
+
+
+BOUNDED_WINDOW = 8.0  # seconds of 503s, from the first delivery on
+
+
+@pytest.mark.requirement("sender.retry-bounded")
+def test_retries_thin_out(oioi: Target, partner: Partner, control: Control) -> None:
+    """Every delivery of one message is answered 503 for 8 s: exponential back-off makes the tries of the
+    second 4 s at most half as many as those of the first 4 s (or none: the IUT gave up); a steady pace does not.
+    """
+    times = _deliveries(oioi, partner, control, fault={"count": 100, "status": 503}, count=101,
+                        requirement="sender.retry-bounded", seconds=max(oioi.wait, 2.0) + BOUNDED_WINDOW)
+    window = [t for t in times if t - times[0] <= BOUNDED_WINDOW]
+    if len(window) < 3:
+        pytest.skip(f"{len(window)} deliveries in {BOUNDED_WINDOW:g} s of 503s: too few retries to judge their "
+                    "number (sender.retry-5xx judges retrying)")
+    half = BOUNDED_WINDOW / 2
+    early = sum(1 for t in window if t - times[0] < half)
+    late = len(window) - early
+    if late > early / 2:
+        gaps = [round(b - a, 3) for a, b in itertools.pairwise(window)]
+        raise Nonconformance(requirement="sender.retry-bounded",
+                             received=f"{early} tries in the first {half:g} s of 503s and {late} in the next "
+                                      f"{half:g} s (gaps {gaps} s)",
+                             expected=f"at most {early // 2} tries in the second {half:g} s: tries that thin out "
+                                      "exponentially, or stop")
 
 
 @pytest.mark.requirement("sender.retry-timeout")
@@ -386,38 +523,51 @@ def test_no_retry_after_4xx(oioi: Target, partner: Partner, control: Control) ->
 
 
 @pytest.mark.role("emp")
-@pytest.mark.requirement("session-start.evco-id-identifier", "session-stop.sends-session-id")
+@pytest.mark.requirement("session-start.evco-id-identifier", "identifiers.evco-id-format",
+                         "remote-start.emp-allows-stop", "session-stop.evco-id-identifier",
+                         "session-stop.sends-session-id")
 def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner: Partner, control: Control) -> None:
     since = _settled(partner)
     fields = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}
     answer = _act(control, "start-session", f"Start a session for {MOCK_EVCO} at {MOCK_CPO_CONNECTOR}", **fields)
     start = _expect(partner.wait_for("session-start", since, oioi.wait), "session-start",
                     "session-start.evco-id-identifier", oioi, answer, "start-session", "a session-start")[0]
-    user = body(start).get("user", {})
-    if user.get("identifier-type") != "evco-id":
-        raise Nonconformance(requirement="session-start.evco-id-identifier",
-                             received=f"identifier-type {user.get('identifier-type')!r}",
-                             expected="identifier-type 'evco-id' (calls/session_start.rst)",
-                             exchange=as_exchange(start))
+    _user_is_evco_id(start, "session-start.evco-id-identifier")
+    identifiers(start)
     started = answer_of(start)
-    session_id = started.get("session-start", {}).get("session-id") if isinstance(started, dict) else None
+    started = started.get("session-start", {}) if isinstance(started, dict) else {}
+    if not isinstance(started, dict) or started.get("is-stoppable") is not True:
+        pytest.skip(f"the mock CPO's answer did not say the session is stoppable: {started!r:.200}")
     since = _settled(partner)
     answer = _act(control, "stop-session", f"Stop the session at {MOCK_CPO_CONNECTOR}", **fields)
-    stop = _expect(partner.wait_for("session-stop", since, oioi.wait), "session-stop", "session-stop.sends-session-id",
-                   oioi, answer, "stop-session", "a session-stop")[0]
+    stop = _expect(partner.wait_for("session-stop", since, oioi.wait), "session-stop", "remote-start.emp-allows-stop",
+                   oioi, answer, "stop-session", "a session-stop for the stoppable session")[0]
+    session_id = started.get("session-id")
     if session_id and body(stop).get("session-id") != session_id:
         raise Nonconformance(requirement="session-stop.sends-session-id",
                              received=f"session-id {body(stop).get('session-id')!r}",
                              expected=f"{session_id!r}, the session-id of the CPO's session-start answer",
                              exchange=as_exchange(stop))
+    _user_is_evco_id(stop, "session-stop.evco-id-identifier")
+
+
+def _user_is_evco_id(entry: dict[str, Any], requirement: str) -> None:
+    """calls/session_start.rst, calls/session_stop.rst: the user's ``identifier-type`` **must** be ``evco-id``."""
+    user = body(entry).get("user")
+    kind = user.get("identifier-type") if isinstance(user, dict) else None
+    if kind != "evco-id":
+        raise Nonconformance(requirement=requirement, received=f"identifier-type {kind!r}",
+                             expected=f"identifier-type 'evco-id' in the {entry.get('call')}",
+                             exchange=as_exchange(entry))
 
 
 @pytest.mark.role("emp")
-@pytest.mark.requirement("rfid-post.complete-whitelist", "rfid.uid-format", "rfid.uid-upper-case")
+@pytest.mark.requirement("rfid-post.emp-sends-whitelist", "rfid-post.complete-whitelist", "rfid.uid-format",
+                         "rfid.uid-upper-case")
 def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, control: Control) -> None:
     since = _settled(partner)
     answer = _act(control, "push-rfids", "Make the EMP push its RFID whitelist (rfid-post)")
-    post = _expect(partner.wait_for("rfid-post", since, oioi.wait), "rfid-post", "rfid-post.complete-whitelist",
+    post = _expect(partner.wait_for("rfid-post", since, oioi.wait), "rfid-post", "rfid-post.emp-sends-whitelist",
                    oioi, answer, "push-rfids", "an rfid-post")[-1]
     uids = body(post).get("rfids", [])
     for uid in uids if isinstance(uids, list) else []:
@@ -432,7 +582,9 @@ def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, contr
 
 
 @pytest.mark.requirement("sender.authorization-header", "sender.content-type", "sender.utf-8",
-                         "sender.request-valid", "session-post.intervals-consistent", "sender.role-calls")
+                         "sender.request-valid", "session-post.intervals-consistent", "sender.role-calls",
+                         "sender.post-json", "identifiers.evse-id-format", "identifiers.evco-id-format",
+                         "identifiers.partner-identifier-length")
 def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control: Control) -> None:
     action = "push-stations" if oioi.role == "cpo" else "push-rfids"
     _act(control, action, "Make the IUT send a message to its partner")
@@ -445,5 +597,7 @@ def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control:
         for_the_partners_role(entry)
         json_content_type(entry)
         utf8(entry)
+        one_call(entry)
+        identifiers(entry)
         valid_request(entry)
     assert json.dumps(entries)  # the evidence is serialisable

@@ -40,11 +40,15 @@ SENDER_FAULTS: dict[str, str] = {
     "text-plain-content-type": "Sends its messages with 'Content-Type: text/plain'.",
     "utf16-body": "Sends its messages encoded in UTF-16 instead of UTF-8.",
     "no-retry-after-timeout": "Gives up on a message whose answer did not come in time, instead of trying again.",
+    "steady-retries": "Retries a message that keeps failing every second after the first back-off, 30 tries in all.",
+    "partner-identifier-outside": "Puts partner-identifier beside the call's key instead of inside the call's object.",
+    "short-partner-identifier": "Names itself with the first 12 characters of its partner identifier.",
 }
 # Only the CPO switches this one on (its FAULTS); the outbox is shared, so the `if` is here.
 RETRIES_AFTER_4XX = "retries-after-4xx"
 NEW_SESSION_ID_ON_RETRY = "new-session-id-on-retry"
 STORM_TRIES = 8
+STEADY_TRIES = 30
 MAX_RETRY_AFTER = 60.0  # seconds; a larger Retry-After is honoured as this, so a partner cannot stall the outbox
 
 
@@ -146,19 +150,30 @@ class Outbox:
         """How many tries a message gets at most."""
         if "no-retry-after-503" in self.faults:
             return 1
+        if "steady-retries" in self.faults:
+            return STEADY_TRIES
         return STORM_TRIES if "retry-storm" in self.faults else self.max_tries
 
     def delay(self, tries: int, retry_after: float | None) -> float:
         """Seconds to wait after try ``tries`` failed: max(Retry-After, base_delay * 2^(tries-1))."""
         if "retry-storm" in self.faults:
             return 0.0
-        return max(retry_after or 0.0, self.base_delay * 2.0 ** (tries - 1))
+        backoff = self.base_delay * 2.0 ** (tries - 1)
+        if "steady-retries" in self.faults:  # the fault: the back-off stops growing at 2 * base_delay
+            backoff = min(backoff, 2 * self.base_delay)
+        return max(retry_after or 0.0, backoff)
 
     def _try(self, message: Body) -> tuple[int | None, Any, float | None]:
         """One POST: its status, its JSON answer (None if not JSON) and its Retry-After in seconds."""
         scheme = "Bearer " if "bearer-auth" in self.faults else "key="
         content_type = "text/plain" if "text-plain-content-type" in self.faults else "application/json"
         headers = {"Authorization": scheme + self._api_key, "Content-Type": content_type}
+        ((call, fields),) = message.items()
+        if "partner-identifier-outside" in self.faults and "partner-identifier" in fields:  # the fault: two keys
+            message = {
+                call: {k: v for k, v in fields.items() if k != "partner-identifier"},
+                "partner-identifier": fields["partner-identifier"],
+            }
         data = json.dumps(message, ensure_ascii=False).encode("utf-16" if "utf16-body" in self.faults else "utf-8")
         try:
             answer = requests.post(self.url, data=data, headers=headers, timeout=self.timeout)
@@ -208,4 +223,7 @@ def make_outbox(
         raise ConfigError(f"Received: --partner-url {url!r}\nExpected: an http:// or https:// URL of the partner.")
     if not isinstance(identifier, str) or not identifier:
         raise ConfigError(f"Received: --partner-identifier {identifier!r}\nExpected: a non-empty partner identifier.")
-    return Outbox(url, api_key, identifier, frozenset(faults), title)
+    faults = frozenset(faults)
+    if "short-partner-identifier" in faults:  # the fault: shorter than the glossary's 16 characters
+        identifier = identifier[:12]
+    return Outbox(url, api_key, identifier, faults, title)

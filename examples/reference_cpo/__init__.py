@@ -71,6 +71,12 @@ CPO_FAULTS: dict[str, str] = {
     "new-session-id-on-retry": "A session-post that is retried gets a new session-id (the outbox).",
     "cdr-other-partner-identifier": "Sends its CDRs under another partner identifier than its stations and statuses.",
     "sends-emp-calls": "push-stations also sends an rfid-post, a call only an EMP sends.",
+    "stations-in-one-post": "push-stations sends one station-post whose 'station' is the list of all stations.",
+    "one-station-id": "push-stations posts every station under the first station's id.",
+    "changes-connector-speed": "Every push-stations after the first halves the speed of each connector.",
+    "evse-id-without-e": "push-stations sends connector ids without the 'E' of the EVSE ID (DE*REF*000001*1).",
+    "cdr-session-id-per-connector": "The CDRs of RFID sessions carry the session-id 'RFID-<connector>', one for all.",
+    "cdr-update-new-session-id": "An RFID session's final CDR gets a new session-id, not the one sent at its start.",
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
 

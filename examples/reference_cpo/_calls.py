@@ -98,6 +98,9 @@ def begin_session(ctx: Context, connector: str, kind: str, identifier: str, *, r
         (session_id, connector, identifier, kind, math.floor(ctx.now.timestamp()), int(remote)),
     )
     ctx.outbound.append(status_message(ctx, connector, "Occupied"))
+    if not remote:  # "to inform the EMP of a started session" (glossary.rst): the EMP did not start this one
+        row = ctx.db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        ctx.outbound.append(cdr(ctx, row))
     return session_id
 
 
@@ -124,11 +127,13 @@ def status_message(ctx: Context, connector: str, status: str) -> Body:
 
 
 def cdr(ctx: Context, session: sqlite3.Row) -> Body:
-    """The session-post of an ended session (calls/session_post.rst), its times RFC 3339 in whole seconds.
+    """The session-post of a session (calls/session_post.rst), its times RFC 3339 in whole seconds.
 
     "If you are the CPO and owner of the session, this identifier must be created by you": the
     session-id is the one this CPO made (and gave in its session-start answer). The charging
     interval is the session interval; the energy stays below the connector's speed * that time.
+    A running session's CDR has only the start: "simply omit optional data that is not available
+    at the moment, e.g. the session interval's stop time" (cpo/cdr.rst); the final one updates it.
     """
     start = datetime.datetime.fromtimestamp(session["started"], datetime.UTC)
     stop = max(start, ctx.now.replace(microsecond=0))
@@ -136,10 +141,24 @@ def cdr(ctx: Context, session: sqlite3.Row) -> Body:
     session_id = session["session_id"]
     if session["remote"] and "cdr-other-session-id" in ctx.faults:
         session_id = ctx.new_id()
+    if not session["remote"] and "cdr-session-id-per-connector" in ctx.faults:  # the fault: one id per connector
+        session_id = f"RFID-{session['connector_id']}"
+    if not session["remote"] and not session["running"] and "cdr-update-new-session-id" in ctx.faults:
+        session_id = ctx.new_id()  # the fault: the final CDR does not update the one sent at the start
+    partner = ctx.partner_identifier + ("-cdr" if "cdr-other-partner-identifier" in ctx.faults else "")
+    if session["running"]:
+        return {
+            "session-post": {
+                "user": {"identifier-type": session["identifier_type"], "identifier": session["identifier"]},
+                "session-id": session_id,
+                "connector-id": session["connector_id"],
+                "session-interval": {"start": _rfc3339(start)},
+                "partner-identifier": partner,
+            }
+        }
     interval_stop = start - datetime.timedelta(minutes=5) if "cdr-stop-before-start" in ctx.faults else stop
     if "cdr-energy-too-high" in ctx.faults:  # the fault: more than the connector can deliver
         energy = 1000.0
-    partner = ctx.partner_identifier + ("-cdr" if "cdr-other-partner-identifier" in ctx.faults else "")
     return {
         "session-post": {
             "user": {"identifier-type": session["identifier_type"], "identifier": session["identifier"]},

@@ -27,10 +27,20 @@ def push_stations(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
         posted = [{**s, "connectors": [*s["connectors"], first]} if n else s for n, s in enumerate(posted)]
     if "changes-connectors" in endpoint.faults and endpoint.extras.get("pushed-stations", 0):
         posted = [{**s, "connectors": s["connectors"][:-1]} for s in posted]  # the fault: connectors changed
+    if "changes-connector-speed" in endpoint.faults and endpoint.extras.get("pushed-stations", 0):
+        posted = [{**s, "connectors": [{**c, "speed": c["speed"] / 2} for c in s["connectors"]]} for s in posted]
+    if "one-station-id" in endpoint.faults:  # the fault: every station under the first one's id
+        posted = [{**s, "id": posted[0]["id"]} for s in posted]
+    if "evse-id-without-e" in endpoint.faults:  # the fault: DE*REF*000001*1, the 'E' left out
+        posted = [
+            {**s, "connectors": [{**c, "id": c["id"].replace("*E", "*", 1)} for c in s["connectors"]]} for s in posted
+        ]
     endpoint.extras["pushed-stations"] = endpoint.extras.get("pushed-stations", 0) + 1
     if "station-without-address" in endpoint.faults:  # the fault: a required field left out
         posted = [{k: v for k, v in s.items() if k != "address"} for s in posted]
-    for station in posted:
+    if "stations-in-one-post" in endpoint.faults:  # the fault: a list of stations in one station-post
+        outbox.send("station-post", {"station": posted, "partner-identifier": outbox.identifier})
+    for station in posted if "stations-in-one-post" not in endpoint.faults else ():
         outbox.send("station-post", {"station": station, "partner-identifier": outbox.identifier})
     if "sends-emp-calls" in endpoint.faults:  # the fault: a call of the other role
         outbox.send("rfid-post", {"rfids": ["04523022AA4881"], "partner-identifier": outbox.identifier})

@@ -54,6 +54,10 @@ EMP_FAULTS: dict[str, str] = {
     "session-start-rfid-identifier": "start-session sends the EVCO ID with identifier-type 'rfid'.",
     "stop-without-session-id": "stop-session sends no session-id, though the session-start answer gave one.",
     "partial-whitelist": "push-rfids sends an empty list instead of every active UID.",
+    "evco-id-without-check-digit": "start-session sends the EVCO ID without its check digit (DE*8PS*123456).",
+    "stop-rfid-identifier": "stop-session sends the EVCO ID with identifier-type 'rfid'.",
+    "ignores-stop-session": "stop-session answers that it is done but sends no session-stop.",
+    "no-rfid-post": "push-rfids answers that it is done but sends no rfid-post.",
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **EMP_FAULTS}
 

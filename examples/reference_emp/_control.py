@@ -16,8 +16,9 @@ def start_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """
     connector, evco_id = required_text(fields, "connector-id"), required_text(fields, "evco-id")
     kind = "rfid" if "session-start-rfid-identifier" in endpoint.faults else "evco-id"
+    sent = evco_id.rpartition("*")[0] if "evco-id-without-check-digit" in endpoint.faults else evco_id
     outcome = outbox.request(
-        "session-start", {"user": {"identifier-type": kind, "identifier": evco_id}, "connector-id": connector}
+        "session-start", {"user": {"identifier-type": kind, "identifier": sent}, "connector-id": connector}
     )
     started = outcome.answer.get("session-start") if outcome.code == 0 and isinstance(outcome.answer, dict) else None
     session_id = started.get("session-id") if isinstance(started, dict) else None
@@ -40,9 +41,12 @@ def stop_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     with endpoint.db.transaction() as tx:
         row = tx.execute("SELECT session_id FROM remote_sessions WHERE connector_id = ?", (connector,)).fetchone()
     session_id = session_id or (row["session_id"] if row is not None else None)
-    body: Body = {"user": {"identifier-type": "evco-id", "identifier": evco_id}, "connector-id": connector}
+    kind = "rfid" if "stop-rfid-identifier" in endpoint.faults else "evco-id"
+    body: Body = {"user": {"identifier-type": kind, "identifier": evco_id}, "connector-id": connector}
     if session_id is not None and "stop-without-session-id" not in endpoint.faults:
         body["session-id"] = session_id
+    if "ignores-stop-session" in endpoint.faults:  # the fault: the user's stop goes nowhere
+        return {"status": None, "result": None, "session-id": body.get("session-id")}
     outcome = outbox.request("session-stop", body)
     if outcome.code == 0:
         with endpoint.db.transaction() as tx:
@@ -58,7 +62,8 @@ def push_rfids(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
         uids = [row["uid"] for row in tx.execute("SELECT uid FROM rfids WHERE state = 'active' ORDER BY uid")]
     if "partial-whitelist" in endpoint.faults:
         uids = []
-    outbox.send("rfid-post", {"rfids": uids, "partner-identifier": outbox.identifier})
+    if "no-rfid-post" not in endpoint.faults:
+        outbox.send("rfid-post", {"rfids": uids, "partner-identifier": outbox.identifier})
     return {"rfids": uids}
 
 
