@@ -424,6 +424,12 @@ def _rfid_posts(emp: Reference, partner: Partner) -> Any:
     return len(partner.calls("rfid-post"))
 
 
+def _reservation_calls(emp: Reference, partner: Partner) -> Any:
+    emp.control("reserve", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    emp.control("cancel-reservation", **{"evco-id": EVCO})
+    return [(r.call, r.body[r.call].get("identifier-type")) for r in partner.received]
+
+
 # --- every sender fault shows its bug: (what the scenario observes) correct != faulty -------------
 
 Scenario = Callable[[Reference, Partner], Any]
@@ -632,6 +638,16 @@ SCENARIOS: dict[str, dict[str, tuple[Scenario, Any, Any]]] = {
         "stop-rfid-identifier": (_session_stop_user, ["evco-id"], ["rfid"]),
         "ignores-stop-session": (_session_stop_user, ["evco-id"], []),
         "no-rfid-post": (_rfid_posts, 1, 0),
+        "reserve-sends-nothing": (
+            _reservation_calls,
+            [("reservation-start", None), ("reservation-stop", "evco-id")],
+            [("reservation-stop", "evco-id")],
+        ),
+        "cancel-with-rfid-type": (
+            _reservation_calls,
+            [("reservation-start", None), ("reservation-stop", "evco-id")],
+            [("reservation-start", None), ("reservation-stop", "rfid")],
+        ),
         **SHARED,
     },
 }

@@ -578,6 +578,37 @@ def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, contr
                                       f"({oioi.rfids['inactive']})", exchange=as_exchange(post))
 
 
+@pytest.mark.role("emp")
+@pytest.mark.requirement("reservation-start.emp-sends", "reservation-stop.emp-sends")
+def test_emp_reserves_and_cancels(oioi: Target, partner: Partner, control: Control) -> None:
+    since = _settled(partner)
+    fields = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}
+    answer = _act(control, "reserve", f"Reserve {MOCK_CPO_CONNECTOR} for {MOCK_EVCO}", **fields)
+    start = _expect(partner.wait_for("reservation-start", since, oioi.wait), "reservation-start",
+                    "reservation-start.emp-sends", oioi, answer, "reserve", "a reservation-start")[0]
+    holders = body(start).get("identifier")
+    holders = [h for h in holders if isinstance(h, dict)] if isinstance(holders, list) else []
+    if body(start).get("connector-id") != MOCK_CPO_CONNECTOR or {"evco-id": MOCK_EVCO} not in holders:
+        raise Nonconformance(requirement="reservation-start.emp-sends",
+                             received=f"connector-id {body(start).get('connector-id')!r}, identifier {holders!r}",
+                             expected=f"connector-id {MOCK_CPO_CONNECTOR!r} and {{'evco-id': {MOCK_EVCO!r}}} among "
+                                      "the identifiers", exchange=as_exchange(start))
+    reserved = answer_of(start)
+    if not isinstance(reserved, dict) or reserved.get("result", {}).get("code") != 0:
+        pytest.skip(f"the mock CPO did not accept the reservation ({reserved!r:.200}): nothing to cancel")
+    since = _settled(partner)
+    answer = _act(control, "cancel-reservation", f"Cancel the reservation of {MOCK_EVCO}", **{"evco-id": MOCK_EVCO})
+    stop = _expect(partner.wait_for("reservation-stop", since, oioi.wait), "reservation-stop",
+                   "reservation-stop.emp-sends", oioi, answer, "cancel-reservation", "a reservation-stop")[0]
+    named = {body(stop).get("identifier-type"): body(stop).get("identifier")}
+    if not any(named.items() <= holder.items() for holder in holders):
+        raise Nonconformance(requirement="reservation-stop.emp-sends",
+                             received=f"identifier-type {body(stop).get('identifier-type')!r}, identifier "
+                                      f"{body(stop).get('identifier')!r}",
+                             expected=f"one of the reservation's identifiers, by its type: {holders!r}",
+                             exchange=as_exchange(stop))
+
+
 # --- everything the IUT sent in this run (runs last) ---------------------------------------------
 
 

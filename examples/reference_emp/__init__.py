@@ -58,6 +58,8 @@ EMP_FAULTS: dict[str, str] = {
     "stop-rfid-identifier": "stop-session sends the EVCO ID with identifier-type 'rfid'.",
     "ignores-stop-session": "stop-session answers that it is done but sends no session-stop.",
     "no-rfid-post": "push-rfids answers that it is done but sends no rfid-post.",
+    "reserve-sends-nothing": "reserve answers that it is done but sends no reservation-start.",
+    "cancel-with-rfid-type": "cancel-reservation sends the EVCO ID with identifier-type 'rfid'.",
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **EMP_FAULTS}
 

@@ -70,6 +70,8 @@ def push_rfids(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
 def reserve(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """reservation-start for one EVCO ID (calls/reservation_start.rst)."""
     connector, evco_id = required_text(fields, "connector-id"), required_text(fields, "evco-id")
+    if "reserve-sends-nothing" in endpoint.faults:  # the fault: the driver's reservation goes nowhere
+        return {"status": None, "result": None}
     return _answer(
         outbox.request("reservation-start", {"connector-id": connector, "identifier": [{"evco-id": evco_id}]})
     )
@@ -78,7 +80,8 @@ def reserve(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
 def cancel_reservation(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """reservation-stop by EVCO ID (calls/reservation_stop.rst)."""
     evco_id = required_text(fields, "evco-id")
-    return _answer(outbox.request("reservation-stop", {"identifier-type": "evco-id", "identifier": evco_id}))
+    kind = "rfid" if "cancel-with-rfid-type" in endpoint.faults else "evco-id"
+    return _answer(outbox.request("reservation-stop", {"identifier-type": kind, "identifier": evco_id}))
 
 
 def _answer(outcome: Outcome) -> Body:
