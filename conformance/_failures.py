@@ -20,9 +20,11 @@ class Nonconformance(AssertionError):
         expected: str,
         exchange: Exchange | None = None,
         note: str | None = None,
+        journal: list[dict[str, Any]] | None = None,
     ) -> None:
         self.requirement, self.received, self.expected = requirement, received, expected
         self.exchange, self.note = exchange, note
+        self.journal = journal  # the mock partner's entries of the messages that broke it, oldest first
         super().__init__(self.message)
 
     @property
@@ -32,6 +34,17 @@ class Nonconformance(AssertionError):
         return text + (f"\n{self.note}" if self.note else "")
 
     def to_dict(self) -> dict[str, Any]:
-        """The failure for report.json (the exchange's request, response and curl command)."""
+        """The failure for report.json (the exchange's request, response and curl command; journaled messages)."""
         evidence = self.exchange.to_dict() if self.exchange else {"request": None, "response": None, "curl": None}
-        return {"message": self.message, "received": self.received, "expected": self.expected, **evidence}
+        found = {"message": self.message, "received": self.received, "expected": self.expected, **evidence}
+        if self.journal:
+            found["journal"] = [_journaled(entry) for entry in self.journal]
+        return found
+
+
+def _journaled(entry: dict[str, Any]) -> dict[str, Any]:
+    """One message the IUT sent, as the mock partner journaled it: when, what, and how the mock answered."""
+    fault = entry.get("fault")
+    return {"id": entry.get("id"), "time": entry.get("time"), "call": entry.get("call"),
+            "status": entry.get("status"), "injected": fault if isinstance(fault, dict) else None,
+            "body": entry.get("request_body")}

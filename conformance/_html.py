@@ -199,12 +199,31 @@ def _attempt(failure: dict[str, Any]) -> str:
         f"<h4>Request</h4><pre>{_e(_request_text(failure.get('request')))}</pre>",
         f"<h4>Response</h4><pre>{_e(_response_text(failure.get('response'), failure.get('error')))}</pre>",
     ]
+    if failure.get("journal"):
+        parts.append(f"<h4>Messages the IUT sent (mock partner's journal)</h4>{_journal(failure['journal'])}")
     if failure.get("curl"):
         parts.append(
             '<h4>Reproduce with curl</h4><p class="muted">The command reads the API key from '
             f"<code>$OIOI_API_KEY</code>; set it first.</p><pre>{_e(failure['curl'])}</pre>"
         )
     return f'<div class="attempt">{"".join(parts)}</div>'
+
+
+def _journal(entries: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{_e(e.get('id'))}</td><td>{_e(e.get('time'))}</td><td><code>{_e(e.get('call'))}</code></td>"
+        f"<td>{_e(e.get('status'))}</td><td>{_e(_injected(e.get('injected')))}</td>"
+        f"<td><pre>{_e(_pretty(e.get('body'))[:2000])}</pre></td></tr>"
+        for e in entries
+    )
+    return ("<table><thead><tr><th>entry</th><th>received</th><th>call</th><th>HTTP answer</th>"
+            f"<th>injected fault</th><th>body</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _injected(fault: dict[str, Any] | None) -> str:
+    if not fault:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in fault.items() if k != "count")
 
 
 def _request_text(request: dict[str, Any] | None) -> str:

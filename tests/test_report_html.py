@@ -154,6 +154,24 @@ def test_failure_shows_finding_exchange_and_curl(report_sample: dict[str, Any], 
     assert failure["curl"] in text and "$OIOI_API_KEY" in text
 
 
+def test_a_sending_failure_lists_the_journaled_messages(report_sample: dict[str, Any]) -> None:
+    report = copy.deepcopy(report_sample)
+    failed = with_verdict(report, "fail")[0]
+    failed["failures"][0]["journal"] = [
+        {"id": 7, "time": "2026-12-04T18:15:00.100+00:00", "call": "rfid-post", "status": 503,
+         "injected": {"count": 2, "status": 503, "retry_after": 1}, "body": {"rfid-post": {"rfids": [HOSTILE]}}},
+        {"id": 8, "time": "2026-12-04T18:15:00.300+00:00", "call": "rfid-post", "status": 503, "injected": None,
+         "body": {"rfid-post": {"rfids": []}}},
+    ]
+    document = render(report)
+    tree = Tree(document)
+    [text] = [text for text in tree.details if failed["id"] in text]
+    assert "Messages the IUT sent (mock partner's journal)" in text
+    assert "2026-12-04T18:15:00.100+00:00" in text and "status 503, retry_after 1" in text
+    assert "2026-12-04T18:15:00.300+00:00" in text and "none" in text
+    assert tree.having("img") == [] and tree.errors == []
+
+
 def test_missing_response_is_stated(report_html: str) -> None:
     [text] = [text for text in Tree(report_html).details if "reservation-start.answers" in text]
     assert "No response: ReadTimeout: no answer within 10.0 s." in text

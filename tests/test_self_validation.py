@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from conformance._catalogue import requirement, requirements
+from conformance.suite import test_sent
 from oioi._certify_cli import free_port, start_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,7 @@ def _verdicts(report: dict[str, Any]) -> dict[str, str]:
     return {row["id"]: row["verdict"] for row in report["requirements"]}
 
 
+SENDING_CHECKS = {name for name in dir(test_sent) if name.startswith("test_")}
 CASES = [pytest.param(role, fault, entry["caught-by"], id=f"{role}-{fault}")
          for role in ("cpo", "emp") for fault, entry in FAULTS[role].items()]
 
@@ -87,6 +89,11 @@ def test_faulty_variant_is_caught_by_its_requirement(
     assert {r: verdicts.get(r) for r in caught_by} == dict.fromkeys(caught_by, "fail"), output[-3000:]
     must = any(requirement(r)["level"] == "MUST" for r in caught_by)
     assert status == (1 if must else 0), output[-3000:]
+    rows = {row["id"]: row for row in report["requirements"]}
+    for rid in caught_by:  # a failure about what the IUT sent shows the message(s) that broke it
+        failure = rows[rid]["failures"][0]
+        if failure["check"] in SENDING_CHECKS and not failure["received"].startswith("no "):
+            assert failure["request"] or failure.get("journal"), failure
 
 
 @pytest.mark.parametrize("role", ["cpo", "emp"])

@@ -282,8 +282,8 @@ def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, contr
     since = _settled(partner)
     answer = _act(control, "present-rfid", f"Present the RFID token {uid} (inactive) at {connector}",
                   **{"connector-id": connector, "rfid": uid})
-    _expect(partner.wait_for("rfid-verify", since, oioi.wait), "rfid-verify", "rfid-verify.charges-only-if-allowed",
-            oioi, answer, "present-rfid", "an rfid-verify of the token")
+    verify = _expect(partner.wait_for("rfid-verify", since, oioi.wait), "rfid-verify",
+                     "rfid-verify.charges-only-if-allowed", oioi, answer, "present-rfid", "an rfid-verify of the token")
     _settled(partner, settle=1.0)
     occupied = [e for e in partner.received("connector-post-status", since) if _status_body("Occupied", connector)(e)]
     if occupied or (answer or {}).get("authorized") is True:
@@ -292,7 +292,7 @@ def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, contr
                              received=f"charging started at {connector} for {uid}"
                                       + (" (status Occupied pushed)" if occupied else " (the hook said authorized)"),
                              expected="no session: the EMP refused the UID (rfid-verify answered 192)",
-                             exchange=as_exchange(occupied[0]) if occupied else None)
+                             exchange=as_exchange(occupied[0]) if occupied else None, journal=verify + occupied)
 
 
 @pytest.mark.role("cpo")
@@ -334,7 +334,7 @@ def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control
     ids = [body(e).get("session-id") for e in cdrs]
     if len(set(ids)) > 1:
         raise Nonconformance(requirement="session-post.redelivery-same-session",
-                             received=f"session-ids {ids!r} for one session", exchange=as_exchange(cdrs[1]),
+                             received=f"session-ids {ids!r} for one session", journal=cdrs,
                              expected="the retried CDR with the session-id of the first delivery")
 
 
@@ -408,8 +408,8 @@ TIMEOUT_DELAY_MS = 10_000  # the mock answers this late; an IUT that waits less 
 
 
 def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict[str, Any], count: int,
-                requirement: str, seconds: float | None = None, entries: bool = False) -> Any:
-    """Trigger one message with ``fault`` on its first answers; the arrival times of its deliveries."""
+                requirement: str, seconds: float | None = None) -> list[dict[str, Any]]:
+    """Trigger one message with ``fault`` on its first answers; the journal entries of its deliveries."""
     role = oioi.role
     if role == "cpo":
         connectors = _connectors(oioi, partner)
@@ -426,43 +426,44 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
     # (after a 4xx) takes 5 s at most.
     if seconds is None:
         seconds = oioi.wait + 4 if count > 2 else min(oioi.wait, 5.0)
-    if entries:  # only deliveries the fault did not hold (the held one is journaled when it is answered)
-        match = (lambda held_out: lambda e: held_out(e) and not e.get("fault"))(match)
     try:
         found = partner.wait_for(call, since, seconds, count=count, match=match)
     finally:
         partner.clear_faults()  # what the IUT did not use up must not hit the next check
-    _expect(found, call, requirement, oioi, answer, action, f"a second {call}" if entries else f"a {call}")
-    return found if entries else [arrival(e) for e in found]
+    return _expect(found, call, requirement, oioi, answer, action, f"a {call}")
+
+
+def _gaps(times: list[float]) -> list[float]:
+    return [round(b - a, 3) for a, b in itertools.pairwise(times)]
 
 
 @pytest.mark.requirement("sender.retry-5xx")
 def test_retries_after_503_not_before_retry_after(oioi: Target, partner: Partner, control: Control) -> None:
-    times = _deliveries(oioi, partner, control, fault={"count": 2, "status": 503, "retry_after": 1}, count=3,
+    found = _deliveries(oioi, partner, control, fault={"count": 2, "status": 503, "retry_after": 1}, count=3,
                         requirement="sender.retry-5xx")
-    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
-    if len(times) < 2:
+    gaps = _gaps([arrival(e) for e in found])
+    if not gaps:
         raise Nonconformance(requirement="sender.retry-5xx", received="one delivery, no retry after 503",
-                             expected="a retry after the 503 (request.rst: 'You must retry later')")
+                             expected="a retry after the 503 (request.rst: 'You must retry later')", journal=found)
     if min(gaps) < 1 - TOLERANCE:
         raise Nonconformance(requirement="sender.retry-5xx", received=f"retries after {gaps} s",
-                             expected="no retry sooner than Retry-After: 1 s")
+                             expected="no retry sooner than Retry-After: 1 s", journal=found)
 
 
 @pytest.mark.requirement("sender.retry-backoff")
 def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control: Control) -> None:
-    times = _deliveries(oioi, partner, control, fault={"count": 3, "status": 503}, count=4,
+    found = _deliveries(oioi, partner, control, fault={"count": 3, "status": 503}, count=4,
                         requirement="sender.retry-backoff")
-    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+    gaps = _gaps([arrival(e) for e in found])
     if len(gaps) < 3:
-        pytest.skip(f"only {len(times)} deliveries in {oioi.wait + 4:g} s: too few to judge the back-off")
+        pytest.skip(f"only {len(found)} deliveries in {oioi.wait + 4:g} s: too few to judge the back-off")
     # Exponential back-off doubles each gap (0.5, 1, 2 s): the last gap is at least twice the first and none
     # shrinks (0.2 s of slack for a loaded machine).
     shrinks = any(later < earlier - 0.2 for earlier, later in itertools.pairwise(gaps))
     if gaps[0] < 0.1 or gaps[-1] < 2 * gaps[0] or shrinks:
         raise Nonconformance(requirement="sender.retry-backoff", received=f"gaps between tries {gaps} s",
                              expected="gaps that grow exponentially (none shorter than the one before, the "
-                                      "third at least twice the first)")
+                                      "third at least twice the first)", journal=found)
 
 
 BOUNDED_WINDOW = 8.0  # seconds of 503s, from the first delivery on
@@ -473,50 +474,49 @@ def test_retries_thin_out(oioi: Target, partner: Partner, control: Control) -> N
     """Every delivery of one message is answered 503 for 8 s: exponential back-off makes the tries of the
     second 4 s at most half as many as those of the first 4 s (or none: the IUT gave up); a steady pace does not.
     """
-    times = _deliveries(oioi, partner, control, fault={"count": 100, "status": 503}, count=101,
+    found = _deliveries(oioi, partner, control, fault={"count": 100, "status": 503}, count=101,
                         requirement="sender.retry-bounded", seconds=max(oioi.wait, 2.0) + BOUNDED_WINDOW)
-    window = [t for t in times if t - times[0] <= BOUNDED_WINDOW]
+    first = arrival(found[0])
+    window = [e for e in found if arrival(e) - first <= BOUNDED_WINDOW]
     if len(window) < 3:
         pytest.skip(f"{len(window)} deliveries in {BOUNDED_WINDOW:g} s of 503s: too few retries to judge their "
                     "number (sender.retry-5xx judges retrying)")
     half = BOUNDED_WINDOW / 2
-    early = sum(1 for t in window if t - times[0] < half)
+    early = sum(1 for e in window if arrival(e) - first < half)
     late = len(window) - early
     if late > early / 2:
-        gaps = [round(b - a, 3) for a, b in itertools.pairwise(window)]
         raise Nonconformance(requirement="sender.retry-bounded",
                              received=f"{early} tries in the first {half:g} s of 503s and {late} in the next "
-                                      f"{half:g} s (gaps {gaps} s)",
+                                      f"{half:g} s (gaps {_gaps([arrival(e) for e in window])} s)",
                              expected=f"at most {early // 2} tries in the second {half:g} s: tries that thin out "
-                                      "exponentially, or stop")
+                                      "exponentially, or stop", journal=window)
 
 
 @pytest.mark.requirement("sender.retry-timeout")
 def test_retries_after_a_timeout(oioi: Target, partner: Partner, control: Control) -> None:
     """request.rst counts timeouts among 5xx situations: a message whose answer does not come is sent again.
 
-    The mock holds its answer to the next message for 10 s; a second delivery that is not the held
-    one (the held one is journaled when its answer finally goes out) is the retry.
+    The mock holds its answer to the next message for 10 s; a delivery that the fault did not hold
+    (the held one is journaled when its answer finally goes out) is the retry.
     """
     window = TIMEOUT_DELAY_MS / 1000 + 2
-    entries = _deliveries(oioi, partner, control, fault={"count": 1, "delay_ms": TIMEOUT_DELAY_MS}, count=1,
-                          requirement="sender.retry-timeout", seconds=window, entries=True)
-    if not [e for e in entries if not e.get("fault")]:
+    found = _deliveries(oioi, partner, control, fault={"count": 1, "delay_ms": TIMEOUT_DELAY_MS}, count=2,
+                        requirement="sender.retry-timeout", seconds=window)
+    if not [e for e in found if not e.get("fault")]:
         raise Nonconformance(requirement="sender.retry-timeout",
                              received=f"no second delivery within {window:g} s of an answer held for "
                                       f"{TIMEOUT_DELAY_MS / 1000:g} s",
                              expected="the message sent again once the IUT stopped waiting for the answer "
-                                      "(request.rst: timeouts are among the 5xx situations)",
-                             exchange=as_exchange(entries[0]) if entries else None)
+                                      "(request.rst: timeouts are among the 5xx situations)", journal=found)
 
 
 @pytest.mark.requirement("sender.no-retry-4xx")
 def test_no_retry_after_4xx(oioi: Target, partner: Partner, control: Control) -> None:
-    times = _deliveries(oioi, partner, control, fault={"count": 1, "status": 400}, count=2,
+    found = _deliveries(oioi, partner, control, fault={"count": 1, "status": 400}, count=2,
                         requirement="sender.no-retry-4xx")
-    if len(times) > 1:
-        raise Nonconformance(requirement="sender.no-retry-4xx", received=f"{len(times)} deliveries after a 400",
-                             expected="no retry of a message the partner refused with a 4xx")
+    if len(found) > 1:
+        raise Nonconformance(requirement="sender.no-retry-4xx", received=f"{len(found)} deliveries after a 400",
+                             expected="no retry of a message the partner refused with a 4xx", journal=found)
 
 
 # --- EMP: remote starts and stops, whitelist -----------------------------------------------------
