@@ -194,11 +194,12 @@ def _attempt(failure: dict[str, Any]) -> str:
         finding = f"<b>Received:</b> {_e(failure.get('received'))}\n<b>Expected:</b> {_e(failure.get('expected'))}"
     else:
         finding = _e(failure.get("message"))
-    parts = [
-        f'<h4>Check <code>{_e(failure.get("check"))}</code></h4><pre class="finding">{finding}</pre>',
-        f"<h4>Request</h4><pre>{_e(_request_text(failure.get('request')))}</pre>",
-        f"<h4>Response</h4><pre>{_e(_response_text(failure.get('response'), failure.get('error')))}</pre>",
-    ]
+    parts = [f'<h4>Check <code>{_e(failure.get("check"))}</code></h4><pre class="finding">{finding}</pre>']
+    if failure.get("request") or not failure.get("journal"):  # the journal alone is the evidence of a sequence
+        parts += [
+            f"<h4>Request</h4><pre>{_e(_request_text(failure.get('request')))}</pre>",
+            f"<h4>Response</h4><pre>{_e(_response_text(failure.get('response'), failure.get('error')))}</pre>",
+        ]
     if failure.get("journal"):
         parts.append(f"<h4>Messages the IUT sent (mock partner's journal)</h4>{_journal(failure['journal'])}")
     if failure.get("curl"):

@@ -169,6 +169,9 @@ def test_a_sending_failure_lists_the_journaled_messages(report_sample: dict[str,
     assert "Messages the IUT sent (mock partner's journal)" in text
     assert "2026-12-04T18:15:00.100+00:00" in text and "status 503, retry_after 1" in text
     assert "2026-12-04T18:15:00.300+00:00" in text and "none" in text
+    failed["failures"][0]["request"] = failed["failures"][0]["response"] = None
+    [text] = [text for text in Tree(render(report)).details if failed["id"] in text]
+    assert "No request was recorded" not in text and "Messages the IUT sent" in text
     assert tree.having("img") == [] and tree.errors == []
 
 
