@@ -166,6 +166,7 @@ def test_without_a_hook_or_a_person_the_sending_checks_are_not_run(reference_cpo
     rows = {row["id"]: row for row in json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))[
         "requirements"]}
     for rid in ("station-post.connector-id-unique", "connector-post-status.on-change", "rfid-verify.on-every-use",
-                "session-post.after-session"):
+                "session-post.after-session", "station-post.all-stations", "station-post.one-station-per-request",
+                "session-post.update-same-session", "session-post.session-id-unique", "sender.retry-bounded"):
         assert rows[rid]["verdict"] == "not-run", rid
         assert "no --control-url and nobody to ask" in rows[rid]["reason"], rows[rid]["reason"]

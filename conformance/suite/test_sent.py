@@ -354,6 +354,8 @@ def _rfid_session(oioi: Target, partner: Partner, control: Control, connector: s
     if answer is not None and answer.get("authorized") is False:
         pytest.skip(f"the CPO did not start charging for {uid} at {connector}: {answer!r:.200}")
     running = _settled(partner, settle=1.0)
+    if running == since:  # nobody presented the token: nothing was verified, no session started
+        _nothing("rfid-verify", oioi, answer, "present-rfid")
     during = [e for e in partner.received("session-post", since) if body(e).get("connector-id") == connector]
     answer = _act(control, "plug-out", f"Plug the EV out at {connector}", **{"connector-id": connector})
     final = _expect(partner.wait_for("session-post", running, oioi.wait, match=lambda e: body(e).get("connector-id")
