@@ -64,6 +64,22 @@ def add_parsers(commands: Any) -> None:
     d.add_argument("--report-dir", metavar="DIR", help="default: reports/<timestamp>/ (cpo/ and emp/ inside)")
 
 
+def _relay(role: str, run: subprocess.Popen[str], say: Any) -> None:
+    """Pass each line a certify run prints on, prefixed with its role."""
+    assert run.stdout is not None
+    for line in run.stdout:
+        say(role, line)
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _default_dir() -> Path:
     return Path("reports") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -169,8 +185,14 @@ def start_reference(role: str, *options: str) -> tuple[subprocess.Popen[str], st
 
 
 def demo(args: argparse.Namespace, stdout: TextIO) -> int:
-    """Certify the reference CPO and EMP; 0 when both pass."""
+    """Certify the reference CPO and EMP, both at once; 0 when both pass.
+
+    The two runs share nothing (each reference, mock partner and report folder is its own), so
+    they run side by side; each line they print comes through prefixed with its role.
+    """
+    import contextlib
     import importlib.util
+    import threading
 
     if importlib.util.find_spec("examples.reference_cpo") is None:
         raise HarnessError("oioi demo needs the reference implementations in examples/: run it from a source "
@@ -179,26 +201,38 @@ def demo(args: argparse.Namespace, stdout: TextIO) -> int:
 
     api_key, partner_key = "demo-" + secrets.token_hex(12), "demo-partner-" + secrets.token_hex(12)
     report_root = Path(args.report_dir) if args.report_dir else _default_dir()
-    verdicts = {}
-    with tempfile.TemporaryDirectory(prefix="oioi-demo-") as workdir:
+    verdicts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def say(role: str, line: str) -> None:
+        with lock:
+            stdout.write(f"[{role}] {line}")
+            stdout.flush()
+
+    with tempfile.TemporaryDirectory(prefix="oioi-demo-") as workdir, contextlib.ExitStack() as running:
+        runs = {}
         for role in ("cpo", "emp"):
             listen = f"127.0.0.1:{free_port()}"
             process, url = start_reference(role, "--api-key", api_key, "--db", f"{workdir}/reference-{role}.sqlite",
                                            "--partner-url", f"http://{listen}/api/v4/request",
                                            "--partner-api-key", partner_key)
-            try:
-                stdout.write(f"\nreference {role.upper()} listening on {url}\n")
-                command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", args.profile,
-                           "--report-dir", str(report_root / role), "--listen", listen,
-                           "--control-url", url.removesuffix("/api/v4/request") + "/control"]
-                command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
-                command += ["--seed", str(args.seed)] if args.seed is not None else []
-                stdout.flush()
-                verdicts[role] = subprocess.run(command, env={**os.environ, "OIOI_API_KEY": api_key,
-                                                              "OIOI_PARTNER_API_KEY": partner_key}).returncode
-            finally:
-                process.terminate()
-                process.wait(timeout=10)
+            running.callback(_stop, process)
+            say(role, f"reference {role.upper()} listening on {url}\n")
+            command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", args.profile,
+                       "--report-dir", str(report_root / role), "--listen", listen,
+                       "--control-url", url.removesuffix("/api/v4/request") + "/control"]
+            command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
+            command += ["--seed", str(args.seed)] if args.seed is not None else []
+            runs[role] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                          env={**os.environ, "OIOI_API_KEY": api_key,
+                                               "OIOI_PARTNER_API_KEY": partner_key, "PYTHONUNBUFFERED": "1"})
+        readers = [threading.Thread(target=_relay, args=(role, run, say), daemon=True) for role, run in runs.items()]
+        for reader in readers:
+            reader.start()
+        for role, run in runs.items():
+            verdicts[role] = run.wait()
+        for reader in readers:
+            reader.join(timeout=10)
     stdout.write("\n" + "\n".join(f"{role.upper()}: {'PASS' if code == 0 else 'FAIL'} — "
                                   f"{report_root / role / 'report.html'}" for role, code in verdicts.items()) + "\n")
     if any(code == 2 for code in verdicts.values()):
