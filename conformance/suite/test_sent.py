@@ -378,7 +378,7 @@ def test_cdr_update_keeps_the_session_id(oioi: Target, partner: Partner, control
         raise Nonconformance(requirement="session-post.update-same-session",
                              received=f"final CDR with session-id {body(final).get('session-id')!r}",
                              expected=f"the session-id of the CDR sent while the session ran: {sorted(map(str, ids))}",
-                             exchange=as_exchange(final))
+                             journal=[*ongoing, final])
 
 
 @pytest.mark.role("cpo")
@@ -389,16 +389,18 @@ def test_every_session_has_its_own_session_id(oioi: Target, partner: Partner, co
     for _ in range(2):
         _rfid_session(oioi, partner, control, connector)
     sessions: dict[Any, tuple[Any, Any]] = {}
-    for cdr in partner.received("session-post"):
+    cdrs = partner.received("session-post")
+    for cdr in cdrs:
         fields = body(cdr)
         interval = fields.get("session-interval")
         which = (fields.get("connector-id"), interval.get("start") if isinstance(interval, dict) else None)
         first = sessions.setdefault(fields.get("session-id"), which)
         if first != which:
+            same = [e for e in cdrs if body(e).get("session-id") == fields.get("session-id")]
             raise Nonconformance(requirement="session-post.session-id-unique",
                                  received=f"session-id {fields.get('session-id')!r} for the session at {first[0]} "
                                           f"started {first[1]} and the one at {which[0]} started {which[1]}",
-                                 expected="a new session-id for every session", exchange=as_exchange(cdr))
+                                 expected="a new session-id for every session", journal=same)
 
 
 # --- delivery: retries after 5xx, none after 4xx (request.rst, "Response") -----------------------
