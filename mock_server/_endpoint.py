@@ -18,11 +18,12 @@ import sqlite3
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mock_server import _faults
-from mock_server._context import Exchange, store
+from mock_server._context import Exchange
+from mock_server._store import Store
 from oioi import detect_call, validate
 from oioi.results import ResultCodeError, result
 
@@ -49,6 +50,30 @@ def masked_headers(headers: Any) -> dict[str, str]:
     return out
 
 
+def environ_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request headers of a WSGI environ, named as ``request.headers`` names them (``Content-Type``).
+
+    The same headers as iterating werkzeug's ``EnvironHeaders``, without building it: the
+    journal copies every request's headers, so this is on the hot path.
+    """
+    out = {}
+    for key, value in environ.items():
+        name = _HEADER_NAMES.get(key)
+        if name is None:
+            if not key.startswith("HTTP_") or key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                continue
+            name = key[5:].replace("_", "-").title()
+            if len(_HEADER_NAMES) < 256:  # names repeat; a client inventing new ones does not grow the cache
+                _HEADER_NAMES[key] = name
+        elif not value and key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            continue
+        out[name] = value
+    return out
+
+
+_HEADER_NAMES: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
 def key_accepted(header: str | None, keys: list[str]) -> bool:
     """``Authorization: key=<api-key>`` with a key this mock accepts, compared in constant time."""
     if not header or not header.startswith("key="):
@@ -68,37 +93,42 @@ def oioi_request() -> Response:
     transaction, so an acknowledged exchange is never in one without the other.
     """
     started = time.perf_counter()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # once, not per lookup
+    environ = request.environ
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         exchange = Exchange(raw=f"<{request.content_length} bytes, not read>".encode(),
-                            headers=masked_headers(request.headers))
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        return _finish(exchange, (413, _error(230, f"The body is larger than {limit} bytes.")), started)
-    exchange = Exchange(raw=raw, headers=masked_headers(request.headers))
-    peek = functools.cache(lambda: _peek_call(raw))  # parses the body only when faults are queued, and once
-    fault = _faults.take(store(), peek)
+                            headers=masked_headers(environ_headers(environ)))
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return _finish(app, exchange, (413, _error(230, f"The body is larger than {limit} bytes.")), started)
+    exchange = Exchange(raw=raw, headers=masked_headers(environ_headers(environ)))
+    the_store: Store = app.extensions["oioi_store"]
     early: tuple[int, Any] | Response | None = None
-    if fault is not None:
-        exchange.call = peek()
-        exchange.fault = fault
-        early = _faults.before(fault, exchange)
+    if the_store.faults_pending:  # the common case skips this: no fault queued, no query
+        peek = functools.cache(functools.partial(_peek_call, raw))  # parses the body once, only when needed
+        fault = _faults.take(the_store, peek)
+        if fault is not None:
+            exchange.call = peek()
+            exchange.fault = fault
+            early = _faults.before(fault, exchange)
     if early is None:
         try:
-            early = _check(exchange)
+            early = _check(app, environ, exchange)
         except Exception as bug:  # a mock bug: answer 500, and still journal the exchange
-            early = _internal_error(exchange, bug)
-    return _finish(exchange, early, started)
+            early = _internal_error(app, exchange, bug)
+    return _finish(app, exchange, early, started)
 
 
-def _check(exchange: Exchange) -> tuple[int, Any] | None:
+def _check(app: Flask, environ: dict[str, Any], exchange: Exchange) -> tuple[int, Any] | None:
     """The answer to a request that fails a check before its handler; None when it may be handled."""
-    config = current_app.config
-    if not key_accepted(request.headers.get("Authorization"), config["API_KEYS"]):
+    config = app.config
+    if not key_accepted(environ.get("HTTP_AUTHORIZATION"), config["API_KEYS"]):
         exchange.call = _peek_call(exchange.raw)  # for the journal: which call was refused
         return 401, _error(210, "Send 'Authorization: key=<api-key>' with a key this partner gave you.")
-    if request.mimetype != "application/json":
-        return 400, _error(230, f"Content-Type must be application/json, not {request.content_type or 'missing'!r}.")
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type != "application/json" and request.mimetype != "application/json":
+        return 400, _error(230, f"Content-Type must be application/json, not {content_type or 'missing'!r}.")
     try:
         text = exchange.raw.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -116,7 +146,7 @@ def _check(exchange: Exchange) -> tuple[int, Any] | None:
     findings = [f.to_dict() for f in validate(message, profile=config["PROFILE"])]
     exchange.call = call
     exchange.findings = findings
-    if call is not None and call not in current_app.extensions["oioi_handlers"]:
+    if call is not None and call not in app.extensions["oioi_handlers"]:
         return 403, _error(220, f"This mock plays the {config['ROLE'].upper()} and does not receive {call!r}.")
     if any(f["severity"] == "error" for f in findings):
         return 400, {**_error(230, "The request breaks the OIOI 4.19 schema; see 'error'."), "error": findings}
@@ -125,10 +155,10 @@ def _check(exchange: Exchange) -> tuple[int, Any] | None:
     return None
 
 
-def _handle(exchange: Exchange, db: sqlite3.Connection) -> tuple[int, Any]:
+def _handle(app: Flask, exchange: Exchange, db: sqlite3.Connection) -> tuple[int, Any]:
     """Run the call's handler inside the request's transaction (its changes undone if it fails)."""
     assert exchange.call is not None and exchange.message is not None
-    handler = current_app.extensions["oioi_handlers"][exchange.call]
+    handler = app.extensions["oioi_handlers"][exchange.call]
     exchange.db = db
     try:
         payload = handler(exchange, exchange.message[exchange.call])
@@ -138,7 +168,7 @@ def _handle(exchange: Exchange, db: sqlite3.Connection) -> tuple[int, Any]:
     except Exception as bug:
         _undo(db)
         exchange.after.clear()
-        return _internal_error(exchange, bug)
+        return _internal_error(app, exchange, bug)
     finally:
         exchange.db = None
     return 200, {**payload, "result": result(0, "Success.")}
@@ -154,8 +184,8 @@ def _undo(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
 
 
-def _internal_error(exchange: Exchange, bug: Exception) -> tuple[int, Any]:
-    current_app.logger.exception("the mock failed on a %s request", exchange.call)
+def _internal_error(app: Flask, exchange: Exchange, bug: Exception) -> tuple[int, Any]:
+    app.logger.exception("the mock failed on a %s request", exchange.call)
     exchange.findings = [
         *exchange.findings,
         {
@@ -185,32 +215,41 @@ def _peek_call(raw: bytes) -> str | None:
         return None
 
 
-def _finish(exchange: Exchange, answer: tuple[int, Any] | Response | None, started: float) -> Response:
+def _finish(app: Flask, exchange: Exchange, answer: tuple[int, Any] | Response | None, started: float) -> Response:
     """Handle (when ``answer`` is None), build the response and journal the exchange, in one transaction."""
-    with store().write() as db:
+    the_store: Store = app.extensions["oioi_store"]
+    with the_store.write() as db:
         if answer is None:
-            answer = _handle(exchange, db)
-        response, body_text, code = _response(exchange, answer)
-        entry = {
-            "exchange": "inbound",
-            "call": exchange.call,
-            "request_headers": exchange.headers,
-            "request_body": exchange.raw.decode("utf-8", "backslashreplace"),
-            "status": None if exchange.dropped else response.status_code,
-            "response_body": None if exchange.dropped else body_text,
-            "result_code": None if exchange.dropped else code,
-            "findings": exchange.findings,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            "fault": exchange.fault,
-        }
-        store().record(db, entry)
-    exchange.run_after()
+            answer = _handle(app, exchange, db)
+        response, body_text, code = _response(app, exchange, answer)
+        dropped = exchange.dropped
+        the_store.record(
+            db,
+            {
+                "exchange": "inbound",
+                "call": exchange.call,
+                "request_headers": exchange.headers,
+                "request_body": exchange.raw.decode("utf-8", "backslashreplace"),
+                "status": None if dropped else response.status_code,
+                "response_body": None if dropped else body_text,
+                "result_code": None if dropped else code,
+                "findings": exchange.findings,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                "fault": exchange.fault,
+            },
+        )
+    if exchange.after:
+        exchange.run_after()
     if exchange.dropped:
         _faults.drop_connection()
     return response
 
 
-def _response(exchange: Exchange, answer: tuple[int, Any] | Response) -> tuple[Response, str, int | None]:
+_SUCCESS = {"result": result(0, "Success.")}
+_SUCCESS_TEXT = json.dumps(_SUCCESS)  # the most common answer, serialised once
+
+
+def _response(app: Flask, exchange: Exchange, answer: tuple[int, Any] | Response) -> tuple[Response, str, int | None]:
     if isinstance(answer, Response):  # a fault that shapes the whole answer (malformed body)
         answer.headers.update(exchange.extra_headers)
         return answer, answer.get_data(as_text=True), None
@@ -219,23 +258,23 @@ def _response(exchange: Exchange, answer: tuple[int, Any] | Response) -> tuple[R
         # calls/session_post.rst: every answer carries 'reason', null on success.
         code = body.get("result", {}).get("code")
         body["reason"] = None if code == 0 else body.get("result", {}).get("message")
-    body_text = json.dumps(body)
-    broken = _check_own_answer(exchange, status, body_text)
+    body_text = _SUCCESS_TEXT if body == _SUCCESS else json.dumps(body)
+    broken = _check_own_answer(app, exchange, status, body_text)
     if broken:  # a mock bug: say so, journal it, never send a reply that breaks the spec
-        current_app.logger.error("the mock's own %s answer breaks the schema: %s", exchange.call, broken)
+        app.logger.error("the mock's own %s answer breaks the schema: %s", exchange.call, broken)
         exchange.findings = [*exchange.findings, *broken]
         status, body = 500, _error(100, "The mock partner built an invalid answer; its journal has the details.")
         body_text = json.dumps(body)
-    response = Response(body_text, status=status, mimetype="application/json")
-    for name, value in exchange.extra_headers.items():
-        response.headers[name] = value
+    response = Response(body_text, status=status, content_type="application/json")
+    if exchange.extra_headers:
+        response.headers.update(exchange.extra_headers)
     code = body.get("result", {}).get("code") if isinstance(body, dict) else None
     return response, body_text, code
 
 
-def _check_own_answer(exchange: Exchange, status: int, body_text: str) -> list[dict[str, Any]]:
+def _check_own_answer(app: Flask, exchange: Exchange, status: int, body_text: str) -> list[dict[str, Any]]:
     """Findings (rule ``mock/invalid-answer``) when the mock's answer breaks the call's response schema."""
-    if exchange.call is None or not current_app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
+    if exchange.call is None or not app.config["CHECK_RESPONSES"] or exchange.fault or status >= 500:
         return []
     judge = _short_answer_errors if len(body_text) <= SHORT_ANSWER else _answer_errors
     return [

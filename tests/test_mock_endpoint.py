@@ -39,6 +39,16 @@ def test_a_body_that_is_not_declared_json_gets_400_and_230(emp: MockProcess, con
     assert "Content-Type" in answer.json()["result"]["message"]
 
 
+JSON_CONTENT_TYPES = ["application/json; charset=utf-8", "Application/JSON", "application/json ;x=1"]
+
+
+@pytest.mark.parametrize("content_type", JSON_CONTENT_TYPES)
+def test_a_json_content_type_with_parameters_or_other_case_is_accepted(emp: MockProcess, content_type: str) -> None:
+    answer = emp.post(None, data=b'{"rfid-verify": {"rfid": "04523022AA4881"}}',
+                      headers={"Content-Type": content_type})
+    assert (answer.status_code, code_of(answer)) == (200, 0)
+
+
 def test_a_body_that_is_not_utf8_gets_400_and_230(emp: MockProcess) -> None:
     answer = emp.post(None, data='{"rfid-verify": {"rfid": "\u00e9"}}'.encode("latin-1"))
     assert (answer.status_code, code_of(answer)) == (400, 230)
@@ -50,6 +60,23 @@ def test_a_body_that_is_not_utf8_gets_400_and_230(emp: MockProcess) -> None:
 def test_a_body_that_is_not_json_gets_400_and_230(emp: MockProcess, body: bytes) -> None:
     answer = emp.post(None, data=body)
     assert (answer.status_code, code_of(answer)) == (400, 230)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "rule"),
+    [(b'{"rfid-verify": {"rfid": NaN}}', 400, 230, "schema/type"),  # json.loads reads NaN; the schema refuses it
+     (b'{"rfid-verify": {"rfid": ' + b"9" * 30 + b"}}", 400, 230, "schema/type"),  # beyond 64 bits: a number
+     (b'{"rfid-verify": {"rfid": 7, "rfid": "04523022AA4881"}}', 200, 0, None),  # the last one counts
+     (b'{"rfid-verify": {"rfid": "04523022AA4881"}} x', 400, 230, "message/json")],
+    ids=["nan", "huge-integer", "duplicate-key", "trailing-text"],
+)
+def test_json_is_read_as_the_standard_library_reads_it(
+    emp: MockProcess, body: bytes, status: int, code: int, rule: str | None
+) -> None:
+    answer = emp.post(None, data=body)
+    assert (answer.status_code, code_of(answer)) == (status, code)
+    (entry,) = emp.journal()
+    assert [f["rule"] for f in entry["findings"] if f["severity"] == "error"] == ([rule] if rule else [])
 
 
 @pytest.mark.parametrize(
@@ -118,3 +145,13 @@ def test_the_journal_masks_the_api_key(emp: MockProcess) -> None:
     assert EMP_KEY not in text and "a-wrong-key-9876" not in text
     assert f"key={'*' * (len(EMP_KEY) - 4)}{EMP_KEY[-4:]}" in text
     assert EMP_KEY not in "".join(emp.output)
+
+
+def test_the_journal_keeps_every_request_header(emp: MockProcess) -> None:
+    emp.post({"rfid-verify": {"rfid": "04523022AA4881"}},
+             headers={"X-Trace-Id": "abc-123", "X-Empty": "", "User-Agent": "oioi-test/1"})
+    (entry,) = emp.journal(call="rfid-verify")
+    headers = entry["request_headers"]
+    assert headers["X-Trace-Id"] == "abc-123" and headers["X-Empty"] == "" and headers["User-Agent"] == "oioi-test/1"
+    assert headers["Content-Type"] == "application/json" and headers["Content-Length"].isdigit()
+    assert headers["Authorization"].startswith("key=*")
