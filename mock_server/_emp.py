@@ -67,9 +67,9 @@ def connector_post_status(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     """Update a connector's status: "only ... stations that were pushed by the same partner" (cpo/poi.rst)."""
     connector = body["connector-id"]
     if ex.tx.execute(
-        "UPDATE connectors SET status = ? WHERE evse_id = ? AND partner = ? RETURNING 1",
+        "UPDATE connectors SET status = ? WHERE evse_id = ? AND partner = ?",
         (body["status"], connector, body["partner-identifier"]),
-    ).fetchone():
+    ).rowcount:
         return {}
     if ex.tx.execute("SELECT 1 FROM connectors WHERE evse_id = ?", (connector,)).fetchone() is None:
         raise results.EvseNotFound(f"No station-post has announced connector {connector!r}.")

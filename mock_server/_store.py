@@ -15,7 +15,6 @@ import sqlite3
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -106,18 +105,12 @@ class Store:
             db = self._local.db = self._connect()
         return db
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), serialised within the process."""
-        db = self._anchor
-        with self._write_lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def write(self) -> _Transaction:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), serialised within the process.
+
+        ``with store.write() as db:`` commits when the block ends and rolls back when it raises.
+        """
+        return _Transaction(self._anchor, self._write_lock)
 
     def close(self) -> None:
         """Close this thread's connection and the anchor."""
@@ -199,6 +192,38 @@ class Store:
         db.execute(
             "INSERT INTO violations (time, call, rule, message) VALUES (?, ?, ?, ?)", (now(), call, rule, message)
         )
+
+
+class _Transaction:
+    """The context manager ``Store.write`` returns (a class, not a generator: it runs on every request)."""
+
+    __slots__ = ("db", "lock")
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        try:
+            if kind is None:
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:  # e.g. the disk is full: leave no transaction open behind
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            else:
+                self.db.execute("ROLLBACK")
+        finally:
+            self.lock.release()
 
 
 _JSON_COLUMNS = {"request_headers", "findings", "fault", "body", "identifiers", "rfids", "spec"}
