@@ -14,7 +14,8 @@ threads, for comparison) it starts, each in its own process on a free loopback p
 
 Then it sends REQUESTS ``connector-post-status`` requests from THREADS client threads
 (keep-alive connections, ``http.client``) to each, ROUNDS times in alternation, and
-reports the best requests/s of each and the ratio mock/bare. It checks that every answer
+reports the best requests/s of each and their ratio mock/bare, and the median and range of
+the ratios measured round by round (bare then mock, back to back). It checks that every answer
 was 200 with result code 0 and that the mock's journal holds every request. The
 clients run on the same 2 cores as the server: the figures are end to end, and only the
 ratios, measured in the same run, are worth comparing between machines.
@@ -28,6 +29,7 @@ import json
 import logging
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,23 +211,30 @@ def main() -> None:
         return
 
     best: dict[tuple[str, str], float] = {}
+    ratios: dict[str, list[float]] = {server: [] for server in args.servers}
     with tempfile.TemporaryDirectory(prefix="oioi-bench-") as tmp:
         for round_ in range(1, args.rounds + 1):
             for server in args.servers:
+                rates = {}
                 for target in ("bare", "mock"):
                     rate, cpu = measure(target, server, Path(tmp), args.requests, args.threads)
+                    rates[target] = rate
                     best[(server, target)] = max(rate, best.get((server, target), 0.0))
                     print(f"round {round_}: {server:8} {target:4} {rate:8,.0f} requests/s, "
                           f"server CPU {cpu:5.0f} us/request", flush=True)
+                ratios[server].append(rates["mock"] / rates["bare"])
     print()
     for server in args.servers:
         mock, bare = best[(server, "mock")], best[(server, "bare")]
-        print(f"{server:8}: mock {mock:,.0f}/s, bare Flask route {bare:,.0f}/s, ratio mock/bare {mock / bare:.2f}")
+        each = ratios[server]
+        print(f"{server:8}: mock {mock:,.0f}/s, bare Flask route {bare:,.0f}/s, ratio mock/bare {mock / bare:.2f} "
+              f"(best of each); per round: median {statistics.median(each):.2f}, "
+              f"range {min(each):.2f}-{max(each):.2f}")
     if len(args.servers) == 2:
         a, b = args.servers
         print(f"mock on {a} / mock on {b}: {best[(a, 'mock')] / best[(b, 'mock')]:.2f}")
-    print(f"{args.requests} requests per measurement from {args.threads} threads; best of {args.rounds} rounds; "
-          f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"{args.requests} requests per measurement from {args.threads} threads; {args.rounds} rounds, "
+          f"bare then mock in each; machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
 
 if __name__ == "__main__":

@@ -163,25 +163,15 @@ def _handle(app: Flask, exchange: Exchange, db: sqlite3.Connection) -> tuple[int
     try:
         payload = handler(exchange, exchange.message[exchange.call])
     except ResultCodeError as outcome:
-        _undo(db)
+        app.extensions["oioi_store"].undo(db)
         return (400 if outcome.code == 211 else 200), {"result": outcome.result()}
     except Exception as bug:
-        _undo(db)
+        app.extensions["oioi_store"].undo(db)
         exchange.after.clear()
         return _internal_error(app, exchange, bug)
     finally:
         exchange.db = None
     return 200, {**payload, "result": result(0, "Success.")}
-
-
-def _undo(db: sqlite3.Connection) -> None:
-    """Undo a refused or failed handler's changes; the transaction goes on for the journal entry.
-
-    (A rollback and a new transaction rather than a savepoint: refusals are rare, and every
-    statement on the common path costs a release and a re-acquisition of the GIL.)
-    """
-    db.execute("ROLLBACK")
-    db.execute("BEGIN IMMEDIATE")
 
 
 def _internal_error(app: Flask, exchange: Exchange, bug: Exception) -> tuple[int, Any]:
@@ -218,10 +208,13 @@ def _peek_call(raw: bytes) -> str | None:
 def _finish(app: Flask, exchange: Exchange, answer: tuple[int, Any] | Response | None, started: float) -> Response:
     """Handle (when ``answer`` is None), build the response and journal the exchange, in one transaction."""
     the_store: Store = app.extensions["oioi_store"]
-    with the_store.write() as db:
-        if answer is None:
-            answer = _handle(app, exchange, db)
-        response, body_text, code = _response(app, exchange, answer)
+    findings, after = exchange.findings, len(exchange.after)
+
+    def write(db: sqlite3.Connection) -> Response:
+        # May run again (see Store.exchange): start from the exchange as it came.
+        exchange.findings = findings
+        del exchange.after[after:]
+        response, body_text, code = _response(app, exchange, _handle(app, exchange, db) if answer is None else answer)
         dropped = exchange.dropped
         the_store.record(
             db,
@@ -238,6 +231,9 @@ def _finish(app: Flask, exchange: Exchange, answer: tuple[int, Any] | Response |
                 "fault": exchange.fault,
             },
         )
+        return response
+
+    response = the_store.exchange(write)
     if exchange.after:
         exchange.run_after()
     if exchange.dropped:

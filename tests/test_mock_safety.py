@@ -6,6 +6,8 @@ with a real SQLite file rather than a server process.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from flask import Flask
 
 from mock_server import create_app
 from mock_server._context import Exchange
+from oioi.results import EvseNotFound
 
 KEY = "safety-test-key-8e2f41"
 VERIFY = {"rfid-verify": {"rfid": "04523022AA4881"}}
@@ -50,3 +53,54 @@ def test_a_failing_handler_is_a_journaled_500_and_its_changes_are_undone(tmp_pat
     assert "a bug in the handler" in entry["findings"][0]["message"]
     uids = {row["uid"] for row in app.test_client().get("/admin/state").get_json()["rfids"]}
     assert "0A0B0C0D" not in uids and "04523022AA4881" in uids
+
+
+def test_a_refusal_inside_a_group_commit_undoes_only_its_own_changes(tmp_path: Path) -> None:
+    """Requests written together share a transaction; one handler that wrote and then refused
+    makes the group write again: its own changes are gone, the other request's are kept, and
+    the other request's outbound pushes are not doubled."""
+    app = create_app("emp", {"API_KEYS": [KEY], "DATABASE": str(tmp_path / "mock.sqlite3")})
+    store = app.extensions["oioi_store"]
+    inside, go = threading.Event(), threading.Event()
+    pushed: list[str] = []
+
+    def first(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+        ex.tx.execute("INSERT INTO rfids (uid, evco_id, state) VALUES ('0A0A0A0A', NULL, 'active')")
+        ex.after.append(lambda: pushed.append("first"))
+        inside.set()
+        assert go.wait(10)
+        return {"evco-id": "DE*8PS*123456*7"}
+
+    def refusing(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+        ex.tx.execute("INSERT INTO rfids (uid, evco_id, state) VALUES ('0B0B0B0B', NULL, 'active')")
+        raise EvseNotFound("written, then refused")
+
+    app.extensions["oioi_handlers"]["rfid-verify"] = first
+    app.extensions["oioi_handlers"]["connector-post-status"] = refusing
+    answers: dict[str, tuple[int, int]] = {}
+
+    def send(name: str, message: dict[str, Any]) -> None:
+        answer = app.test_client().post("/api/v4/request", json=message, headers={"Authorization": f"key={KEY}"})
+        answers[name] = (answer.status_code, answer.get_json()["result"]["code"])
+
+    status = {"connector-post-status": {"connector-id": "DE*8PS*E000001*1", "status": "Available",
+                                        "partner-identifier": "oioi-test-partner-0000000001"}}
+    threads = [threading.Thread(target=send, args=("first", VERIFY))]
+    threads[0].start()
+    assert inside.wait(10)
+    threads.append(threading.Thread(target=send, args=("refusing", status)))
+    threads[1].start()
+    deadline = time.monotonic() + 10
+    while store._queued < 1:  # the second request waits for the write lock: it joins the first one's group
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    go.set()
+    for thread in threads:
+        thread.join(10)
+    assert answers == {"first": (200, 0), "refusing": (200, 181)}
+    client = app.test_client()
+    uids = {row["uid"] for row in client.get("/admin/state").get_json()["rfids"]}
+    assert "0A0A0A0A" in uids and "0B0B0B0B" not in uids
+    assert pushed == ["first"]
+    calls = sorted(e["call"] for e in client.get("/admin/journal").get_json()["entries"])
+    assert calls == ["connector-post-status", "rfid-verify"]

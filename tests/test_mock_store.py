@@ -1,0 +1,188 @@
+"""The store's group commit: exchanges written while another one is share its transaction.
+
+These drive `Store.exchange` from threads on a real SQLite file. Each scenario holds the
+first exchange inside its transaction until the others are waiting for the write lock, so
+that they join its group, then checks what a separate connection finds committed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mock_server._store import Store
+
+Work = Callable[[sqlite3.Connection], str]
+
+
+def committed(path: Path) -> list[str]:
+    """The UIDs another connection sees (only committed rows)."""
+    with sqlite3.connect(path) as db:
+        return sorted(uid for (uid,) in db.execute("SELECT uid FROM rfids"))
+
+
+def insert(db: sqlite3.Connection, uid: str) -> None:
+    db.execute("INSERT INTO rfids (uid, evco_id, state) VALUES (?, NULL, 'active')", (uid,))
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.001)
+
+
+def run_group(store: Store, first: Work, others: list[Work]) -> tuple[dict[int, str], dict[int, BaseException]]:
+    """Write ``first``, and ``others`` from threads that queue while ``first`` is in its transaction."""
+    inside, go = threading.Event(), threading.Event()
+    results: dict[int, str] = {}
+    errors: dict[int, BaseException] = {}
+
+    def held(db: sqlite3.Connection) -> str:
+        answer = first(db)
+        inside.set()
+        assert go.wait(10)
+        return answer
+
+    def writer(index: int, work: Work) -> None:
+        try:
+            results[index] = store.exchange(work)
+        except BaseException as error:  # the test looks at what each writer got
+            errors[index] = error
+
+    threads = [threading.Thread(target=writer, args=(0, held))]
+    threads[0].start()
+    assert inside.wait(10)
+    for index, work in enumerate(others, start=1):
+        threads.append(threading.Thread(target=writer, args=(index, work)))
+        threads[-1].start()
+    wait_until(lambda: store._queued == len(others), "the other exchanges wait for the write lock")
+    go.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    return results, errors
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(str(tmp_path / "mock.sqlite3"))
+
+
+def test_exchanges_that_wait_join_one_transaction(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: Counter[str] = Counter()
+    commits: list[int] = []
+    commit = store._commit
+    monkeypatch.setattr(store, "_commit", lambda group: commits.append(group.members) or commit(group))
+
+    def work(uid: str) -> Work:
+        def write(db: sqlite3.Connection) -> str:
+            runs[uid] += 1
+            insert(db, uid)
+            return uid
+        return write
+
+    results, errors = run_group(store, work("A"), [work("B"), work("C")])
+    assert errors == {}
+    assert sorted(results.values()) == ["A", "B", "C"]
+    assert commits == [3], "one COMMIT for the three"
+    assert committed(tmp_path / "mock.sqlite3") == ["A", "B", "C"]
+    assert runs == {"A": 1, "B": 1, "C": 1}, "no exchange was written twice"
+
+
+def test_an_exchange_returns_only_after_its_changes_are_committed(store: Store, tmp_path: Path) -> None:
+    seen: dict[str, list[str]] = {}
+
+    def writer(uid: str) -> None:
+        store.exchange(lambda db: insert(db, uid) or uid)
+        seen[uid] = committed(tmp_path / "mock.sqlite3")  # a second connection, right after the return
+
+    threads = [threading.Thread(target=writer, args=(f"U{i:03d}",)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(seen) == 40
+    assert all(uid in rows for uid, rows in seen.items())
+
+
+def test_undoing_inside_a_group_undoes_only_that_exchange(store: Store, tmp_path: Path) -> None:
+    """A refused handler that had written something: its changes go, the others' stay."""
+    runs: Counter[str] = Counter()
+
+    def plain(uid: str) -> Work:
+        def write(db: sqlite3.Connection) -> str:
+            runs[uid] += 1
+            insert(db, uid)
+            return uid
+        return write
+
+    def refused(db: sqlite3.Connection) -> str:
+        runs["B"] += 1
+        insert(db, "B-half-done")
+        store.undo(db)  # as the endpoint does when a handler raises a result code
+        insert(db, "B-journal")  # the refusal is still journaled
+        return "B"
+
+    results, errors = run_group(store, plain("A"), [refused, plain("C")])
+    assert errors == {}
+    assert sorted(results.values()) == ["A", "B", "C"]
+    assert committed(tmp_path / "mock.sqlite3") == ["A", "B-journal", "C"]
+    assert runs["B"] == 2, "the refused exchange was written again, alone"
+
+
+def test_a_refusal_that_changed_nothing_keeps_its_group(store: Store, tmp_path: Path) -> None:
+    runs: Counter[str] = Counter()
+
+    def first(db: sqlite3.Connection) -> str:
+        runs["A"] += 1
+        insert(db, "A")
+        return "A"
+
+    def refused(db: sqlite3.Connection) -> str:
+        runs["B"] += 1
+        store.undo(db)
+        insert(db, "B-journal")
+        return "B"
+
+    results, errors = run_group(store, first, [refused])
+    assert (errors, sorted(results.values())) == ({}, ["A", "B"])
+    assert committed(tmp_path / "mock.sqlite3") == ["A", "B-journal"]
+    assert runs == {"A": 1, "B": 1}
+
+
+def test_a_failing_write_fails_alone_and_the_rest_of_its_group_is_written(store: Store, tmp_path: Path) -> None:
+    def plain(uid: str) -> Work:
+        return lambda db: insert(db, uid) or uid
+
+    def broken(db: sqlite3.Connection) -> str:
+        insert(db, "B")
+        raise RuntimeError("disk trouble")
+
+    results, errors = run_group(store, plain("A"), [broken, plain("C")])
+    assert sorted(results.values()) == ["A", "C"]
+    assert [type(error) for error in errors.values()] == [RuntimeError]
+    assert committed(tmp_path / "mock.sqlite3") == ["A", "C"]
+
+
+def test_a_plain_write_commits_the_open_group_first(store: Store, tmp_path: Path) -> None:
+    """Admin and outbound writes (``Store.write``) never end up inside an exchange's group."""
+    with store._write_lock:
+        store._anchor.execute("BEGIN IMMEDIATE")
+        from mock_server._store import _Group
+
+        group = store._group = _Group()
+        insert(store._anchor, "A")
+        group.members = 1
+    with store.write() as db:
+        insert(db, "W")
+    assert group.done.is_set() and group.error is None and not group.redo
+    assert committed(tmp_path / "mock.sqlite3") == ["A", "W"]
