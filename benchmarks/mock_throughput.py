@@ -1,6 +1,6 @@
 """Benchmark: the mock partner's throughput beside a bare Flask route, on the same WSGI server, in one run.
 
-    python benchmarks/mock_throughput.py [--requests 3000] [--threads 8] [--rounds 2] [--servers gunicorn waitress]
+    python benchmarks/mock_throughput.py [--requests 3000] [--threads 8] [--rounds 5] [--servers gunicorn waitress]
 
 For each WSGI server (gunicorn as the mock ships it: one worker, 8 threads; waitress with 8
 threads, for comparison) it starts, each in its own process on a free loopback port:
@@ -200,7 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--servers", nargs="+", default=["gunicorn", "waitress"], choices=["gunicorn", "waitress"])
     parser.add_argument("--serve", choices=["mock", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--server", choices=["gunicorn", "waitress"], help=argparse.SUPPRESS)
