@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import logging
 import os
@@ -210,6 +211,8 @@ def main() -> None:
         serve(args.serve, args.server, args.db)
         return
 
+    if "waitress" in args.servers and importlib.util.find_spec("waitress") is None:
+        sys.exit("waitress is not installed: install it with pip install -e '.[bench]', or pass --servers gunicorn.")
     best: dict[tuple[str, str], float] = {}
     ratios: dict[str, list[float]] = {server: [] for server in args.servers}
     with tempfile.TemporaryDirectory(prefix="oioi-bench-") as tmp:
