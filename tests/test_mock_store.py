@@ -186,3 +186,51 @@ def test_a_plain_write_commits_the_open_group_first(store: Store, tmp_path: Path
         insert(db, "W")
     assert group.done.is_set() and group.error is None and not group.redo
     assert committed(tmp_path / "mock.sqlite3") == ["A", "W"]
+
+
+def test_many_writers_mixing_refusals_and_failures_leave_exactly_their_own_rows(store: Store, tmp_path: Path) -> None:
+    """Eight threads, 60 exchanges each: plain writes, refusals before and after a change, and
+    failures, in a fixed pseudo-random mix. What is committed is exactly what each outcome
+    should leave, each row once (``uid`` is a primary key: a write committed twice would fail)."""
+    expected: set[str] = set()
+    outcomes: Counter[str] = Counter()
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def writer(thread: int) -> None:
+        for n in range(60):
+            uid, kind = f"T{thread}-{n:02d}", ("plain", "refuse-late", "refuse-early", "fail")[(thread * 7 + n * 3) % 4]
+
+            def write(db: sqlite3.Connection, uid: str = uid, kind: str = kind) -> str:
+                if kind == "refuse-early":
+                    store.undo(db)
+                    insert(db, uid + "-journal")
+                elif kind == "refuse-late":
+                    insert(db, uid + "-half")
+                    store.undo(db)
+                    insert(db, uid + "-journal")
+                else:
+                    insert(db, uid)
+                    if kind == "fail":
+                        raise RuntimeError(uid)
+                return kind
+
+            try:
+                got = store.exchange(write)
+            except RuntimeError as error:
+                with lock:
+                    failures.append(error)
+                continue
+            with lock:
+                outcomes[got] += 1
+                expected.add(uid if kind == "plain" else uid + "-journal")
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive()
+    assert outcomes == {"plain": 120, "refuse-late": 120, "refuse-early": 120}
+    assert len(failures) == 120 and all(isinstance(f, RuntimeError) for f in failures)
+    assert committed(tmp_path / "mock.sqlite3") == sorted(expected)
