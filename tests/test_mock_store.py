@@ -234,3 +234,16 @@ def test_many_writers_mixing_refusals_and_failures_leave_exactly_their_own_rows(
     assert outcomes == {"plain": 120, "refuse-late": 120, "refuse-early": 120}
     assert len(failures) == 120 and all(isinstance(f, RuntimeError) for f in failures)
     assert committed(tmp_path / "mock.sqlite3") == sorted(expected)
+
+
+def test_a_member_whose_group_is_left_open_commits_it_itself(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety net: a writer counted as waiting that never comes (a phantom here) does not
+    leave the group uncommitted; its member commits it after LATE_COMMIT_S."""
+    monkeypatch.setattr("mock_server._store.LATE_COMMIT_S", 0.05)
+    store._queued = 1  # someone seems to be waiting to join
+    began = time.monotonic()
+    assert store.exchange(lambda db: insert(db, "A") or "A") == "A"
+    assert 0.05 <= time.monotonic() - began < 5
+    assert committed(tmp_path / "mock.sqlite3") == ["A"]
