@@ -31,6 +31,15 @@ def insert(db: sqlite3.Connection, uid: str) -> None:
     db.execute("INSERT INTO rfids (uid, evco_id, state) VALUES (?, NULL, 'active')", (uid,))
 
 
+def counted(runs: Counter[str], uid: str) -> Work:
+    """A write that inserts ``uid`` and counts how often it ran (a group written again runs it again)."""
+    def write(db: sqlite3.Connection) -> str:
+        runs[uid] += 1
+        insert(db, uid)
+        return uid
+    return write
+
+
 def wait_until(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 10
     while not condition():
@@ -83,14 +92,7 @@ def test_exchanges_that_wait_join_one_transaction(
     commit = store._commit
     monkeypatch.setattr(store, "_commit", lambda group: commits.append(group.members) or commit(group))
 
-    def work(uid: str) -> Work:
-        def write(db: sqlite3.Connection) -> str:
-            runs[uid] += 1
-            insert(db, uid)
-            return uid
-        return write
-
-    results, errors = run_group(store, work("A"), [work("B"), work("C")])
+    results, errors = run_group(store, counted(runs, "A"), [counted(runs, "B"), counted(runs, "C")])
     assert errors == {}
     assert sorted(results.values()) == ["A", "B", "C"]
     assert commits == [3], "one COMMIT for the three"
@@ -118,13 +120,6 @@ def test_undoing_inside_a_group_undoes_only_that_exchange(store: Store, tmp_path
     """A refused handler that had written something: its changes go, the others' stay."""
     runs: Counter[str] = Counter()
 
-    def plain(uid: str) -> Work:
-        def write(db: sqlite3.Connection) -> str:
-            runs[uid] += 1
-            insert(db, uid)
-            return uid
-        return write
-
     def refused(db: sqlite3.Connection) -> str:
         runs["B"] += 1
         insert(db, "B-half-done")
@@ -132,7 +127,7 @@ def test_undoing_inside_a_group_undoes_only_that_exchange(store: Store, tmp_path
         insert(db, "B-journal")  # the refusal is still journaled
         return "B"
 
-    results, errors = run_group(store, plain("A"), [refused, plain("C")])
+    results, errors = run_group(store, counted(runs, "A"), [refused, counted(runs, "C")])
     assert errors == {}
     assert sorted(results.values()) == ["A", "B", "C"]
     assert committed(tmp_path / "mock.sqlite3") == ["A", "B-journal", "C"]
@@ -160,14 +155,13 @@ def test_a_refusal_that_changed_nothing_keeps_its_group(store: Store, tmp_path: 
 
 
 def test_a_failing_write_fails_alone_and_the_rest_of_its_group_is_written(store: Store, tmp_path: Path) -> None:
-    def plain(uid: str) -> Work:
-        return lambda db: insert(db, uid) or uid
+    runs: Counter[str] = Counter()
 
     def broken(db: sqlite3.Connection) -> str:
         insert(db, "B")
         raise RuntimeError("disk trouble")
 
-    results, errors = run_group(store, plain("A"), [broken, plain("C")])
+    results, errors = run_group(store, counted(runs, "A"), [broken, counted(runs, "C")])
     assert sorted(results.values()) == ["A", "C"]
     assert [type(error) for error in errors.values()] == [RuntimeError]
     assert committed(tmp_path / "mock.sqlite3") == ["A", "C"]
