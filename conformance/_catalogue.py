@@ -7,9 +7,19 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["AREAS", "allowed_codes", "catalogue", "requirement", "requirements"]
+__all__ = ["AREAS", "FEATURES", "allowed_codes", "catalogue", "requirement", "requirements"]
 
 AREAS = ("transport", "remote-start", "reservation", "rfid", "poi", "cdr", "identifiers")
+# Optional parts of OIOI an IUT may leave out (ISO/IEC 9646: the PICS of its declaration). A
+# requirement that belongs to one names it as ``feature``; it is not-applicable when the
+# declaration says the feature is not implemented.
+FEATURES: dict[str, str] = {
+    "remote-stop": "session-stop: stopping a remotely started session (cpo/remote_start.rst)",
+    "reservations": "reservation-start and reservation-stop (cpo/reservation.rst)",
+    "offline-whitelist": "rfid-post: offline authorization from a whitelist (cpo/rfid_start.rst)",
+    "online-rfid-authorization": "rfid-verify: online authorization of RFID tokens (cpo/rfid_start.rst)",
+    "cdr-updates": "session-post while a session runs, updated by the final CDR (cpo/cdr.rst)",
+}
 
 
 @functools.cache

@@ -6,7 +6,7 @@ from typing import Any
 
 from conformance._exchange import Exchange
 
-__all__ = ["Nonconformance"]
+__all__ = ["Inconclusive", "Nonconformance"]
 
 
 class Nonconformance(AssertionError):
@@ -48,3 +48,15 @@ def _journaled(entry: dict[str, Any]) -> dict[str, Any]:
     return {"id": entry.get("id"), "time": entry.get("time"), "call": entry.get("call"),
             "status": entry.get("status"), "injected": fault if isinstance(fault, dict) else None,
             "body": entry.get("request_body")}
+
+
+class Inconclusive(Exception):
+    """A check ran but could not decide: what the IUT did is allowed by one reading and not by another.
+
+    ISO/IEC 9646's ``inconclusive`` verdict: e.g. nothing came within a window the spec does not
+    give. It never fails a run; ``reason`` says what was observed and waited for.
+    """
+
+    def __init__(self, requirement: str | None, reason: str, *, journal: list[dict[str, Any]] | None = None) -> None:
+        self.requirement, self.reason, self.journal = requirement, reason, journal
+        super().__init__(reason)

@@ -22,12 +22,15 @@ import pytest
 
 from conformance._catalogue import catalogue, requirements
 from conformance._exchange import mask
-from conformance._failures import Nonconformance
+from conformance._failures import Inconclusive, Nonconformance
 from conformance._target import Target
 
 __all__ = ["VERDICTS", "Recorder", "summary_lines", "write"]
 
-VERDICTS = ("pass", "fail", "not-run", "not-applicable")
+# ISO/IEC 9646 verdicts: pass, fail, inconclusive (the check ran but could not decide; never fails a
+# run), not-run (the check could not start), not-applicable (the role, or a feature the IUT's
+# declaration says it does not implement).
+VERDICTS = ("pass", "fail", "inconclusive", "not-run", "not-applicable")
 
 
 def _nonconformance(error: BaseException | None) -> Nonconformance | None:
@@ -37,6 +40,17 @@ def _nonconformance(error: BaseException | None) -> Nonconformance | None:
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
             if found := _nonconformance(inner):
+                return found
+    return None
+
+
+def _inconclusive(error: BaseException | None) -> Inconclusive | None:
+    """The first Inconclusive in an error (Hypothesis may group several)."""
+    if isinstance(error, Inconclusive):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            if found := _inconclusive(inner):
                 return found
     return None
 
@@ -69,6 +83,14 @@ class Recorder:
                 if other != rid:
                     self.outcomes[other].append({"verdict": "not-run", "check": check,
                                                  "reason": f"not judged: its check stopped at a failure of {rid}"})
+        elif undecided := _inconclusive(error):
+            rid = undecided.requirement or ids[0]
+            self.outcomes[rid].append({"verdict": "inconclusive", "check": check, "reason": undecided.reason,
+                                       "journal": undecided.journal or []})
+            for other in ids:
+                if other != rid:
+                    self.outcomes[other].append({"verdict": "not-run", "check": check,
+                                                 "reason": f"not judged: its check stopped, {rid} inconclusive"})
         else:
             why = report.longreprtext.strip().splitlines()[-1] if report.longreprtext else "unknown error"
             self.errors.append({"check": check, "error": why})
@@ -82,11 +104,16 @@ class Recorder:
         checks = sorted({o["check"] for o in outcomes})
         if target.role not in entry["roles"]:
             return "not-applicable", f"applies to the {'/'.join(r.upper() for r in entry['roles'])} role", [], []
+        if entry.get("feature") in target.not_implemented:
+            return "not-applicable", (f"the IUT's declaration says it does not implement {entry['feature']!r}"), [], []
         if "untested" in entry:
             return "not-run", entry["untested"], [], []
         failures = [o["failure"] for o in outcomes if o["verdict"] == "fail"]
         if failures:
             return "fail", None, checks, failures
+        undecided = sorted({o["reason"] for o in outcomes if o["verdict"] == "inconclusive"})
+        if undecided:
+            return "inconclusive", "; ".join(undecided), checks, []
         if any(o["verdict"] == "pass" for o in outcomes):
             return "pass", None, checks, []
         if target.only and entry["id"] not in target.only:
@@ -102,19 +129,22 @@ class Recorder:
         for entry in requirements():
             verdict, reason, checks, failures = self.verdict(entry)
             summary[verdict] += 1
-            rows.append({key: entry.get(key) for key in ("id", "title", "level", "roles", "area", "call", "spec")}
+            rows.append({key: entry.get(key) for key in ("id", "title", "level", "basis", "roles", "area", "call",
+                                                          "spec")}
                         | {"verdict": verdict, "reason": reason, "checks": checks, "failures": failures})
-        failed_must = any(r["verdict"] == "fail" and r["level"] == "MUST" for r in rows)
+        fatal = ("MUST", "SHOULD") if self.target.strict else ("MUST",)
+        failed = any(r["verdict"] == "fail" and r["level"] in fatal for r in rows)
         started = datetime.datetime.fromtimestamp(self.started, datetime.UTC)
         return {
             "tool": {"name": "oioi-conformance", "version": __version__},
             "spec": {"name": "OIOI", "version": catalogue()["spec"].get("version", SPEC_VERSION)},
             "iut": {"url": self.target.url, "role": self.target.role},
             "profile": self.target.profile,
+            "strict": self.target.strict,
             "seed": self.target.seed,
             "started": started.isoformat(timespec="seconds"),
             "duration_s": round(self.finished - self.started, 2),
-            "verdict": "fail" if failed_must else "pass",
+            "verdict": "fail" if failed else "pass",
             "summary": summary,
             "errors": self.errors,
             "requirements": rows,
@@ -141,10 +171,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     by_area: dict[str, dict[str, int]] = {}
     for row in report["requirements"]:
         by_area.setdefault(row["area"], dict.fromkeys(VERDICTS, 0))[row["verdict"]] += 1
-    lines = ["", f"{'area':<14}{'pass':>6}{'fail':>6}{'not-run':>9}{'n/a':>6}"]
+    lines = ["", f"{'area':<14}{'pass':>6}{'fail':>6}{'inconcl.':>10}{'not-run':>9}{'n/a':>6}"]
     for area, counts in by_area.items():
-        lines.append(f"{area:<14}{counts['pass']:>6}{counts['fail']:>6}{counts['not-run']:>9}"
-                     f"{counts['not-applicable']:>6}")
+        lines.append(f"{area:<14}{counts['pass']:>6}{counts['fail']:>6}{counts['inconclusive']:>10}"
+                     f"{counts['not-run']:>9}{counts['not-applicable']:>6}")
     failed = [r for r in report["requirements"] if r["verdict"] == "fail"]
     if failed:
         lines.append("")
@@ -157,5 +187,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"HARNESS ERROR in {error['check']}: {error['error']}")
     role, verdict = report["iut"]["role"].upper(), report["verdict"].upper()
     lines += ["", f"OIOI {role} conformance: {verdict} — {s['pass']} passed, "
-              f"{s['fail']} failed, {s['not-run']} not run, {s['not-applicable']} not applicable"]
+              f"{s['fail']} failed, {s['inconclusive']} inconclusive, {s['not-run']} not run, "
+              f"{s['not-applicable']} not applicable"]
     return lines

@@ -46,6 +46,17 @@ class Target:
     partner_api_key: str | None = None  # the key the IUT must send to the mock partner
     control_url: str | None = None  # the IUT's test-control hook
     wait: float = 10.0  # seconds to wait for the IUT's own messages
+    strict: bool = False  # a failed SHOULD fails the run too
+    # Catalogue features (``feature`` of a requirement) the IUT's declaration says it does not
+    # implement: their requirements are not-applicable.
+    not_implemented: frozenset[str] = frozenset()
+    # What the IUT declares about its own sending (PIXIT): the seconds its client waits for an
+    # answer before it gives up, and the seconds within which it retries after a 5xx. Unknown
+    # (None): a check that needs the figure to decide says inconclusive instead of fail.
+    partner_timeout: float | None = None
+    retry_window: float | None = None
+    # How much shorter than the one before a gap between retries may be (jitter), as a fraction.
+    backoff_tolerance: float = 0.5
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -64,6 +75,12 @@ class Target:
             raise ConfigError(f"--rfid states are active, inactive and unknown, not {sorted(unknown)!r}.")
         if self.timeout <= 0 or self.wait <= 0:
             raise ConfigError("--timeout and --wait must be positive numbers of seconds.")
+        for name in ("partner_timeout", "retry_window"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive number of seconds, not {value!r}.")
+        if not 0 <= self.backoff_tolerance < 1:
+            raise ConfigError(f"--backoff-tolerance must be a fraction from 0 up to 1, not {self.backoff_tolerance!r}.")
         if self.listen and not self.partner_api_key:
             raise ConfigError("--listen needs --partner-api-key: the key the IUT sends to the mock partner.")
         if self.control_url and urlsplit(self.control_url).scheme not in ("http", "https"):
@@ -97,7 +114,8 @@ class Target:
     def describe(self) -> dict[str, Any]:
         """The run's settings for headers and reports (the key masked)."""
         return {"url": self.url, "role": self.role, "api_key": mask(self.api_key), "profile": self.profile,
-                "seed": self.seed, "connectors": list(self.connectors), "partner_identifier": self.partner}
+                "seed": self.seed, "connectors": list(self.connectors), "partner_identifier": self.partner,
+                "strict": self.strict, "not_implemented": sorted(self.not_implemented)}
 
     def unreachable(self) -> str | None:
         """Why the IUT's host and port cannot be reached (None when a TCP connection opens)."""

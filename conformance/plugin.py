@@ -46,6 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--oioi-partner-api-key", help="the key the IUT sends to the mock partner [OIOI_PARTNER_API_KEY]")
     group.addoption("--oioi-control-url", help="the IUT's test-control hook [OIOI_CONTROL_URL]")
     group.addoption("--oioi-wait", type=float, help="seconds to wait for the IUT's own messages (default 10)")
+    group.addoption("--oioi-strict", action="store_true", default=None,
+                    help="a failed SHOULD requirement fails the run too [OIOI_STRICT]")
+    group.addoption("--oioi-partner-timeout", type=float,
+                    help="seconds the IUT waits for its partner's answer before it gives up (declared)")
+    group.addoption("--oioi-retry-window", type=float,
+                    help="seconds within which the IUT retries a message after a 5xx (declared)")
+    group.addoption("--oioi-backoff-tolerance", type=float,
+                    help="how much shorter than the one before a retry gap may be (jitter; default 0.5)")
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -65,8 +73,20 @@ def _target(config: pytest.Config) -> Target:
         profile=_option(config, "profile") or "quick", timeout=float(_option(config, "timeout") or 10),
         only=tuple(config.getoption("oioi_requirement")), listen=_option(config, "listen"),
         partner_api_key=_option(config, "partner_api_key"), control_url=_option(config, "control_url"),
-        wait=float(_option(config, "wait") or 10), **extra,
+        wait=float(_option(config, "wait") or 10), strict=_flag(_option(config, "strict")),
+        partner_timeout=_seconds(_option(config, "partner_timeout")),
+        retry_window=_seconds(_option(config, "retry_window")),
+        backoff_tolerance=float(_option(config, "backoff_tolerance") or 0.5), **extra,
     )
+
+
+def _flag(value: Any) -> bool:
+    """A flag from the command line (True/None) or the environment ("1", "true", "yes")."""
+    return value is True or str(value).strip().lower() in ("1", "true", "yes")
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -55,6 +55,17 @@ def add_parsers(commands: Any) -> None:
     c.add_argument("--control-url", metavar="URL", help="the IUT's test-control hook (see the README)")
     c.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for each message the IUT sends (default: 10)")
+    c.add_argument("--strict", action="store_true",
+                   help="a failed SHOULD requirement fails the run too (default: only a failed MUST does)")
+    c.add_argument("--partner-timeout", type=float, metavar="S",
+                   help="seconds the IUT waits for its partner's answer before it gives up; without it, the "
+                        "timeout check is inconclusive when no retry comes")
+    c.add_argument("--retry-window", type=float, metavar="S",
+                   help="seconds within which the IUT retries a message after a 5xx; without it, no retry "
+                        "seen is inconclusive")
+    c.add_argument("--backoff-tolerance", type=float, default=0.5, metavar="F",
+                   help="how much shorter than the one before a gap between retries may be, as a fraction "
+                        "(jitter; default: 0.5)")
     d = commands.add_parser(
         "demo", help="start the reference CPO and EMP, certify both, write the reports",
         description="Start the reference implementations (examples/reference_cpo, examples/reference_emp) "
@@ -96,9 +107,11 @@ def pytest_args(args: argparse.Namespace, api_key: str, report_dir: Path) -> lis
             argv += [f"--oioi-{option.replace('_', '-')}", value]
     if args.seed is not None:
         argv += ["--oioi-seed", str(args.seed)]
-    for option in ("listen", "control_url"):
-        if getattr(args, option):
-            argv += [f"--oioi-{option.replace('_', '-')}", getattr(args, option)]
+    for option in ("listen", "control_url", "partner_timeout", "retry_window", "backoff_tolerance"):
+        if getattr(args, option) is not None:
+            argv += [f"--oioi-{option.replace('_', '-')}", str(getattr(args, option))]
+    if args.strict:
+        argv.append("--oioi-strict")
     return [*argv, "--oioi-wait", str(args.wait)]
 
 
@@ -113,7 +126,9 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     partner_key = args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY")
     target = Target(url=args.url, role=args.role, api_key=api_key, rfids=parse_rfids(args.rfid),
                     connectors=tuple(args.connector_id), profile=args.profile, timeout=args.timeout,
-                    listen=args.listen, partner_api_key=partner_key, control_url=args.control_url, wait=args.wait)
+                    listen=args.listen, partner_api_key=partner_key, control_url=args.control_url, wait=args.wait,
+                    strict=args.strict, partner_timeout=args.partner_timeout, retry_window=args.retry_window,
+                    backoff_tolerance=args.backoff_tolerance)
     from conformance._catalogue import requirement
 
     for rid in args.requirement:
