@@ -57,6 +57,11 @@ class Target:
     retry_window: float | None = None
     # How much shorter than the one before a gap between retries may be (jitter), as a fraction.
     backoff_tolerance: float = 0.5
+    # Set by the preflight, never by the user: the given connectors the CPO IUT answered 181 to, and
+    # the --rfid states whose UID the EMP IUT did not answer as that state. A setup mistake and a
+    # fault look the same from outside: the checks that need them say inconclusive, not fail.
+    unknown_connectors: tuple[str, ...] = ()
+    doubtful_rfids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
