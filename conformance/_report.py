@@ -63,6 +63,8 @@ class Recorder:
         self.started, self.finished = time.time(), time.time()
         self.outcomes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.errors: list[dict[str, str]] = []  # checks the harness itself could not run (never a verdict)
+        self.setup_warnings: list[str] = []  # the preflight's doubts about the given connectors and UIDs
+        self.declaration: dict[str, Any] | None = None  # what the IUT declared and the run used (keys masked)
 
     def record(self, nodeid: str, ids: list[str], report: pytest.TestReport, error: BaseException | None) -> None:
         """Turn one test report into outcomes of the requirements it speaks for."""
@@ -139,6 +141,8 @@ class Recorder:
             "tool": {"name": "oioi-conformance", "version": __version__},
             "spec": {"name": "OIOI", "version": catalogue()["spec"].get("version", SPEC_VERSION)},
             "iut": {"url": self.target.url, "role": self.target.role},
+            "declaration": self.declaration,
+            "setup_warnings": self.setup_warnings,
             "profile": self.target.profile,
             "strict": self.target.strict,
             "seed": self.target.seed,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, settings
 from conformance._exchange import mask
 from oioi.errors import ConfigError
 
-__all__ = ["PROFILES", "ROLES", "STAGING_RFIDS", "Target"]
+__all__ = ["DEFAULT_PARTNER_IDENTIFIERS", "PROFILES", "ROLES", "STAGING_RFIDS", "Target", "parse_rfids"]
 
 ROLES = ("cpo", "emp")
 # Hypothesis effort per profile: draws per property check, state machines and their steps, and
@@ -134,9 +134,9 @@ class Target:
                     "the implementation is running.")
 
 
-def parse_rfids(values: list[str]) -> dict[str, str]:
-    """``STATE=UID`` options on top of the staging UIDs of testaccount.rst."""
-    rfids = dict(STAGING_RFIDS)
+def parse_rfids(values: list[str], base: dict[str, str] | None = None) -> dict[str, str]:
+    """``STATE=UID`` options on top of ``base`` (default: the staging UIDs of testaccount.rst)."""
+    rfids = dict(STAGING_RFIDS if base is None else base)
     for value in values:
         state, sep, uid = value.partition("=")
         if not sep or not uid:

@@ -8,6 +8,7 @@ runs, keeps each test's verdict per requirement, and writes the reports.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Generator, Iterator
@@ -16,12 +17,13 @@ from typing import Any
 
 import pytest
 
+from conformance import _declaration as declaration
 from conformance import _report
 from conformance._catalogue import requirement as catalogue_entry
 from conformance._exchange import Iut
 from conformance._partner import Control, Partner
+from conformance._preflight import doubts, preflight
 from conformance._target import PROFILES, ROLES, Target, parse_rfids
-from conformance.suite._messages import probe
 from oioi.errors import ConfigError
 
 TARGET = pytest.StashKey[Target]()
@@ -30,6 +32,8 @@ RECORDER = pytest.StashKey["_report.Recorder"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("oioi", "OIOI conformance (oioi certify)")
+    group.addoption("--oioi-declaration", help="the IUT's declaration (TOML; see oioi certify --write-declaration) "
+                    "[OIOI_DECLARATION]")
     group.addoption("--oioi-url", help="the IUT's OIOI endpoint [OIOI_URL]")
     group.addoption("--oioi-role", choices=ROLES, help="the IUT's role [OIOI_ROLE]")
     group.addoption("--oioi-api-key", help="the API key the IUT accepts [OIOI_API_KEY]")
@@ -61,38 +65,29 @@ def _option(config: pytest.Config, name: str) -> Any:
     return value if value not in (None, []) else os.environ.get(f"OIOI_{name.upper()}")
 
 
+# Target fields set by single-valued options of the same name (``--oioi-control-url``: control_url).
+_SINGLE = ("url", "role", "profile", "seed", "timeout", "listen", "control_url", "wait", "strict", "partner_timeout",
+           "retry_window", "backoff_tolerance")
+
+
 def _target(config: pytest.Config) -> Target:
-    seed = _option(config, "seed")
-    extra: dict[str, Any] = {"seed": int(seed)} if seed is not None else {}
-    partners = config.getoption("oioi_partner_identifier")
-    if partners:
-        extra["partner_identifiers"] = tuple(partners)
-    return Target(
-        url=_option(config, "url"), role=_option(config, "role") or "", api_key=_option(config, "api_key") or "",
-        connectors=tuple(config.getoption("oioi_connector_id")), rfids=parse_rfids(config.getoption("oioi_rfid")),
-        profile=_option(config, "profile") or "quick", timeout=float(_option(config, "timeout") or 10),
-        only=tuple(config.getoption("oioi_requirement")), listen=_option(config, "listen"),
-        partner_api_key=_option(config, "partner_api_key"), control_url=_option(config, "control_url"),
-        wait=float(_option(config, "wait") or 10), strict=_flag(_option(config, "strict")),
-        partner_timeout=_seconds(_option(config, "partner_timeout")),
-        retry_window=_seconds(_option(config, "retry_window")),
-        backoff_tolerance=float(_option(config, "backoff_tolerance") or 0.5), **extra,
-    )
-
-
-def _flag(value: Any) -> bool:
-    """A flag from the command line (True/None) or the environment ("1", "true", "yes")."""
-    return value is True or str(value).strip().lower() in ("1", "true", "yes")
-
-
-def _seconds(value: Any) -> float | None:
-    return None if value in (None, "") else float(value)
+    """The declaration, overridden by ``OIOI_*``, overridden by the ``--oioi-*`` options."""
+    flags: dict[str, Any] = {name: config.getoption(f"oioi_{name}") for name in _SINGLE}
+    flags |= {"connectors": tuple(config.getoption("oioi_connector_id")),
+              "partner_identifiers": tuple(config.getoption("oioi_partner_identifier")),
+              "rfids": parse_rfids(config.getoption("oioi_rfid"), base={})}
+    values = declaration.settings(_option(config, "declaration"), os.environ, flags)
+    if not values.get("url") or not values.get("role"):
+        raise ConfigError(f"No {'URL' if not values.get('url') else 'role'}: give --oioi-"
+                          f"{'url' if not values.get('url') else 'role'} or set it in [iut] of the declaration.")
+    return Target(**values, api_key=_option(config, "api_key") or "", only=tuple(config.getoption("oioi_requirement")),
+                  partner_api_key=_option(config, "partner_api_key"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the catalogue requirements a conformance check speaks for")
     config.addinivalue_line("markers", "role(name): a check that applies only when the IUT has this role")
-    if not _option(config, "url"):
+    if not _option(config, "url") and not _option(config, "declaration"):
         return
     try:
         target = _target(config)
@@ -103,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.stash[TARGET] = target
     config.stash[RECORDER] = _report.Recorder(target)
+    config.stash[RECORDER].declaration = _declared(target, _option(config, "declaration"))
 
 
 def _known(requirement_id: str) -> bool:
@@ -120,24 +116,29 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"OIOI IUT: {t.url} role={t.role.upper()} profile={t.profile} seed={t.seed} key={t.describe()['api_key']}"]
 
 
+def _declared(target: Target, path: str | None) -> dict[str, Any]:
+    """What was declared and used, for report.json (the keys masked)."""
+    fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target)}
+    return declaration.describe(fields, path, target.api_key, target.partner_api_key)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Fail fast (exit status 2) when the IUT cannot be reached or refuses the run's API key."""
-    if TARGET in session.config.stash and (why := preflight(session.config.stash[TARGET])):
+    """Fail fast (exit status 2) on a setup mistake; print and record each doubt about the given values first."""
+    config = session.config
+    if TARGET not in config.stash:
+        return
+    if why := preflight(config.stash[TARGET]):
         pytest.exit(why, returncode=2)
-
-
-def preflight(target: Target) -> str | None:
-    """Why the run cannot go ahead: the IUT is unreachable or refuses the key (None when it can)."""
-    if why := target.unreachable():
-        return why
-    _, message = probe(target.role)
-    client = Iut(target.url, target.api_key, timeout=target.timeout)
-    exchange = client.send(message)
-    client.close()
-    if exchange.status in (401, 403):
-        return (f"The IUT at {target.url} refused the API key {target.describe()['api_key']} with HTTP "
-                f"{exchange.status}; give the key it accepts with --api-key (or OIOI_API_KEY).")
-    return None
+    target, warnings = doubts(config.stash[TARGET])
+    config.stash[TARGET] = target
+    if RECORDER in config.stash:
+        config.stash[RECORDER].target = target
+        config.stash[RECORDER].setup_warnings = warnings
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for warning in warnings:
+        if reporter is not None:
+            reporter.write_line(f"SETUP WARNING: {warning}", yellow=True, bold=True)
 
 
 def _ids(item: pytest.Item) -> list[str]:
@@ -153,7 +154,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         ids = _ids(item)
         roles = [role for mark in item.iter_markers("role") for role in mark.args]
-        applies = any(target.role in catalogue_entry(r)["roles"] for r in ids) and (not roles or target.role in roles)
+        applies = any(target.role in catalogue_entry(r)["roles"] and catalogue_entry(r).get("feature")
+                      not in target.not_implemented for r in ids) and (not roles or target.role in roles)
         chosen = not target.only or set(ids) & set(target.only)
         (keep if applies and chosen else drop).append(item)
     if drop:

@@ -31,8 +31,15 @@ def add_parsers(commands: Any) -> None:
         description="Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers "
         "against every requirement of the catalogue; writes report.json, report.html, junit.xml and "
         "allure-results/.")
-    c.add_argument("role", choices=("cpo", "emp"), help="the IUT's role")
-    c.add_argument("--url", required=True, help="the IUT's OIOI endpoint, e.g. http://127.0.0.1:8000/api/v4/request")
+    c.add_argument("role", nargs="?", choices=("cpo", "emp"), help="the IUT's role (or role in the declaration)")
+    c.add_argument("--url", help="the IUT's OIOI endpoint, e.g. http://127.0.0.1:8000/api/v4/request (or url in "
+                   "the declaration)")
+    c.add_argument("--declaration", metavar="FILE",
+                   help="the IUT's declaration: the optional features it implements and the test parameters "
+                        "(TOML; flags and OIOI_* variables override it; or set OIOI_DECLARATION)")
+    c.add_argument("--write-declaration", nargs="?", const="iut.toml", metavar="FILE",
+                   help="write a commented declaration template to FILE (default: iut.toml; - for standard "
+                        "output) and exit")
     c.add_argument("--api-key", help="the API key the IUT accepts (or set OIOI_API_KEY)")
     c.add_argument("--connector-id", action="append", default=[], metavar="ID",
                    help="an EVSE ID of the CPO IUT the harness may start sessions on (repeat; two for every check)")
@@ -40,10 +47,10 @@ def add_parsers(commands: Any) -> None:
                    help="the partner identifier the harness sends, as agreed with the IUT (repeat for a second)")
     c.add_argument("--rfid", action="append", default=[], metavar="STATE=UID",
                    help="UIDs the EMP IUT knows: active=…, inactive=…, unknown=… (default: testaccount.rst's)")
-    c.add_argument("--profile", choices=("quick", "full"), default="quick",
+    c.add_argument("--profile", choices=("quick", "full"),
                    help="quick: for every CI build (default); full: the certification run")
     c.add_argument("--seed", type=int, help="seed of the generated requests (same seed, same requests)")
-    c.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default: 10)")
+    c.add_argument("--timeout", type=float, help="seconds to wait for each answer (default: 10)")
     c.add_argument("--requirement", action="append", default=[], metavar="ID",
                    help="run only the checks of this requirement (repeat)")
     c.add_argument("--report-dir", metavar="DIR", help="where the reports go (default: reports/<timestamp>/)")
@@ -53,7 +60,7 @@ def add_parsers(commands: Any) -> None:
     c.add_argument("--partner-api-key", metavar="KEY",
                    help="the key the IUT sends to the mock partner (or set OIOI_PARTNER_API_KEY)")
     c.add_argument("--control-url", metavar="URL", help="the IUT's test-control hook (see the README)")
-    c.add_argument("--wait", type=float, default=10.0,
+    c.add_argument("--wait", type=float,
                    help="seconds to wait for each message the IUT sends (default: 10)")
     c.add_argument("--strict", action="store_true",
                    help="a failed SHOULD requirement fails the run too (default: only a failed MUST does)")
@@ -63,7 +70,7 @@ def add_parsers(commands: Any) -> None:
     c.add_argument("--retry-window", type=float, metavar="S",
                    help="seconds within which the IUT retries a message after a 5xx; without it, no retry "
                         "seen is inconclusive")
-    c.add_argument("--backoff-tolerance", type=float, default=0.5, metavar="F",
+    c.add_argument("--backoff-tolerance", type=float, metavar="F",
                    help="how much shorter than the one before a gap between retries may be, as a fraction "
                         "(jitter; default: 0.5)")
     d = commands.add_parser(
@@ -96,39 +103,76 @@ def _default_dir() -> Path:
 
 
 def pytest_args(args: argparse.Namespace, api_key: str, report_dir: Path) -> list[str]:
-    """The pytest command line of a certify run."""
+    """The pytest command line of a certify run: the options given (the plugin reads the declaration itself)."""
     argv = [str(SUITE), "-c", str(SUITE / "certify.ini"), "--rootdir", str(SUITE), "-p", "no:cacheprovider",
             "-v", "--tb=no", "--no-header", "-rN", "--assert=plain",
             f"--junitxml={report_dir / 'junit.xml'}", f"--alluredir={report_dir / 'allure-results'}",
-            "--oioi-url", args.url, "--oioi-role", args.role, "--oioi-profile", args.profile,
-            "--oioi-timeout", str(args.timeout), "--oioi-report-dir", str(report_dir)]
+            "--oioi-report-dir", str(report_dir)]
     for option in ("connector_id", "partner_identifier", "rfid", "requirement"):
         for value in getattr(args, option):
             argv += [f"--oioi-{option.replace('_', '-')}", value]
-    if args.seed is not None:
-        argv += ["--oioi-seed", str(args.seed)]
-    for option in ("listen", "control_url", "partner_timeout", "retry_window", "backoff_tolerance"):
+    for option in ("declaration", "url", "role", "profile", "seed", "timeout", "wait", "listen", "control_url",
+                   "partner_timeout", "retry_window", "backoff_tolerance"):
         if getattr(args, option) is not None:
             argv += [f"--oioi-{option.replace('_', '-')}", str(getattr(args, option))]
     if args.strict:
         argv.append("--oioi-strict")
-    return [*argv, "--oioi-wait", str(args.wait)]
+    return argv
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The Target settings given as flags (None: not given)."""
+    from conformance._target import parse_rfids
+
+    return {"url": args.url, "role": args.role, "control_url": args.control_url, "listen": args.listen,
+            "profile": args.profile, "seed": args.seed, "timeout": args.timeout, "wait": args.wait,
+            "partner_timeout": args.partner_timeout, "retry_window": args.retry_window,
+            "backoff_tolerance": args.backoff_tolerance, "strict": args.strict or None,
+            "connectors": tuple(args.connector_id), "partner_identifiers": tuple(args.partner_identifier),
+            "rfids": parse_rfids(args.rfid, base={})}
+
+
+def write_declaration(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Write a commented declaration template (the flags given fill it in); 0."""
+    from conformance import _declaration
+
+    values = {name: value for name, value in _flags(args).items() if value not in (None, (), {})}
+    text = _declaration.render(_declaration.sections(values))
+    if args.write_declaration == "-":
+        stdout.write(text)
+        return 0
+    path = Path(args.write_declaration)
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{path} exists already; give --write-declaration another file name, or remove it.") from None
+    except OSError as failure:
+        raise ConfigError(f"Cannot write {path} ({failure.strerror or failure}).") from None
+    stdout.write(f"wrote {path}: fill it in, then run oioi certify --declaration {path}\n")
+    return 0
 
 
 def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     """Run the suite in this process and return the exit status (0, 1 or 2)."""
     import pytest
 
+    from conformance._declaration import settings
     from conformance._report import scrub
-    from conformance._target import Target, parse_rfids
+    from conformance._target import Target
 
+    if args.write_declaration is not None:
+        return write_declaration(args, stdout)
+    args.declaration = args.declaration or os.environ.get("OIOI_DECLARATION") or None
+    values = settings(args.declaration, os.environ, _flags(args))
+    if not values.get("role"):
+        raise ConfigError("No role: give cpo or emp after 'oioi certify', or role in [iut] of the declaration.")
+    if not values.get("url"):
+        raise ConfigError("No URL: give --url with the IUT's OIOI endpoint (e.g. "
+                          "http://127.0.0.1:8000/api/v4/request), or url in [iut] of the declaration.")
     api_key = args.api_key or os.environ.get("OIOI_API_KEY", "")
     partner_key = args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY")
-    target = Target(url=args.url, role=args.role, api_key=api_key, rfids=parse_rfids(args.rfid),
-                    connectors=tuple(args.connector_id), profile=args.profile, timeout=args.timeout,
-                    listen=args.listen, partner_api_key=partner_key, control_url=args.control_url, wait=args.wait,
-                    strict=args.strict, partner_timeout=args.partner_timeout, retry_window=args.retry_window,
-                    backoff_tolerance=args.backoff_tolerance)
+    target = Target(**values, api_key=api_key, partner_api_key=partner_key)
     from conformance._catalogue import requirement
 
     for rid in args.requirement:
@@ -137,7 +181,7 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
         except KeyError:
             raise ConfigError(f"--requirement {rid!r} is not in the catalogue; see the ids in "
                               "conformance/requirements.json.") from None
-    from conformance.plugin import preflight
+    from conformance._preflight import preflight
 
     if why := preflight(target):
         raise ConfigError(why)
@@ -145,7 +189,7 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     os.environ["OIOI_API_KEY"] = api_key  # handed to the plugin without putting it on a command line
     if partner_key:
         os.environ["OIOI_PARTNER_API_KEY"] = partner_key
-    stdout.write(f"certifying the {args.role.upper()} at {args.url} (profile {args.profile})\n")
+    stdout.write(f"certifying the {target.role.upper()} at {target.url} (profile {target.profile})\n")
     stdout.flush()
     code = pytest.main(pytest_args(args, api_key, report_dir))
     report_file = report_dir / "report.json"
