@@ -1,12 +1,12 @@
 """Verdicts per requirement, and the files of a run: report.json and report.html.
 
-report.json (documented in the README): ``tool``, ``spec``, ``iut`` (url, role),
-``profile``, ``seed``, ``started``, ``duration_s``, ``verdict`` (``fail`` when a MUST
-requirement failed), ``summary`` (count per verdict), ``errors`` (checks the harness
-itself could not run) and ``requirements``: per catalogue
-entry its ``id``, ``title``, ``level``, ``roles``, ``area``, ``call``, ``spec``,
-``verdict`` (pass / fail / not-run / not-applicable), ``reason``, ``checks`` and
-``failures`` (each with the check, Received / Expected, request, response and curl).
+report.json (documented in the README): ``tool``, ``spec``, ``iut`` (url, role), ``profile``, ``strict``,
+``seed``, ``started``, ``duration_s``, ``verdict`` (``fail`` when a MUST requirement failed, with ``strict``
+also a SHOULD), ``summary`` (count per verdict), ``errors`` (checks the harness itself could not run) and
+``requirements``: per catalogue entry its ``id``, ``title``, ``level``, ``basis`` (normative /
+interpretation) and ``why``, ``feature`` (the optional part it belongs to, or null), ``roles``, ``area``,
+``call``, ``spec``, ``verdict`` (pass / fail / inconclusive / not-run / not-applicable), ``reason``,
+``checks`` and ``failures`` (each with the check, Received / Expected, request, response and curl).
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ class Recorder:
         for entry in requirements():
             verdict, reason, checks, failures = self.verdict(entry)
             summary[verdict] += 1
-            rows.append({key: entry.get(key) for key in ("id", "title", "level", "basis", "roles", "area", "call",
-                                                          "spec")}
+            rows.append({key: entry.get(key) for key in ("id", "title", "level", "basis", "why", "feature", "roles",
+                                                          "area", "call", "spec")}
                         | {"verdict": verdict, "reason": reason, "checks": checks, "failures": failures})
         fatal = ("MUST", "SHOULD") if self.target.strict else ("MUST",)
         failed = any(r["verdict"] == "fail" and r["level"] in fatal for r in rows)
@@ -192,5 +192,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     role, verdict = report["iut"]["role"].upper(), report["verdict"].upper()
     lines += ["", f"OIOI {role} conformance: {verdict} — {s['pass']} passed, "
               f"{s['fail']} failed, {s['inconclusive']} inconclusive, {s['not-run']} not run, "
-              f"{s['not-applicable']} not applicable"]
+              f"{s['not-applicable']} not applicable" + _should_note(failed, strict=bool(report.get("strict")))]
     return lines
+
+
+def _should_note(failed: list[dict[str, Any]], *, strict: bool) -> str:
+    """Whether the failed SHOULDs counted: only a failed MUST fails a run, unless --strict."""
+    should = sum(row["level"] == "SHOULD" for row in failed)
+    if not should:
+        return ""
+    failures = f"{should} SHOULD failure{'s' * (should != 1)}"
+    return f"; {failures} (fatal: --strict)" if strict else f"; {failures} (not fatal; --strict makes them fail)"
