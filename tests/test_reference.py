@@ -265,6 +265,94 @@ def test_every_fault_has_a_probe() -> None:
     assert set(TRANSPORT_FAULTS) <= set(reference_cpo.FAULTS) & set(reference_emp.FAULTS)
 
 
+# --- correct behaviours (examples/variants.json): answers the spec allows, shown against the default ---------
+
+VARIANTS = json.loads((ROOT / "examples" / "variants.json").read_text("utf-8"))
+BERLIN = Req({"session-start": {"user": {"identifier-type": "evco-id", "identifier": "Berlin"},
+                                "connector-id": CONNECTOR}})  # the identifier breaks its identifier-type
+
+
+def cdr_of(user: dict[str, str]) -> Req:
+    return Req({"session-post": {**session_post().body["session-post"], "user": user}})
+
+
+def has_extra_fields(answer: Answer) -> bool:
+    body = answer[2]
+    return "served-at" in body and "trace-id" in body["result"]
+
+
+# role -> behaviour -> (requests, default outcome, behaviour's outcome, what else shows it)
+BEHAVIOUR_PROBES: dict[str, dict[str, Probe]] = {
+    "cpo": {
+        "strict-validation": Probe((BERLIN,), (200, 0), (400, 230)),
+        "refusals-as-4xx": Probe((session_start(UNKNOWN_CONNECTOR),), (200, 181), (404, 181)),
+        "general-codes": Probe((session_start(UNKNOWN_CONNECTOR),), (200, 181), (200, 100)),
+        "extra-answer-fields": Probe((session_start(),), (200, 0), (200, 0), has_extra_fields),
+    },
+    "emp": {
+        # the spec's own example UID: calls/rfid_post.rst, "All characters must be upper-case"
+        "strict-validation": Probe((cdr_of({"identifier-type": "rfid", "identifier": "abcdefab"}),), (200, 0),
+                                   (400, 230)),
+        "refusals-as-4xx": Probe((rfid_verify(UNKNOWN_UID),), (200, 191), (404, 191)),
+        "general-codes": Probe((rfid_verify(UNKNOWN_UID),), (200, 191), (200, 100)),
+        "extra-answer-fields": Probe((rfid_verify(),), (200, 0), (200, 0), has_extra_fields),
+    },
+}
+
+
+@pytest.mark.parametrize(("role", "behaviour"), [(r, b) for r in BEHAVIOUR_PROBES for b in BEHAVIOUR_PROBES[r]])
+def test_behaviour_shows_itself(role: str, behaviour: str) -> None:
+    probe = BEHAVIOUR_PROBES[role][behaviour]
+    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], behaviours=[behaviour])
+    assert outcome(run_probe(role, (), probe)) == probe.correct
+    answer = [send(app.test_client(), req, check=False) for req in probe.steps][-1]
+    assert outcome(answer) == probe.faulty
+    assert probe.shows is None or probe.shows(answer)
+
+
+@pytest.mark.parametrize(
+    ("evco_id", "valid"),
+    [("DE*8PS*123456*7", True), ("DE-8PS-123456-X", True), ("DE8PS1234567", True), ("Berlin", False),
+     ("ZZ*8PS*123456*7", False), ("DE*8PS*156454730*2", False), ("DE*8PS*123456*x", False)],
+)
+def test_strict_validation_reads_evco_ids_as_the_glossary_does(evco_id: str, valid: bool) -> None:
+    app = CREATE["cpo"](db_path=":memory:", api_keys=[API_KEY], behaviours=["strict-validation"]).test_client()
+    assert outcome(send(app, session_start(evco=evco_id), check=False)) == ((200, 0) if valid else (400, 230))
+
+
+def test_slow_answers_take_50_ms() -> None:
+    app = CREATE["emp"](db_path=":memory:", api_keys=[API_KEY], behaviours=["slow-answers"]).test_client()
+    started = time.monotonic()
+    send(app, rfid_verify(), check=True)
+    assert time.monotonic() - started >= 0.05
+
+
+def test_the_variants_table_lists_every_behaviour() -> None:
+    """examples/variants.json (what self-validation certifies) names exactly each reference's behaviours."""
+    assert set(VARIANTS["cpo"]) == set(reference_cpo.BEHAVIOURS)
+    assert set(VARIANTS["emp"]) == set(reference_emp.BEHAVIOURS)
+    assert not set(VARIANTS["cpo"]) & set(reference_cpo.FAULTS) and not set(VARIANTS["emp"]) & set(reference_emp.FAULTS)
+
+
+def test_every_behaviour_quotes_the_spec_that_allows_it() -> None:
+    """Each quote of examples/variants.json is in its spec file (whitespace and table borders aside)."""
+    from tests.fixtures.spec import spec_dir
+
+    if not spec_dir().is_dir():
+        pytest.skip(f"the spec is not at {spec_dir()} (set OIOI_SPEC_DIR)")
+    flat = lambda text: " ".join(text.replace("|", " ").split())  # noqa: E731
+    for role in ("cpo", "emp"):
+        for name, entry in VARIANTS[role].items():
+            assert entry["spec"], name
+            for quote in entry["spec"]:
+                assert flat(quote["quote"]) in flat((spec_dir() / quote["file"]).read_text("utf-8")), (name, quote)
+
+
+def test_unknown_behaviour_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="honours-statuses"):
+        reference_cpo.create_app(db_path=":memory:", api_keys=[API_KEY], behaviours=["honours-status"])
+
+
 def test_reservation_expires_after_15_minutes() -> None:
     app = client("cpo")
     assert send(app, reservation_start(), check=True)[2]["reservation-start"] == {"end": "2026-12-04T18:30:00+00:00"}
@@ -380,6 +468,17 @@ def test_served_emp_variant_allows_inactive_uid(served: dict[str, Served]) -> No
     variant = served["emp"].post(rfid_verify(INACTIVE_UID).body, path=path)
     assert result_of(variant) == (200, "application/json", 0)
     assert "evco-id" in variant.json()
+
+
+def test_served_behaviour_variant_closes_each_connection(served: dict[str, Served]) -> None:
+    """connection-close under gunicorn: 'Connection: close' on the answer (keep-alive on the default)."""
+    with requests.Session() as session:
+        headers = {"Authorization": f"key={API_KEY}"}
+        plain = session.post(served["emp"].base + PATH, json=rfid_verify().body, headers=headers, timeout=5)
+        path = served["emp"].base + "/variant/connection-close" + PATH
+        closing = session.post(path, json=rfid_verify().body, headers=headers, timeout=5)
+    assert (plain.headers["Connection"], closing.headers["Connection"]) == ("keep-alive", "close")
+    assert result_of(closing) == (200, "application/json", 0)
 
 
 def test_served_unknown_variant_is_not_found(served: dict[str, Served]) -> None:

@@ -151,10 +151,13 @@ class Reference:
 CREATE: dict[str, Callable[..., Flask]] = {"cpo": reference_cpo.create_app, "emp": reference_emp.create_app}
 
 
-def reference(role: str, partner: Partner | None, *faults: str) -> Reference:
-    """A fresh reference with ``faults``, sending to ``partner``; clock and ids fixed, waits recorded."""
+def reference(role: str, partner: Partner | None, *faults: str, behaviours: tuple[str, ...] = ()) -> Reference:
+    """A fresh reference with ``faults`` (and ``behaviours``), sending to ``partner``; clock and ids fixed, waits
+    recorded.
+    """
     url, key = (partner.url, PARTNER_KEY) if partner is not None else (None, None)
-    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], faults=faults, partner_url=url, partner_api_key=key)
+    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], faults=faults, partner_url=url, partner_api_key=key,
+                       behaviours=behaviours)
     endpoint: Endpoint = app.extensions[EXTENSION]
     endpoint.now = lambda: NOW
     ids = itertools.count(1)
@@ -668,3 +671,110 @@ def test_every_fault_has_a_probe_or_a_scenario() -> None:
     for role, module in (("cpo", reference_cpo), ("emp", reference_emp)):
         assert set(PROBES[role]).isdisjoint(SCENARIOS[role])
         assert set(PROBES[role]) | set(SCENARIOS[role]) == set(module.FAULTS)
+
+
+# --- correct behaviours (examples/variants.json): what the spec allows, shown against the default ----------------
+
+
+def _start_code(cpo: Reference, connector: str = CONNECTOR) -> int:
+    user = {"identifier-type": "evco-id", "identifier": EVCO}
+    return int(cpo.oioi("session-start", {"user": user, "connector-id": connector})["result"]["code"])
+
+
+@pytest.mark.parametrize(("status", "code"), [("Offline", 310), ("Unknown", 310), ("Reserved", 320),
+                                              ("Occupied", 320), ("Available", 0)])
+def test_honours_statuses_refuses_a_start_on_a_connector_not_available(partner: Partner, status: str,
+                                                                       code: int) -> None:
+    default, honouring = reference("cpo", partner), reference("cpo", partner, behaviours=("honours-statuses",))
+    for cpo in (default, honouring):
+        assert cpo.control("set-status", **{"connector-id": CONNECTOR, "status": status})[0] == 200
+    assert (_start_code(default), _start_code(honouring)) == (0, code)
+
+
+def test_honours_statuses_refuses_a_reservation_on_a_reserved_connector(partner: Partner) -> None:
+    cpo = reference("cpo", partner, behaviours=("honours-statuses",))
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Reserved"})
+    answer = cpo.oioi("reservation-start", {"connector-id": CONNECTOR, "identifier": [{"evco-id": EVCO}]})
+    assert answer["result"]["code"] == 323
+
+
+def test_the_cpo_keeps_each_connectors_status(partner: Partner) -> None:
+    """set-status and sessions set the status in the state (what self-validation reads after a run)."""
+    cpo = reference("cpo", partner)
+
+    def status() -> str:
+        with cpo.endpoint.db.transaction() as tx:
+            return str(tx.execute("SELECT status FROM connectors WHERE evse_id = ?", (CONNECTOR,)).fetchone()[0])
+
+    assert status() == "Available"
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Offline"})
+    assert status() == "Offline"
+    session_id = remote_start(cpo)
+    assert status() == "Occupied"
+    cpo.oioi("session-stop", {"user": {"identifier-type": "evco-id", "identifier": EVCO}, "connector-id": CONNECTOR,
+                              "session-id": session_id})
+    assert status() == "Available"
+
+
+def test_stop_needs_session_id(partner: Partner) -> None:
+    cpo = reference("cpo", partner, behaviours=("stop-needs-session-id",))
+    session_id = remote_start(cpo)
+    stop = {"user": {"identifier-type": "evco-id", "identifier": EVCO}, "connector-id": CONNECTOR}
+    assert cpo.oioi("session-stop", stop)["result"]["code"] == 182
+    assert cpo.oioi("session-stop", {**stop, "session-id": session_id})["result"]["code"] == 0
+
+
+@pytest.mark.parametrize("code", [11, 12])
+def test_start_answers_011_or_012(partner: Partner, code: int) -> None:
+    cpo = reference("cpo", partner, behaviours=(f"start-{code:03d}",))
+    answer = cpo.oioi("session-start", {"user": {"identifier-type": "evco-id", "identifier": EVCO},
+                                        "connector-id": CONNECTOR})
+    assert answer["result"]["code"] == code and answer["session-start"]["session-id"]
+
+
+def test_offline_whitelist_starts_a_whitelisted_uid_without_rfid_verify(partner: Partner) -> None:
+    cpo = reference("cpo", partner, behaviours=("offline-whitelist",))
+    cpo.oioi("rfid-post", {"rfids": [ACTIVE_UID], "partner-identifier": "emp-partner-identifier-01"})
+    status, answer = cpo.control("present-rfid", **{"connector-id": CONNECTOR, "rfid": ACTIVE_UID.lower()})
+    assert (status, answer["authorized"]) == (200, True)
+    cpo.settle()
+    assert partner.calls("rfid-verify") == []
+    status, answer = cpo.control("present-rfid", **{"connector-id": CONNECTOR_2, "rfid": "0477BD22AA4AAA"})
+    assert (status, answer["authorized"]) == (200, False)
+    assert partner.calls("rfid-verify") == [{"rfid": "0477BD22AA4AAA"}]
+
+
+def test_the_emp_takes_011_as_a_started_session(partner: Partner) -> None:
+    """request.rst: "the code 000 is valid, as well as the more specific 011": the session-id is kept."""
+    emp = reference("emp", partner)
+    partner_answer = {"session-start": {"session-id": "cpo-011"}, "result": {"code": 11, "message": "Started."}}
+    original = partner.answer
+    partner.answer = lambda headers, body: (*original(headers, body)[:2], partner_answer)  # type: ignore[method-assign]
+    status, answer = emp.control("start-session", **{"connector-id": CONNECTOR, "evco-id": EVCO})
+    assert (status, answer["session-id"]) == (200, "cpo-011")
+
+
+def test_slow_client_timeout_waits_30_seconds(partner: Partner) -> None:
+    assert reference("cpo", partner).outbox.timeout == 2.0
+    assert reference("cpo", partner, behaviours=("slow-client-timeout",)).outbox.timeout == 30.0
+
+
+def test_jittered_backoff_grows_with_half_of_it_random(partner: Partner) -> None:
+    """Equal jitter on 2 s * 2^(n-1): 1-2 s, 2-4 s, 4-8 s; a longer Retry-After is honoured."""
+    cpo = reference("cpo", partner, behaviours=("jittered-backoff",))
+    for fraction in (0.0, 1.0):
+        cpo.outbox.random = lambda fraction=fraction: fraction  # type: ignore[misc]
+        assert [cpo.outbox.delay(n, None) for n in (1, 2, 3)] == [1.0 + fraction, 2.0 + 2 * fraction,
+                                                                  4.0 + 4 * fraction]
+    assert cpo.outbox.delay(1, 5.0) == 5.0
+    partner.script = [(503, {}), (503, {})]
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Offline"})
+    cpo.settle()
+    assert len(partner.calls("connector-post-status")) == 3 and len(cpo.sleeps) == 2
+
+
+def test_connection_close_is_sent(partner: Partner) -> None:
+    cpo = reference("cpo", partner, behaviours=("connection-close",))
+    cpo.control("set-status", **{"connector-id": CONNECTOR, "status": "Offline"})
+    cpo.settle()
+    assert partner.received[-1].headers.get("Connection") == "close"

@@ -1,17 +1,22 @@
 """Self-validation: the correct reference implementations pass, every faulty variant is caught.
 
 Each reference runs once in gunicorn with ``--variants``: the correct implementation at
-``/api/v4/request`` and each fault F at ``/variant/F/api/v4/request``. ``oioi certify``
-runs as a user runs it (a subprocess), restricted to the requirements that must catch
-the fault, and its report.json must say ``fail`` for each of them.
+``/api/v4/request``, each fault F at ``/variant/F/api/v4/request`` and each correct
+behaviour B at ``/variant/B/api/v4/request``. ``oioi certify`` runs as a user runs it (a
+subprocess). For a fault, restricted to the requirements that must catch it, report.json
+must say ``fail`` for each of them (examples/faults.json); for a correct behaviour, in one
+full run, no requirement may fail at any level, and a CPO must be left as it was found
+(examples/variants.json).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +29,15 @@ from oioi._certify_cli import free_port, start_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "faults.json").read_text(encoding="utf-8"))
+VARIANTS: dict[str, Any] = json.loads((ROOT / "examples" / "variants.json").read_text(encoding="utf-8"))
 API_KEY = "self-validation-key-0123456789"
 
 
 PARTNER_KEY = "self-validation-partner-key-9876"
 LISTEN = {role: f"127.0.0.1:{free_port()}" for role in ("cpo", "emp")}  # where each run's mock partner listens
+
+
+STATE_DIRS: dict[str, Path] = {}  # where each role's reference keeps its variants' SQLite files (DIR/<name>.sqlite)
 
 
 def _start(role: str, directory: Path) -> Iterator[str]:
@@ -42,12 +51,41 @@ def _start(role: str, directory: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _start("cpo", tmp_path_factory.mktemp("reference-cpo"))
+    STATE_DIRS["cpo"] = tmp_path_factory.mktemp("reference-cpo")
+    yield from _start("cpo", STATE_DIRS["cpo"])
 
 
 @pytest.fixture(scope="module")
 def reference_emp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _start("emp", tmp_path_factory.mktemp("reference-emp"))
+    STATE_DIRS["emp"] = tmp_path_factory.mktemp("reference-emp")
+    yield from _start("emp", STATE_DIRS["emp"])
+
+
+def declared(role: str, name: str | None) -> list[str]:
+    """The figures a variant declares (examples/variants.json), as ``oioi certify`` flags."""
+    figures = {**VARIANTS["declaration"], **(VARIANTS[role][name].get("declaration", {}) if name else {})}
+    return [f"--{figure}={value:g}" for figure, value in figures.items()]
+
+
+def initial_state_left(db_file: Path) -> dict[str, Any]:
+    """What a certification must have undone in a reference CPO's state: running sessions, active
+    reservations, connectors that are not Available, the harness's whitelist (rfid-post).
+
+    Every connector starts Available with no session, no reservation and an empty whitelist, so
+    all four must be empty again. An rfid-post can be undone in OIOI: an rfid-post with an empty
+    list makes the earlier UIDs invalid ("All RFIDs that were pushed before with the same
+    partner-identifier and are not part of a request must be made invalid", calls/rfid_post.rst).
+    """
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True) as db:
+        return {
+            "running sessions": db.execute("SELECT session_id, connector_id FROM sessions WHERE running = 1"
+                                           ).fetchall(),
+            "active reservations": db.execute("SELECT id, connector_id FROM reservations WHERE state = 'active' "
+                                              "AND ends > ?", (time.time(),)).fetchall(),
+            "connectors not Available": db.execute("SELECT evse_id, status FROM connectors "
+                                                   "WHERE status != 'Available'").fetchall(),
+            "whitelist": db.execute("SELECT partner, uid FROM whitelist").fetchall(),
+        }
 
 
 def certify(role: str, url: str, report_dir: Path, *options: str) -> tuple[int, dict[str, Any], str]:
@@ -72,6 +110,27 @@ def _verdicts(report: dict[str, Any]) -> dict[str, str]:
 
 
 SENDING_CHECKS = {name for name in dir(test_sent) if name.startswith("test_")}
+CORRECT = [pytest.param(role, name, id=f"{role}-{name}") for role in ("cpo", "emp") for name in VARIANTS[role]]
+
+
+# First in the file: the longest runs, so pytest-xdist (--dist load) starts them first and the short
+# fault runs fill the workers around them.
+@pytest.mark.parametrize(("role", "name"), CORRECT)
+def test_correct_variant_passes(request: pytest.FixtureRequest, tmp_path: Path, role: str, name: str) -> None:
+    """One full certification of a correct variant (both directions, with the hook): no requirement fails at
+    any level (--strict), no harness error, exit 0; a CPO is left as it was found.
+    """
+    base = request.getfixturevalue(f"reference_{role}")
+    status, report, output = certify(role, f"{base}/variant/{name}/api/v4/request", tmp_path, "--profile=quick",
+                                     "--strict", *declared(role, name))
+    failed = {row["id"]: row["failures"][0]["received"][:200] for row in report.get("requirements", [])
+              if row["verdict"] == "fail"}
+    assert failed == {}, output[-3000:]
+    assert report["errors"] == [], output[-3000:]
+    assert status == 0, output[-3000:]
+    if role == "cpo":  # an EMP's state (stations, statuses, CDRs it received) has no OIOI call to undo it
+        left = initial_state_left(STATE_DIRS[role] / f"{name}.sqlite")
+        assert left == {what: [] for what in left}, left
 CASES = [pytest.param(role, fault, entry["caught-by"], id=f"{role}-{fault}")
          for role in ("cpo", "emp") for fault, entry in FAULTS[role].items()]
 
@@ -101,7 +160,7 @@ def test_correct_reference_passes_every_applicable_requirement(
     request: pytest.FixtureRequest, tmp_path: Path, role: str
 ) -> None:
     base = request.getfixturevalue(f"reference_{role}")
-    status, report, output = certify(role, f"{base}/api/v4/request", tmp_path)
+    status, report, output = certify(role, f"{base}/api/v4/request", tmp_path, *declared(role, None))
     assert status == 0, output[-3000:]
     assert report["errors"] == []
     tested = [r for r in requirements() if role in r["roles"] and "test" in r]
@@ -111,6 +170,9 @@ def test_correct_reference_passes_every_applicable_requirement(
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
             assert API_KEY not in text and PARTNER_KEY not in text, path
+    if role == "cpo":
+        left = initial_state_left(STATE_DIRS[role] / "correct.sqlite")
+        assert left == {what: [] for what in left}, left
 
 
 def test_every_tested_requirement_is_proven_by_a_fault() -> None:
@@ -153,15 +215,25 @@ def test_state_machines_catch_faults_on_their_own(
     assert set(failed.values()) == {f"test_{role}_behaves_like_the_model"}
 
 
-def test_without_a_hook_or_a_person_the_sending_checks_are_not_run(reference_cpo: str, tmp_path: Path) -> None:
-    """No --control-url and no terminal: what the IUT was never asked to send is not-run, with the reason."""
+def test_without_a_hook_or_a_person_the_sending_checks_are_not_run(tmp_path: Path) -> None:
+    """No --control-url and no terminal: what the IUT was never asked to send is not-run, with the reason.
+
+    Its own reference CPO: the shared one's state belongs to the run that asserts it is undone.
+    """
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
+    (tmp_path / "reference").mkdir()
+    server = _start("cpo", tmp_path / "reference")
+    reference_cpo = next(server)
     command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", f"{reference_cpo}/api/v4/request",
                "--seed", "9", "--report-dir", str(tmp_path), "--listen", LISTEN["cpo"], "--wait", "1",
                *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                              stdin=subprocess.DEVNULL,
+                              env={**os.environ, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
+    finally:
+        next(server, None)  # stops it
     assert done.returncode == 0, done.stdout[-3000:]
     rows = {row["id"]: row for row in json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))[
         "requirements"]}

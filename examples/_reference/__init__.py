@@ -4,11 +4,13 @@ A role package supplies its handlers (one plain function per call it receives), 
 actions (what it sends, on a test's ``POST /control``) and its faults; `make_app` wraps them in
 the transport of request.rst, `make_outbox` delivers what it sends to its partner,
 `variants_app` mounts every faulty variant next to the correct implementation, and `main` is
-the command line.
+the command line. A role's correct behaviours (`TRANSPORT_BEHAVIOURS`, `SENDER_BEHAVIOURS` and
+its own) are served like its faults, each at ``/variant/B/api/v4/request``.
 """
 
 from __future__ import annotations
 
+from examples._reference._behaviours import SENDER_BEHAVIOURS, TRANSPORT_BEHAVIOURS, check_behaviours
 from examples._reference._control import CONTROL_PATH, Action, ControlError, optional_text, required_text
 from examples._reference._db import Database
 from examples._reference._outbox import SENDER_FAULTS, Outbox, Outcome, make_outbox
@@ -33,7 +35,9 @@ __all__ = [
     "EXTENSION",
     "PATH",
     "PREFIX",
+    "SENDER_BEHAVIOURS",
     "SENDER_FAULTS",
+    "TRANSPORT_BEHAVIOURS",
     "TRANSPORT_FAULTS",
     "Action",
     "Body",
@@ -47,6 +51,7 @@ __all__ = [
     "Role",
     "Variants",
     "check_api_keys",
+    "check_behaviours",
     "check_faults",
     "main",
     "make_app",

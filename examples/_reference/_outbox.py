@@ -8,7 +8,8 @@ Retry-After header included in the response. Your services must implement expone
 So: HTTP 200 is delivered; a 4xx is final (the partner refused this message, sending it again
 changes nothing); a 5xx, a timeout or a refused connection is tried again after
 max(Retry-After, ``base_delay`` * 2^(n-1)) seconds, at most ``max_tries`` tries in all.
-The sender faults live here, each one ``if`` where a real partner's bug would be.
+The sender faults live here, each one ``if`` where a real partner's bug would be, and so do the
+sender's correct behaviours (a 30 s client timeout, jittered back-off, no keep-alive).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime
 import email.utils
 import json
 import queue
+import random
 import sys
 import threading
 import time
@@ -27,6 +29,7 @@ from typing import Any
 
 import requests
 
+from examples._reference._behaviours import JITTER_BASE, SLOW_CLIENT_TIMEOUT
 from oioi.errors import ConfigError
 
 __all__ = ["SENDER_FAULTS", "Outbox", "Outcome", "make_outbox"]
@@ -78,16 +81,28 @@ class _Message:
 class Outbox:
     """The messages for one partner, delivered in order by one background thread (started on first use)."""
 
-    def __init__(self, url: str, api_key: str, identifier: str, faults: frozenset[str], title: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        identifier: str,
+        faults: frozenset[str],
+        title: str,
+        behaviours: frozenset[str] = frozenset(),
+    ) -> None:
         self.url, self.identifier, self.faults, self.title = url, identifier, faults, title
+        self.behaviours = behaviours
         self._api_key = api_key
-        self.base_delay = 0.5  # seconds before the 2nd try; doubled before each further one
+        self.base_delay = JITTER_BASE if "jittered-backoff" in behaviours else 0.5  # seconds before the 2nd try
         self.max_tries = 4
-        self.timeout = 2.0  # seconds per try
-        self.wait_limit = 15.0  # seconds a synchronous `request` waits for its message's outcome
-        # Seams for tests: how the outbox waits between tries, and the clock Retry-After dates are read with.
+        self.timeout = SLOW_CLIENT_TIMEOUT if "slow-client-timeout" in behaviours else 2.0  # seconds per try
+        # seconds a synchronous `request` waits for its message's outcome: 15 by default, longer as the tries are
+        self.wait_limit = 13.0 + self.timeout + (2 * JITTER_BASE * 2**2 if "jittered-backoff" in behaviours else 0.0)
+        # Seams for tests: how the outbox waits between tries, the clock Retry-After dates are read with,
+        # and the random fraction of jittered-backoff.
         self.sleep: Callable[[float], None] = time.sleep
         self.now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+        self.random: Callable[[], float] = random.random
         self._queue: queue.Queue[_Message] = queue.Queue()
         self._lock = threading.Condition()
         self._pending = 0
@@ -155,10 +170,16 @@ class Outbox:
         return STORM_TRIES if "retry-storm" in self.faults else self.max_tries
 
     def delay(self, tries: int, retry_after: float | None) -> float:
-        """Seconds to wait after try ``tries`` failed: max(Retry-After, base_delay * 2^(tries-1))."""
+        """Seconds to wait after try ``tries`` failed: max(Retry-After, base_delay * 2^(tries-1)).
+
+        With jittered-backoff, "equal jitter": half of the back-off fixed, the other half random, so the
+        waits still grow ("Your services must implement exponential back-off", request.rst).
+        """
         if "retry-storm" in self.faults:
             return 0.0
         backoff = self.base_delay * 2.0 ** (tries - 1)
+        if "jittered-backoff" in self.behaviours:
+            backoff = backoff / 2 + self.random() * backoff / 2
         if "steady-retries" in self.faults:  # the fault: the back-off stops growing at 2 * base_delay
             backoff = min(backoff, 2 * self.base_delay)
         return max(retry_after or 0.0, backoff)
@@ -168,6 +189,8 @@ class Outbox:
         scheme = "Bearer " if "bearer-auth" in self.faults else "key="
         content_type = "text/plain" if "text-plain-content-type" in self.faults else "application/json"
         headers = {"Authorization": scheme + self._api_key, "Content-Type": content_type}
+        if "connection-close" in self.behaviours:  # HTTP/1.0 style: one connection per message
+            headers["Connection"] = "close"
         ((call, fields),) = message.items()
         if "partner-identifier-outside" in self.faults and "partner-identifier" in fields:  # the fault: two keys
             message = {
@@ -208,7 +231,12 @@ class Outbox:
 
 
 def make_outbox(
-    url: str | None, api_key: str | None, identifier: str, faults: Iterable[str], title: str
+    url: str | None,
+    api_key: str | None,
+    identifier: str,
+    faults: Iterable[str],
+    title: str,
+    behaviours: Iterable[str] = (),
 ) -> Outbox | None:
     """The outbox for the partner at ``url``, or None when no partner is configured.
 
@@ -226,4 +254,4 @@ def make_outbox(
     faults = frozenset(faults)
     if "short-partner-identifier" in faults:  # the fault: shorter than the glossary's 16 characters
         identifier = identifier[:12]
-    return Outbox(url, api_key, identifier, faults, title)
+    return Outbox(url, api_key, identifier, faults, title, frozenset(behaviours))

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from examples._reference._behaviours import check_behaviours
 from examples._reference._outbox import make_outbox
 from examples._reference._transport import PATH, check_api_keys, check_faults, mask
 from examples._reference._variants import PREFIX, variants_app
@@ -41,6 +42,8 @@ class Role:
     title: str  # "reference CPO"
     create_app: Callable[..., Flask]
     faults: Mapping[str, str]
+    behaviours: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    combinations: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
 def gunicorn_settings(bind: str) -> dict[str, Any]:
@@ -81,7 +84,8 @@ def parser(role: Role) -> argparse.ArgumentParser:
     """The options of ``python -m examples.reference_<role>``."""
     p = argparse.ArgumentParser(
         prog=f"python -m examples.reference_{role.name}",
-        description=f"Serve the {role.title}, a correct OIOI 4.19 endpoint with switchable faults, in gunicorn.",
+        description=f"Serve the {role.title}, a correct OIOI 4.19 endpoint with switchable faults and behaviours, "
+        "in gunicorn.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default: 0, a free one; the line on stdout names it)")
@@ -103,7 +107,17 @@ def parser(role: Role) -> argparse.ArgumentParser:
         help=f"switch a fault on (repeatable): {', '.join(role.faults)}",
     )
     p.add_argument(
-        "--variants", metavar="DIR", help=f"also serve every fault F at {PREFIX}F{PATH}, its state in DIR/F.sqlite"
+        "--behaviour",
+        action="append",
+        dest="behaviours",
+        default=[],
+        metavar="NAME",
+        help=f"switch a correct behaviour on, one the spec allows (repeatable): {', '.join(role.behaviours)}",
+    )
+    p.add_argument(
+        "--variants",
+        metavar="DIR",
+        help=f"also serve every fault and behaviour V at {PREFIX}V{PATH}, its state in DIR/V.sqlite",
     )
     partner = p.add_argument_group(
         "partner", "where it sends (on POST /control, a test hook with no API key: never expose it in production)"
@@ -152,16 +166,33 @@ def _check_db(path: str) -> None:
 def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[], Any]:
     """What the worker calls to build the app, after checking the options (`ConfigError` names a wrong one)."""
     faults = check_faults(role.faults, args.faults, role.title)
+    check_behaviours(role.behaviours, role.combinations, args.behaviours, role.title)
     check_api_keys(args.api_keys, role.title)
     partner = _partner(args)
     make_outbox(partner.get("partner_url"), partner.get("partner_api_key"), "checked", (), role.title)
     if args.variants is None:
-        return functools.partial(role.create_app, db_path=db_path, api_keys=args.api_keys, faults=faults, **partner)
-    if faults:
-        raise ConfigError("Use --fault or --variants, not both: with --variants every fault has its own endpoint.")
+        return functools.partial(
+            role.create_app,
+            db_path=db_path,
+            api_keys=args.api_keys,
+            faults=faults,
+            behaviours=args.behaviours,
+            **partner,
+        )
+    if faults or args.behaviours:
+        raise ConfigError(
+            "Use --fault/--behaviour or --variants, not both: with --variants every variant has its own endpoint."
+        )
     os.makedirs(args.variants, exist_ok=True)
     return functools.partial(
-        variants_app, role.create_app, role.faults, args.variants, args.api_keys, db_path=db_path, **partner
+        variants_app,
+        role.create_app,
+        role.faults,
+        args.variants,
+        args.api_keys,
+        behaviours=role.behaviours,
+        db_path=db_path,
+        **partner,
     )
 
 
@@ -180,8 +211,12 @@ def _serve(
 ) -> int:
     def announce(host: str, port: int) -> None:
         keys = ", ".join(mask(key) for key in args.api_keys)
-        faults = ", ".join(args.faults) or "none"
-        print(f"{role.title}: API keys {keys}; faults: {faults}; state in {db_path}", file=stderr, flush=True)
+        faults, behaviours = ", ".join(args.faults) or "none", ", ".join(args.behaviours) or "none"
+        print(
+            f"{role.title}: API keys {keys}; faults: {faults}; behaviours: {behaviours}; state in {db_path}",
+            file=stderr,
+            flush=True,
+        )
         if args.partner_url is not None:
             identifier = args.partner_identifier or "default"
             print(
@@ -192,7 +227,8 @@ def _serve(
             )
         if args.variants is not None:
             print(
-                f"{role.title}: fault variants at http://{host}:{port}{PREFIX}<fault>{PATH}, state in {args.variants}",
+                f"{role.title}: variants at http://{host}:{port}{PREFIX}<fault or behaviour>{PATH}, "
+                f"state in {args.variants}",
                 file=stderr,
                 flush=True,
             )

@@ -7,6 +7,10 @@ transaction. A business outcome (181, 182, 189, 191-194, 320, 323, 330) is answe
 HTTP 200 and its result code, as the call pages list only "200 OK". Every answer is JSON in
 UTF-8 with a ``result`` object; other paths answer 404 and other methods 405, also as JSON.
 
+The transport's correct behaviours (examples/_reference/_behaviours.py) switch to other
+answers the spec allows: stricter validation, refusals as 4xx, general codes, extra fields,
+no keep-alive, slower answers.
+
 The transport faults live here, each one ``if`` where a real partner's bug would be.
 """
 
@@ -21,6 +25,7 @@ import http
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -28,9 +33,11 @@ from typing import Any, TypeVar
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from examples._reference._behaviours import SLOW_ANSWER, general_code, refusal_status
 from examples._reference._control import CONTROL_PATH, Action, respond
 from examples._reference._db import Database
 from examples._reference._outbox import Outbox
+from examples._reference._strict import problems
 from oioi import validate
 from oioi.errors import ConfigError
 from oioi.results import ResultCodeError, result
@@ -86,6 +93,7 @@ class Context:
     # Messages ({call: body}) for the partner, sent in order once the transaction committed
     # (dropped when no partner is configured).
     outbound: list[Body] = dataclasses.field(default_factory=list)
+    behaviours: frozenset[str] = frozenset()  # the correct behaviours switched on (examples/_reference/_behaviours.py)
 
 
 # A handler answers a valid request with its payload, or raises a `ResultCodeError` for a
@@ -120,8 +128,10 @@ class Endpoint:
         api_keys: list[str],
         db: Database,
         outbox: Outbox | None = None,
+        behaviours: frozenset[str] = frozenset(),
     ) -> None:
         self.role, self.handlers, self.faults, self.db, self.outbox = role, dict(handlers), faults, db, outbox
+        self.behaviours = behaviours
         self._keys = [key.encode() for key in api_keys]
         self._lock = threading.Lock()
         self._broken = False  # breaks-after-malformed: the next request fails
@@ -132,6 +142,8 @@ class Endpoint:
 
     def respond(self) -> Response:
         """The view of ``POST /api/v4/request``."""
+        if "slow-answers" in self.behaviours:
+            time.sleep(SLOW_ANSWER)
         try:
             status, body = self._answer()
         except EarlyAnswer as early:
@@ -144,6 +156,7 @@ class Endpoint:
         message = self._parse(self._decode(request.get_data(cache=False)))
         call, message = self._call_of(message)
         self._validate(message)
+        self._validate_strictly(call, message[call])
         return self._handle(call, message[call])
 
     def _authorize(self, header: str | None) -> None:
@@ -229,12 +242,26 @@ class Endpoint:
                 400, 230, "The request breaks OIOI 4.19; see 'error'.", error=[f"{f.path}: {f.message}" for f in errors]
             )
 
+    def _validate_strictly(self, call: str, body: Any) -> None:
+        """strict-validation: 400/230 for a field whose format the spec's field descriptions do not allow.
+
+        request.rst: "400 Bad request. Your request contains data and/or is in a format that is not allowed."
+        """
+        found = problems(call, body) if "strict-validation" in self.behaviours else []
+        if found:
+            raise refuse(400, 230, "A field breaks the format the spec gives it; see 'error'.", error=found)
+
     def _handle(self, call: str, body: Any) -> tuple[int, Body]:
-        """Run the call's handler in one transaction; a business outcome is HTTP 200 with its code."""
+        """Run the call's handler in one transaction; a business outcome is HTTP 200 with its code.
+
+        With refusals-as-4xx, a refusal is a 4xx with its code: request.rst, "If the request was valid and
+        successful, [...] Otherwise, the HTTP response code will not be 200".
+        """
         try:
             payload = self.transact(lambda ctx: self.handlers[call](ctx, body))
         except ResultCodeError as outcome:
-            return 200, {"result": outcome.result()}
+            status = refusal_status(outcome.code) if "refusals-as-4xx" in self.behaviours else 200
+            return status, {"result": outcome.result()}
         except Exception:
             if "skips-validation" not in self.faults:
                 raise  # our bug: Flask logs it and `http_error` answers 500/100
@@ -245,7 +272,7 @@ class Endpoint:
         """Run ``work`` in one transaction; then queue the messages it left in ``outbound`` for the partner."""
         identifier = self.outbox.identifier if self.outbox is not None else ""
         with self.db.transaction() as tx:
-            ctx = Context(tx, self.faults, self.now(), self.new_id, identifier)
+            ctx = Context(tx, self.faults, self.now(), self.new_id, identifier, behaviours=self.behaviours)
             value = work(ctx)
         if self.outbox is not None:
             for message in ctx.outbound:
@@ -254,7 +281,9 @@ class Endpoint:
         return value
 
     def send(self, status: int, body: Body | str) -> Response:
-        """The HTTP answer: JSON in UTF-8, unless a fault garbles it."""
+        """The HTTP answer: JSON in UTF-8, unless a fault garbles it (or a behaviour generalises or extends it)."""
+        if isinstance(body, dict):
+            body = self._behave(body)
         if "result-code-as-string" in self.faults and isinstance(body, dict) and "result" in body:
             body = {**body, "result": {**body["result"], "code": f"{body['result']['code']:03d}"}}
         if "plain-text-errors" in self.faults and status != 200:
@@ -264,6 +293,19 @@ class Endpoint:
         if "html-content-type" in self.faults:
             mimetype = "text/html"
         return Response(text.encode("utf-8"), status=status, mimetype=mimetype)
+
+    def _behave(self, body: Body) -> Body:
+        """general-codes and extra-answer-fields, applied to every JSON answer."""
+        result = body.get("result")
+        if "general-codes" in self.behaviours and isinstance(result, dict) and isinstance(result.get("code"), int):
+            body = {**body, "result": {**result, "code": general_code(result["code"])}}
+        if "extra-answer-fields" in self.behaviours:  # index.rst: "new fields may be added to [...] responses"
+            trace = self.new_id()
+            body = {
+                key: {**value, "trace-id": trace} if isinstance(value, dict) else value for key, value in body.items()
+            }
+            body["served-at"] = self.now().isoformat(timespec="seconds")
+        return body
 
     def broken_answer(self) -> Response | None:
         """With breaks-after-malformed, the request after a body that was not JSON fails with 500."""
@@ -306,6 +348,7 @@ def make_app(
     db: Database,
     outbox: Outbox | None = None,
     actions: Mapping[str, Action] | None = None,
+    behaviours: frozenset[str] = frozenset(),
 ) -> Flask:
     """A Flask app serving ``handlers`` at ``POST /api/v4/request`` for ``role`` ('CPO' or 'EMP').
 
@@ -313,7 +356,7 @@ def make_app(
     whose actions send through ``outbox`` (None: no partner configured, every action answers 409).
     """
     check_api_keys(api_keys, f"reference {role}")
-    endpoint = Endpoint(role, handlers, faults, api_keys, db, outbox)
+    endpoint = Endpoint(role, handlers, faults, api_keys, db, outbox, behaviours)
     app = Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions[EXTENSION] = endpoint
@@ -323,6 +366,30 @@ def make_app(
         app.add_url_rule(CONTROL_PATH, "control", view, methods=["POST"], provide_automatic_options=False)
     app.before_request(endpoint.broken_answer)
     app.register_error_handler(HTTPException, endpoint.http_error)
+    if "connection-close" in behaviours:
+        app.wsgi_app = closing(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def closing(wsgi_app: Any) -> Any:
+    """connection-close: every answer closes its connection, as an HTTP/1.0 server's does (RFC 9112, 9.6:
+    "A server that sends a 'close' connection option MUST initiate a close of the connection").
+
+    gunicorn drops ``Connection`` from an app's headers (hop-by-hop) and decides itself; its
+    ``start_response`` is a method of its response, whose ``force_close`` makes it send
+    ``Connection: close`` and close. Another server gets the header.
+    """
+
+    def app(environ: Any, start_response: Any) -> Any:
+        force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+        if callable(force_close):
+            force_close()
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("Connection", "close")], exc_info)
+
+        return wsgi_app(environ, start if force_close is None else start_response)
+
     return app
 
 

@@ -1,4 +1,8 @@
-"""Every faulty variant of a reference implementation behind one WSGI app, so one server certifies them all."""
+"""Every variant of a reference implementation behind one WSGI app, so one server certifies them all.
+
+A variant is one fault (a bug a conformance suite must catch) or one correct behaviour (or a
+combination of them: something the spec allows, which a conformance suite must pass).
+"""
 
 from __future__ import annotations
 
@@ -21,15 +25,23 @@ PREFIX = "/variant/"
 
 
 class Variants:
-    """The correct implementation at ``/api/v4/request``, fault F at ``/variant/F/api/v4/request``.
+    """The correct implementation at ``/api/v4/request``, fault or behaviour V at ``/variant/V/api/v4/request``.
 
-    Each variant is its own app with its own SQLite file ``DIR/F.sqlite``, built on its first
+    Each variant is its own app with its own SQLite file ``DIR/V.sqlite``, built on its first
     request (under a lock, so two threads never build one twice).
     """
 
     def __init__(
-        self, create_app: Callable[..., Flask], faults: Iterable[str], db_dir: str, api_keys: list[str], **kwargs: Any
+        self,
+        create_app: Callable[..., Flask],
+        faults: Iterable[str],
+        db_dir: str,
+        api_keys: list[str],
+        *,
+        behaviours: Iterable[str] = (),
+        **kwargs: Any,
     ) -> None:
+        self.behaviours = list(behaviours)
         self.faults = list(faults)
         db_path = kwargs.pop("db_path", os.path.join(db_dir, "correct.sqlite"))
         self._create, self._db_dir, self._api_keys, self._kwargs = create_app, db_dir, api_keys, kwargs
@@ -42,39 +54,46 @@ class Variants:
         if not path.startswith(PREFIX):
             return self.correct(environ, start_response)
         name, slash, rest = path[len(PREFIX) :].partition("/")
-        if name not in self.faults:
-            return _unknown_variant(name, self.faults)(environ, start_response)
+        if name not in self.faults and name not in self.behaviours:
+            return _unknown_variant(name, self.faults + self.behaviours)(environ, start_response)
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX + name
         environ["PATH_INFO"] = slash + rest
         return self.variant(name)(environ, start_response)
 
-    def variant(self, fault: str) -> Flask:
-        """The app with ``fault`` switched on (built on first use)."""
+    def variant(self, name: str) -> Flask:
+        """The app with fault or behaviour ``name`` switched on (built on first use)."""
+        switch = {"faults": [name]} if name in self.faults else {"behaviours": [name]}
         with self._lock:
-            app = self._apps.get(fault)
+            app = self._apps.get(name)
             if app is None:
-                db_path = os.path.join(self._db_dir, f"{fault}.sqlite")
-                app = self._create(db_path=db_path, api_keys=self._api_keys, faults=[fault], **self._kwargs)
-                self._apps[fault] = app
+                db_path = os.path.join(self._db_dir, f"{name}.sqlite")
+                app = self._create(db_path=db_path, api_keys=self._api_keys, **switch, **self._kwargs)
+                self._apps[name] = app
         return app
 
     def urls(self) -> Iterator[str]:
         """The endpoint path of every variant."""
-        for fault in self.faults:
-            yield f"{PREFIX}{fault}{PATH}"
+        for name in self.faults + self.behaviours:
+            yield f"{PREFIX}{name}{PATH}"
 
 
-def _unknown_variant(name: str, faults: list[str]) -> Response:
-    text = f"Received: variant {name!r}\nExpected: {PREFIX}<fault>{PATH} with one of: {', '.join(faults)}."
+def _unknown_variant(name: str, names: list[str]) -> Response:
+    text = f"Received: variant {name!r}\nExpected: {PREFIX}<variant>{PATH} with one of: {', '.join(names)}."
     return Response(json.dumps({"result": result(230, text)}), status=404, mimetype="application/json")
 
 
 def variants_app(
-    create_app: Callable[..., Flask], faults: Iterable[str], db_dir: str, api_keys: list[str], **kwargs: Any
+    create_app: Callable[..., Flask],
+    faults: Iterable[str],
+    db_dir: str,
+    api_keys: list[str],
+    *,
+    behaviours: Iterable[str] = (),
+    **kwargs: Any,
 ) -> Variants:
-    """One WSGI app mounting the correct implementation and one variant per fault.
+    """One WSGI app mounting the correct implementation and one variant per fault and per behaviour.
 
     ``kwargs`` go to every ``create_app`` call (e.g. ``connectors``), except ``db_path``: the
     correct implementation's file (default ``DIR/correct.sqlite``).
     """
-    return Variants(create_app, faults, db_dir, api_keys, **kwargs)
+    return Variants(create_app, faults, db_dir, api_keys, behaviours=behaviours, **kwargs)

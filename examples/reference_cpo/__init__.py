@@ -5,7 +5,9 @@ It receives session-start, session-stop, rfid-post, reservation-start and reserv
 also sends, as a CPO does: station-post, connector-post-status, rfid-verify and session-post,
 when a test tells it what happened through ``POST /control`` (reference_cpo/_control.py) and
 when a remote session starts or stops. Each fault in `FAULTS` is the correct implementation
-with one bug real partners make; a conformance suite must catch each.
+with one bug real partners make; a conformance suite must catch each. Each behaviour in
+`BEHAVIOURS` is the mirror: something the spec allows that the defaults do not do; a
+conformance suite must pass each.
 
 >>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["double-start"])
 """
@@ -17,10 +19,13 @@ from collections.abc import Iterable
 from flask import Flask
 
 from examples._reference import (
+    SENDER_BEHAVIOURS,
     SENDER_FAULTS,
+    TRANSPORT_BEHAVIOURS,
     TRANSPORT_FAULTS,
     Database,
     check_api_keys,
+    check_behaviours,
     check_faults,
     make_app,
     make_outbox,
@@ -29,7 +34,16 @@ from examples.reference_cpo._calls import HANDLERS, SCHEMA
 from examples.reference_cpo._control import ACTIONS
 from oioi.errors import ConfigError
 
-__all__ = ["CPO_FAULTS", "DEFAULT_CONNECTORS", "DEFAULT_PARTNER_IDENTIFIER", "FAULTS", "create_app"]
+__all__ = [
+    "BEHAVIOURS",
+    "COMBINATIONS",
+    "CPO_BEHAVIOURS",
+    "CPO_FAULTS",
+    "DEFAULT_CONNECTORS",
+    "DEFAULT_PARTNER_IDENTIFIER",
+    "FAULTS",
+    "create_app",
+]
 
 TITLE = "reference CPO"
 DEFAULT_PARTNER_IDENTIFIER = "reference-cpo-partner-0001"  # how the partner knows us (partner-identifier)
@@ -80,6 +94,32 @@ CPO_FAULTS: dict[str, str] = {
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
 
+CPO_BEHAVIOURS: dict[str, str] = {
+    "honours-statuses": "Refuses a session-start on a connector whose status is Occupied or Reserved (320), Offline "
+    "or Unknown (310), and a reservation-start on an Occupied or Reserved one (323).",
+    "stop-needs-session-id": "Refuses a session-stop without session-id (182).",
+    "offline-whitelist": "present-rfid starts charging at once for a UID of the EMP's whitelist (rfid-post); "
+    "other UIDs are verified online (rfid-verify).",
+    "start-011": "Answers an accepted session-start with 011 'Successfully started a charging session'.",
+    "start-012": "Answers an accepted session-start with 012 'Successfully authorized a charging session'.",
+}
+# Several behaviours at once: a CPO as strict as the spec lets it be.
+COMBINATIONS: dict[str, tuple[str, ...]] = {
+    "strict-partner": (
+        "strict-validation",
+        "refusals-as-4xx",
+        "honours-statuses",
+        "stop-needs-session-id",
+        "extra-answer-fields",
+    ),
+}
+BEHAVIOURS: dict[str, str] = {
+    **TRANSPORT_BEHAVIOURS,
+    **SENDER_BEHAVIOURS,
+    **CPO_BEHAVIOURS,
+    **{name: "All of: " + ", ".join(parts) + "." for name, parts in COMBINATIONS.items()},
+}
+
 
 def create_app(
     *,
@@ -90,24 +130,37 @@ def create_app(
     partner_url: str | None = None,
     partner_api_key: str | None = None,
     partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
+    behaviours: Iterable[str] = (),
 ) -> Flask:
-    """The reference CPO with ``faults`` switched on, its state in SQLite at ``db_path`` (``:memory:`` allowed).
+    """The reference CPO with ``faults`` and ``behaviours`` switched on, its state in SQLite at ``db_path``.
 
     ``connectors`` are the EVSE IDs it has (default `DEFAULT_CONNECTORS`; one station per EVSE
     ID prefix). It sends to the EMP at ``partner_url`` with ``partner_api_key``, naming itself
     ``partner_identifier``; without a partner it only receives. ``ValueError`` (`ConfigError`)
-    for an unknown fault, no API key, an empty connector list or half a partner.
+    for an unknown fault or behaviour, no API key, an empty connector list or half a partner.
+    ``db_path`` may be ``:memory:``; a file keeps the state, the connectors' statuses too.
     """
     chosen = check_faults(FAULTS, faults, TITLE)
+    behaving = check_behaviours(BEHAVIOURS, COMBINATIONS, behaviours, TITLE)
     check_api_keys(api_keys, TITLE)
     evse_ids = list(DEFAULT_CONNECTORS if connectors is None else connectors)
     if isinstance(connectors, str) or not evse_ids or not all(isinstance(c, str) and c for c in evse_ids):
         raise ConfigError(f"Received: connectors {connectors!r}\nExpected: a non-empty list of EVSE IDs.")
-    outbox = make_outbox(partner_url, partner_api_key, partner_identifier, chosen, TITLE)
+    outbox = make_outbox(partner_url, partner_api_key, partner_identifier, chosen, TITLE, behaving)
     db = Database(db_path, SCHEMA)
     with db.transaction() as tx:  # the connectors are configuration: the list given now replaces any before
-        tx.execute("DELETE FROM connectors")
+        if "status" not in {row["name"] for row in tx.execute("PRAGMA table_info(connectors)")}:  # an older file
+            tx.execute("ALTER TABLE connectors ADD COLUMN status TEXT NOT NULL DEFAULT 'Available'")
+        tx.execute(f"DELETE FROM connectors WHERE evse_id NOT IN ({', '.join('?' * len(evse_ids))})", evse_ids)
         tx.executemany("INSERT OR IGNORE INTO connectors (evse_id) VALUES (?)", [(c,) for c in evse_ids])
     return make_app(
-        __name__, role="CPO", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db, outbox=outbox, actions=ACTIONS
+        __name__,
+        role="CPO",
+        handlers=HANDLERS,
+        faults=chosen,
+        api_keys=api_keys,
+        db=db,
+        outbox=outbox,
+        actions=ACTIONS,
+        behaviours=behaving,
     )

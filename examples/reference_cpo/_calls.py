@@ -16,7 +16,7 @@ from examples._reference import Body, Context, Handler
 from oioi import results
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS connectors (evse_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS connectors (evse_id TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'Available');
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, connector_id TEXT NOT NULL, identifier TEXT NOT NULL,
     running INTEGER NOT NULL DEFAULT 1,
@@ -40,6 +40,9 @@ CPO_ERROR = results.error_for(300)
 HOLDER_COLUMNS = {"evco-id": "evco_id", "rfid": "rfid"}  # reservation-stop's identifier-type → column
 CONNECTOR_SPEED = 22.0  # kW, every connector of this CPO (its station-post says so)
 CHARGING_SHARE = 0.5  # a CDR's energy: the connector's speed for half of the charging interval
+# honours-statuses: a session-start on a connector with one of these statuses is refused with this code
+# (calls/session_start.rst lists 310 "EVSE error" and 320 "EVSE already in use").
+REFUSING_STATUSES = {"Occupied": 320, "Reserved": 320, "Offline": 310, "Unknown": 310}
 
 
 # --- session-start, session-stop (cpo/remote_start.rst) ------------------------------------------
@@ -51,6 +54,9 @@ def session_start(ctx: Context, body: Body) -> Body:
 
     181 for a connector this CPO does not have, 320 when one is running there, 323 when the
     connector is reserved for others; a holder of the reservation starting uses it up.
+    With honours-statuses, a connector whose status is not Available refuses (`REFUSING_STATUSES`);
+    with start-011 / start-012 the success is "011 Successfully started a charging session" /
+    "012 Successfully authorized a charging session" (request.rst, "OIOI Response Codes").
     """
     connector, identifier = body.get("connector-id", ""), body.get("user", {}).get("identifier", "")
     if "refuses-remote-start" in ctx.faults:
@@ -58,24 +64,53 @@ def session_start(ctx: Context, body: Body) -> Body:
     _require_connector(ctx, connector, unless="start-unknown-connector-succeeds")
     if running_session(ctx, connector) is not None and "double-start" not in ctx.faults:
         raise results.EvseInUse(f"Connector {connector!r} already has a running session.")
+    if "honours-statuses" in ctx.behaviours:
+        _require_available(ctx, connector)
     _claim_reservation(ctx, connector, identifier)
     kind = body.get("user", {}).get("identifier-type", "evco-id")
     session_id = begin_session(ctx, connector, kind, identifier, remote=True)
     if "no-session-id" in ctx.faults:
         return {"session-start": {"is-stoppable": True}}
-    return {"session-start": {"session-id": session_id, "is-stoppable": True}}
+    answer: Body = {"session-start": {"session-id": session_id, "is-stoppable": True}}
+    for code in (11, 12):
+        if f"start-{code:03d}" in ctx.behaviours:
+            answer["result"] = results.result(code)
+    return answer
+
+
+def _require_available(ctx: Context, connector: str) -> None:
+    """honours-statuses: a connector that is Occupied, Reserved, Offline or Unknown does not start a session."""
+    status = connector_status(ctx, connector)
+    if status in REFUSING_STATUSES:
+        raise results.error_for(REFUSING_STATUSES[status])(f"Connector {connector!r} is {status}.")
+
+
+def connector_status(ctx: Context, connector: str) -> str | None:
+    """The status of ``connector`` as this CPO last set it (None: not one of its connectors)."""
+    row = ctx.db.execute("SELECT status FROM connectors WHERE evse_id = ?", (connector,)).fetchone()
+    return None if row is None else str(row["status"])
+
+
+def set_connector_status(ctx: Context, connector: str, status: str) -> Body:
+    """Store the connector's new status; the connector-post-status that announces it."""
+    ctx.db.execute("UPDATE connectors SET status = ? WHERE evse_id = ?", (status, connector))
+    return status_message(ctx, connector, status)
 
 
 def session_stop(ctx: Context, body: Body) -> Body:
     """Stop the running session on a connector (cpo/remote_start.rst, "Stopping a Session").
 
     181 for a connector this CPO does not have; 182 when nothing runs there, or when the
-    request's ``session-id`` is not the session running there.
+    request's ``session-id`` is not the session running there. With stop-needs-session-id, also
+    182 for a request without one: "Depending on the CPO's requirements, a ``session-id`` may be
+    mandatory." (calls/session_stop.rst).
     """
     if "stop-anything-succeeds" in ctx.faults:
         return {}
     connector, wanted = body.get("connector-id", ""), body.get("session-id")
     _require_connector(ctx, connector)
+    if wanted is None and "stop-needs-session-id" in ctx.behaviours:
+        raise results.SessionNotFound(f"This CPO stops a session by its session-id; none was given for {connector!r}.")
     running = running_session(ctx, connector, wanted)
     if running is None or "forgets-sessions" in ctx.faults:
         named = f"Session {wanted!r} is not" if wanted is not None else "No session is"
@@ -97,7 +132,7 @@ def begin_session(ctx: Context, connector: str, kind: str, identifier: str, *, r
         " VALUES (?, ?, ?, ?, ?, ?)",
         (session_id, connector, identifier, kind, math.floor(ctx.now.timestamp()), int(remote)),
     )
-    ctx.outbound.append(status_message(ctx, connector, "Occupied"))
+    ctx.outbound.append(set_connector_status(ctx, connector, "Occupied"))
     if not remote:  # "to inform the EMP of a started session" (glossary.rst): the EMP did not start this one
         row = ctx.db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
         ctx.outbound.append(cdr(ctx, row))
@@ -110,7 +145,7 @@ def end_session(ctx: Context, session_id: str) -> None:
     """
     ctx.db.execute("UPDATE sessions SET running = 0 WHERE session_id = ?", (session_id,))
     row = ctx.db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
-    ctx.outbound.append(status_message(ctx, row["connector_id"], "Available"))
+    ctx.outbound.append(set_connector_status(ctx, row["connector_id"], "Available"))
     if "no-cdr" not in ctx.faults:
         ctx.outbound.append(cdr(ctx, row))
 
@@ -229,6 +264,8 @@ def reservation_start(ctx: Context, body: Body) -> Body:
     _require_connector(ctx, connector, unless="reserve-unknown-connector-succeeds")
     if _active_reservation(ctx, connector) is not None or running_session(ctx, connector) is not None:
         raise results.EvseAlreadyReserved(f"Connector {connector!r} is already reserved or in use.")
+    if "honours-statuses" in ctx.behaviours and connector_status(ctx, connector) in ("Occupied", "Reserved"):
+        raise results.EvseAlreadyReserved(f"Connector {connector!r} is {connector_status(ctx, connector)}.")
     if "two-reservations-per-evco" not in ctx.faults:
         _refuse_second_reservation(ctx, [holder.get("evco-id", "") for holder in holders])
     end = ctx.now + RESERVATION_LENGTH

@@ -10,7 +10,13 @@ import itertools
 import re
 
 from examples._reference import Action, Body, Context, ControlError, Endpoint, Outbox, required_text
-from examples.reference_cpo._calls import CONNECTOR_SPEED, begin_session, end_session, running_session, status_message
+from examples.reference_cpo._calls import (
+    CONNECTOR_SPEED,
+    begin_session,
+    end_session,
+    running_session,
+    set_connector_status,
+)
 
 STATUSES = ("Available", "Occupied", "Offline", "Reserved", "Unknown")  # calls/connector_post_status.rst
 UID_LENGTHS = (8, 14, 20)  # calls/rfid_verify.rst: "Valid lengths of UIDs are 8, 14, and 20 characters."
@@ -54,25 +60,29 @@ def set_status(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     connector, status = _own_connector(endpoint, fields), required_text(fields, "status")
     if status not in STATUSES:
         raise ControlError(400, f"Received: status {status!r}\nExpected: one of {', '.join(STATUSES)}.")
+    ((call, body),) = endpoint.transact(lambda ctx: set_connector_status(ctx, connector, status)).items()
     if "no-status-on-change" not in endpoint.faults:
-        ((call, body),) = endpoint.transact(lambda ctx: status_message(ctx, connector, status)).items()
         outbox.send(call, body)
     return {}
 
 
 def present_rfid(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """A driver holds a card to the connector's reader: verify its UID with the EMP (waiting for the
-    answer), and start a session when the EMP answers 0 (cpo/rfid_start.rst, "Online Authorization").
+    answer), and start a session when the EMP answers success, "0xx" (cpo/rfid_start.rst, "Online
+    Authorization"). With offline-whitelist, a UID of the EMP's last rfid-post starts at once: "It is
+    then the CPO's responsibility to authorize any UID [...] if the UID was part of the last push of
+    UIDs from the EMP to the CPO." (cpo/rfid_start.rst, "Offline Authorization").
     """
     connector, uid = _own_connector(endpoint, fields), normalise_uid(required_text(fields, "rfid"))
     _require_free(endpoint, connector)
     sent = uid.lower() if "rfid-lowercase" in endpoint.faults else uid
     sent = sent.lstrip("0") or "0" if "rfid-unpadded" in endpoint.faults else sent
-    if "authorizes-offline-only" in endpoint.faults:  # the fault: no online verification at all
+    offline = "offline-whitelist" in endpoint.behaviours and _whitelisted(endpoint, uid)
+    if offline or "authorizes-offline-only" in endpoint.faults:  # the fault: no online verification at all
         authorized, result = True, None
     else:
         outcome = outbox.request("rfid-verify", {"rfid": sent})
-        authorized = outcome.status == 200 and outcome.code == 0
+        authorized = outcome.status == 200 and outcome.code is not None and 0 <= outcome.code < 100
         authorized = authorized or "ignores-verify-answer" in endpoint.faults  # the fault: charges anyway
         result = outcome.answer.get("result") if isinstance(outcome.answer, dict) else None
     if not authorized:
@@ -151,6 +161,12 @@ def _own_connector(endpoint: Endpoint, fields: Body) -> str:
     if connector not in _connectors(endpoint):
         raise ControlError(400, f"Received: connector-id {connector!r}\nExpected: one of {_connectors(endpoint)}.")
     return connector
+
+
+def _whitelisted(endpoint: Endpoint, uid: str) -> bool:
+    """Whether ``uid`` is in the whitelist an EMP pushed (calls/rfid_post.rst)."""
+    with endpoint.db.transaction() as tx:
+        return tx.execute("SELECT 1 FROM whitelist WHERE uid = ?", (uid,)).fetchone() is not None
 
 
 def _require_free(endpoint: Endpoint, connector: str) -> None:

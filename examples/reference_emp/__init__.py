@@ -5,6 +5,8 @@ cpo/cdr.rst, cpo/rfid_start.rst). With a partner configured it also sends, as an
 session-start, session-stop, rfid-post, reservation-start and reservation-stop, when a test
 tells it to through ``POST /control`` (reference_emp/_control.py). Each fault in `FAULTS` is
 the correct implementation with one bug real partners make; a conformance suite must catch each.
+Each behaviour in `BEHAVIOURS` is the mirror: something the spec allows that the defaults do
+not do; a conformance suite must pass each.
 
 >>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["forgets-stations"])
 """
@@ -17,10 +19,13 @@ from typing import Any
 from flask import Flask
 
 from examples._reference import (
+    SENDER_BEHAVIOURS,
     SENDER_FAULTS,
+    TRANSPORT_BEHAVIOURS,
     TRANSPORT_FAULTS,
     Database,
     check_api_keys,
+    check_behaviours,
     check_faults,
     make_app,
     make_outbox,
@@ -29,7 +34,15 @@ from examples.reference_emp._calls import HANDLERS, SCHEMA
 from examples.reference_emp._control import ACTIONS
 from oioi.errors import ConfigError
 
-__all__ = ["DEFAULT_PARTNER_IDENTIFIER", "DEFAULT_RFIDS", "EMP_FAULTS", "FAULTS", "create_app"]
+__all__ = [
+    "BEHAVIOURS",
+    "COMBINATIONS",
+    "DEFAULT_PARTNER_IDENTIFIER",
+    "DEFAULT_RFIDS",
+    "EMP_FAULTS",
+    "FAULTS",
+    "create_app",
+]
 
 TITLE = "reference EMP"
 DEFAULT_PARTNER_IDENTIFIER = "reference-emp-partner-0001"  # how the partner knows us (partner-identifier)
@@ -63,6 +76,16 @@ EMP_FAULTS: dict[str, str] = {
 }
 FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **EMP_FAULTS}
 
+# Several behaviours at once: an EMP as strict as the spec lets it be.
+COMBINATIONS: dict[str, tuple[str, ...]] = {
+    "strict-partner": ("strict-validation", "refusals-as-4xx", "extra-answer-fields"),
+}
+BEHAVIOURS: dict[str, str] = {
+    **TRANSPORT_BEHAVIOURS,
+    **SENDER_BEHAVIOURS,
+    **{name: "All of: " + ", ".join(parts) + "." for name, parts in COMBINATIONS.items()},
+}
+
 
 def create_app(
     *,
@@ -73,8 +96,9 @@ def create_app(
     partner_url: str | None = None,
     partner_api_key: str | None = None,
     partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
+    behaviours: Iterable[str] = (),
 ) -> Flask:
-    """The reference EMP with ``faults`` switched on, its state in SQLite at ``db_path`` (``:memory:`` allowed).
+    """The reference EMP with ``faults`` and ``behaviours`` on, its state in SQLite at ``db_path`` (``:memory:`` too).
 
     ``rfids`` maps each UID it knows to ``{"state": "active"|"inactive", "evco-id": ...}``
     (default `DEFAULT_RFIDS`). It sends to the CPO at ``partner_url`` with ``partner_api_key``,
@@ -82,11 +106,12 @@ def create_app(
     (`ConfigError`) for an unknown fault, no API key, a malformed UID entry or half a partner.
     """
     chosen = check_faults(FAULTS, faults, TITLE)
+    behaving = check_behaviours(BEHAVIOURS, COMBINATIONS, behaviours, TITLE)
     check_api_keys(api_keys, TITLE)
     known = dict(DEFAULT_RFIDS if rfids is None else rfids)
     for uid, entry in known.items():
         _check_rfid(uid, entry)
-    outbox = make_outbox(partner_url, partner_api_key, partner_identifier, chosen, TITLE)
+    outbox = make_outbox(partner_url, partner_api_key, partner_identifier, chosen, TITLE, behaving)
     db = Database(db_path, SCHEMA)
     with db.transaction() as tx:  # the UIDs are configuration: the mapping given now replaces any before
         tx.execute("DELETE FROM rfids")
@@ -95,7 +120,15 @@ def create_app(
             [(uid, entry["state"], entry.get("evco-id")) for uid, entry in known.items()],
         )
     return make_app(
-        __name__, role="EMP", handlers=HANDLERS, faults=chosen, api_keys=api_keys, db=db, outbox=outbox, actions=ACTIONS
+        __name__,
+        role="EMP",
+        handlers=HANDLERS,
+        faults=chosen,
+        api_keys=api_keys,
+        db=db,
+        outbox=outbox,
+        actions=ACTIONS,
+        behaviours=behaving,
     )
 
 

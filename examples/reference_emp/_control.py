@@ -20,7 +20,8 @@ def start_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     outcome = outbox.request(
         "session-start", {"user": {"identifier-type": kind, "identifier": sent}, "connector-id": connector}
     )
-    started = outcome.answer.get("session-start") if outcome.code == 0 and isinstance(outcome.answer, dict) else None
+    success = outcome.code is not None and 0 <= outcome.code < 100  # request.rst: "0xx Success" (000, 011, 012)
+    started = outcome.answer.get("session-start") if success and isinstance(outcome.answer, dict) else None
     session_id = started.get("session-id") if isinstance(started, dict) else None
     if isinstance(session_id, str):
         with endpoint.db.transaction() as tx:
@@ -48,7 +49,7 @@ def stop_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     if "ignores-stop-session" in endpoint.faults:  # the fault: the user's stop goes nowhere
         return {"status": None, "result": None, "session-id": body.get("session-id")}
     outcome = outbox.request("session-stop", body)
-    if outcome.code == 0:
+    if outcome.code is not None and 0 <= outcome.code < 100:
         with endpoint.db.transaction() as tx:
             tx.execute("DELETE FROM remote_sessions WHERE connector_id = ?", (connector,))
     return {**_answer(outcome), "session-id": body.get("session-id")}
