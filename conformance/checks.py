@@ -2,27 +2,42 @@
 
 Each takes the exchange and the requirement it speaks for, and raises `Nonconformance`
 (``Received: …`` / ``Expected: …``) when the IUT's answer breaks it. What the spec
-allows comes from the catalogue (`conformance/requirements.json`).
+allows comes from the catalogue (`conformance/requirements.json`) and the errata
+(`schemas/errata.json`).
 
 request.rst: "A more general code must always be accepted in parallel to the more specific
-code" — so every expected code also admits its general codes (181 → 180, 100).
+code" — so every expected code also admits its general codes (181 → 180, 100) — and "If a
+client wants to authenticate a customer, any 14x error could be returned": a code of the
+same family (the tens group) as a listed one is a code the call can give (182 beside 181).
+A refusal of a processed request may come as HTTP 200 (the call files) or as a 4xx
+(request.rst), erratum ``request:refusal-http-status``.
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+import re
 from collections.abc import Iterable
 from typing import Any
+
+import jsonschema_rs
 
 from conformance._catalogue import allowed_codes
 from conformance._exchange import Exchange
 from conformance._failures import Nonconformance
-from oioi import results, validate
+from oioi import _schemas, results, validate
 
 __all__ = [
     "answer_conforms",
     "answer_is_json_utf8",
     "answered",
+    "call_gives",
     "error_answer_has_result",
+    "instant",
+    "is_success",
+    "refusal_status_allowed",
+    "refused",
     "refused_as_client_error",
     "result_code_allowed_for_call",
     "result_code_is",
@@ -30,6 +45,7 @@ __all__ = [
 ]
 
 SUCCESS = (0, 11, 12)
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
 
 
 def _describe(code: Any) -> str:
@@ -95,68 +111,163 @@ def refused_as_client_error(exchange: Exchange, requirement: str, codes: Iterabl
         result_code_is(exchange, requirement, codes)
 
 
+def _is_code(code: Any) -> bool:
+    return isinstance(code, int) and not isinstance(code, bool)
+
+
+def _general(code: int) -> set[int]:
+    """The more general codes of ``code`` (181 → 180, 100; 011 → 000)."""
+    return {code - code % 10, code - code % 100} - {code}
+
+
+@functools.cache
+def _status_erratum() -> _schemas.Erratum:
+    """The erratum that lets a refusal come as a 4xx (schemas/errata.json, rule ``http/status``)."""
+    return next(e for e in _schemas.errata() if e.rule == "http/status")
+
+
+def refusal_status_allowed(status: int | None) -> bool:
+    """Whether a refusal may come with this HTTP status: 200 (the call files) or what the erratum accepts."""
+    erratum = _status_erratum()
+    return status == 200 or (status is not None and jsonschema_rs.validator_for(erratum.accepts).is_valid(status))
+
+
+def call_gives(call: str, code: Any) -> bool:
+    """Whether ``code`` is one the call can give: a code the call's spec file lists, a code of the same
+    family (tens group) as a listed one, a more general code of a listed one (181 → 180 → 100), or a more
+    specific one of a listed general code (320 where 300 is listed). Successes are 000, 011, 012.
+    """
+    if not _is_code(code) or code not in results.CODES:
+        return False
+    for listed in allowed_codes(call):
+        if code == listed or code in _general(listed):
+            return True
+        if listed in SUCCESS and code in SUCCESS:
+            return True
+        if listed >= 100 and code // 10 == listed // 10:
+            return True
+    return _refines(code, allowed_codes(call))
+
+
 def answer_conforms(exchange: Exchange, call: str, requirement: str | None = None) -> None:
-    """HTTP 200 and a body valid under the call's response schema (strict profile)."""
+    """An answer the spec allows to a valid request: HTTP 200 with a body valid under the call's response
+    schema (the spec's own errata and unknown fields are warnings, never failures), or — request.rst:
+    "Otherwise, the HTTP response code will not be 200 and more information about the error will be inside
+    the response body" — a 4xx whose JSON ``result`` carries a refusal (erratum request:refusal-http-status).
+    """
     requirement = requirement or f"{call}.answer"
     answered(exchange, requirement)
-    if exchange.status != 200:
+    spec = f"calls/{call.replace('-', '_')}.rst"
+    if exchange.status != 200 and not refusal_status_allowed(exchange.status):
         raise Nonconformance(
             requirement=requirement, received=f"HTTP {exchange.status}, {_describe(exchange.result_code())}",
-            expected=f"HTTP 200 (calls/{call.replace('-', '_')}.rst lists only 200 OK)", exchange=exchange,
+            expected=f"HTTP 200 ({spec}), or a 4xx with the refusal's result code in its JSON body (request.rst, "
+                     f"erratum {_status_erratum().id})", exchange=exchange,
         )
     body = exchange.json()
     if body is None:
         raise Nonconformance(requirement=requirement, received="a body that is not UTF-8 JSON: " + _snippet(exchange),
                              expected="a JSON answer", exchange=exchange)
-    errors = [f for f in validate(body, call=call, direction="response", status=200) if f.severity == "error"]
+    errors = [f for f in validate(body, call=call, direction="response", status=exchange.status, profile="lenient")
+              if f.severity == "error"]
     if errors:
         first = errors[0]
         raise Nonconformance(
             requirement=requirement,
-            received=f"an answer that breaks the {call} response schema at {first.path or '/'}",
+            received=f"an HTTP {exchange.status} answer that breaks the {call} response schema at {first.path or '/'}",
             expected=f"an answer valid under the {call} response schema ({first.spec})",
             exchange=exchange, note=first.message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+        )
+    if exchange.status != 200 and exchange.result_code() in SUCCESS:
+        raise Nonconformance(
+            requirement=requirement, received=f"HTTP {exchange.status} with {_describe(exchange.result_code())}",
+            expected="HTTP 200 for a success; a 4xx only with a refusal's result code (request.rst, Response)",
+            exchange=exchange,
         )
 
 
 def result_code_allowed_for_call(exchange: Exchange, call: str, requirement: str | None = None) -> None:
-    """The result code is one the call's spec file lists, or a more general code of one."""
-    code, allowed = exchange.result_code(), allowed_codes(call)
-    if not any(results.accepts(listed, code) for listed in allowed) and not _refines(code, allowed):
+    """The result code is one the call can give (`call_gives`: listed, same family, more general or specific)."""
+    code = exchange.result_code()
+    if not call_gives(call, code):
         raise Nonconformance(
             requirement=requirement or f"{call}.answer", received=_describe(code),
-            expected=f"one of the result codes of calls/{call.replace('-', '_')}.rst: {_codes(allowed)}",
+            expected=f"one of the result codes of calls/{call.replace('-', '_')}.rst: {_codes(allowed_codes(call))} "
+                     "(or a code of the same family, or a more general one: request.rst)",
             exchange=exchange,
         )
 
 
 def _refines(code: Any, allowed: Iterable[int]) -> bool:
     """A more specific code of a listed general one (320 where 300 is listed)."""
-    if not isinstance(code, int) or isinstance(code, bool) or code not in results.CODES:
+    if not _is_code(code) or code not in results.CODES:
         return False
     return any(general in (code - code % 10, code - code % 100) for general in allowed if general % 10 == 0)
+
+
+def _expected_codes(codes: tuple[int, ...]) -> str:
+    general = sorted({g for c in codes for g in _general(c)} - set(codes))
+    return f"result code {_codes(codes)}" + (f" (or a more general one: {_codes(general)})" * bool(general))
 
 
 def result_code_is(exchange: Exchange, requirement: str, codes: Iterable[int], note: str | None = None) -> None:
     """The result code is one of ``codes`` or a more general code of one of them."""
     codes = tuple(codes)
     code = exchange.result_code()
-    if not isinstance(code, int) or isinstance(code, bool) or not any(results.accepts(c, code) for c in codes):
-        general = sorted({g for c in codes for g in (c - c % 10, c - c % 100)} - set(codes))
-        raise Nonconformance(
-            requirement=requirement, received=_describe(code),
-            expected=f"result code {_codes(codes)}" + (f" (or a more general one: {_codes(general)})" * bool(general)),
-            exchange=exchange, note=note,
-        )
+    if not _is_code(code) or not any(results.accepts(c, code) for c in codes):
+        raise Nonconformance(requirement=requirement, received=_describe(code), expected=_expected_codes(codes),
+                             exchange=exchange, note=note)
+
+
+def refused(exchange: Exchange, call: str, requirement: str, codes: Iterable[int], *, note: str | None = None,
+            specific: str | None = None) -> None:
+    """The IUT refuses, in an answer the spec allows (`answer_conforms`: HTTP 200 or a 4xx).
+
+    A FAIL is a proof: only a success, or a code the call cannot give (`call_gives`) besides ``codes``,
+    fails ``requirement``. Another refusal the call can give passes it; when ``specific`` names a
+    (SHOULD) requirement that wants the code for this case, that one fails instead.
+    """
+    codes = tuple(codes)
+    answer_conforms(exchange, call)
+    code = exchange.result_code()
+    if code in SUCCESS:
+        raise Nonconformance(requirement=requirement, received=f"success: {_describe(code)}",
+                             expected=f"a refusal: {_expected_codes(codes)}", exchange=exchange, note=note)
+    if any(results.accepts(c, code) for c in codes):
+        return
+    if not call_gives(call, code):
+        raise Nonconformance(requirement=requirement, received=_describe(code),
+                             expected=f"{_expected_codes(codes)}, or another refusal calls/"
+                                      f"{call.replace('-', '_')}.rst lists", exchange=exchange, note=note)
+    if specific is not None:
+        raise Nonconformance(requirement=specific, received=_describe(code), expected=_expected_codes(codes),
+                             exchange=exchange, note=note)
+
+
+def is_success(exchange: Exchange) -> bool:
+    """Whether the answer is HTTP 200 with a success code (000, 011 or 012)."""
+    return exchange.status == 200 and exchange.result_code() in SUCCESS
 
 
 def succeeded(exchange: Exchange, call: str, requirement: str, note: str | None = None) -> None:
     """A 200 answer valid for the call with a success code (000, 011 or 012)."""
     answer_conforms(exchange, call)
     code = exchange.result_code()
-    if code not in SUCCESS:
-        raise Nonconformance(requirement=requirement, received=_describe(code),
-                             expected="success: result code 000 (or 011, 012)", exchange=exchange, note=note)
+    if exchange.status != 200 or code not in SUCCESS:
+        raise Nonconformance(requirement=requirement, received=f"HTTP {exchange.status}, {_describe(code)}",
+                             expected="success: HTTP 200 with result code 000 (or 011, 012)", exchange=exchange,
+                             note=note)
+
+
+def instant(text: Any) -> datetime.datetime | None:
+    """An RFC 3339 date-time as an aware instant (``Z`` and ``+00:00`` are the same), None when it is not one."""
+    if not isinstance(text, str) or not RFC3339.match(text):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _snippet(exchange: Exchange, limit: int = 120) -> str:
@@ -172,5 +283,6 @@ CHECKS = {
     "answer_conforms": answer_conforms,
     "result_code_allowed_for_call": result_code_allowed_for_call,
     "result_code_is": result_code_is,
+    "refused": refused,
     "succeeded": succeeded,
 }

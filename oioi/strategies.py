@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -100,19 +101,24 @@ def _rfid_uid() -> st.SearchStrategy[str]:
     )
 
 
-_EPOCH = datetime.datetime(2015, 1, 1)
+clock = functools.partial(datetime.datetime.now, datetime.UTC)  # a seam for tests: what "now" is
+_RECENT_DAYS = 14  # generated times lie within the last two weeks, as a partner's sessions and CDRs do
+
+
+def today() -> datetime.datetime:
+    """The start of the current day (UTC): times count back from it, so one seed draws the same all day."""
+    now = clock()
+    return datetime.datetime(now.year, now.month, now.day, tzinfo=datetime.UTC)
+
+
+def _moment(seconds_ago: int, offset: int) -> str:
+    """A whole-second RFC 3339 time ``seconds_ago`` before today's start, written at UTC offset ``offset`` minutes."""
+    moment = today() - datetime.timedelta(seconds=seconds_ago)
+    return moment.astimezone(datetime.timezone(datetime.timedelta(minutes=offset))).isoformat(timespec="seconds")
 
 
 def _date_time() -> st.SearchStrategy[str]:
-    return st.builds(
-        lambda seconds, offset: (
-            (_EPOCH + datetime.timedelta(seconds=seconds))
-            .replace(tzinfo=datetime.timezone(datetime.timedelta(minutes=offset)))
-            .isoformat(timespec="seconds")
-        ),
-        st.integers(0, 16 * 365 * 86400),
-        st.sampled_from([0, 60, 120, -300, 330]),
-    )
+    return st.builds(_moment, st.integers(0, _RECENT_DAYS * 86400), st.sampled_from([0, 60, 120, -300, 330]))
 
 
 def _decimal(low: float, high: float, places: int = 6) -> st.SearchStrategy[float]:
@@ -194,7 +200,7 @@ DOMAIN: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "rfid-uid": _rfid_uid,
     "partner-identifier": lambda: st.uuids().map(str),
     "date-time": _date_time,
-    "date": lambda: st.integers(0, 16 * 365).map(lambda d: str(_EPOCH.date() + datetime.timedelta(days=d))),
+    "date": lambda: st.integers(0, _RECENT_DAYS).map(lambda d: str((today() - datetime.timedelta(days=d)).date())),
     "latitude": lambda: _decimal(-90, 90),
     "longitude": lambda: _decimal(-180, 180),
     "clock-time": lambda: st.builds(
@@ -324,10 +330,16 @@ Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
 def _consistent_session(draw: Draw, message: dict[str, Any]) -> None:
+    """A CDR: its customer identified as a CPO knows them (EVCO ID or UID), a session-id of its own,
+    and intervals in order (the stop of a finished session is not in the future).
+    """
     body = message["session-post"]
-    start = datetime.datetime.fromisoformat(body["session-interval"]["start"])
+    _identify(draw, body["user"], ("evco-id", "rfid"))
+    body["session-id"] = str(draw(st.uuids()))
     minutes = draw(st.integers(1, 24 * 60))
-    stop = start + datetime.timedelta(minutes=minutes)
+    stop = datetime.datetime.fromisoformat(body["session-interval"]["start"])  # a drawn time: never in the future
+    start = stop - datetime.timedelta(minutes=minutes)
+    body["session-interval"]["start"] = start.isoformat(timespec="seconds")
     if "stop" in body["session-interval"]:
         body["session-interval"]["stop"] = stop.isoformat(timespec="seconds")
     if "charging-interval" in body:
@@ -341,14 +353,78 @@ def _consistent_session(draw: Draw, message: dict[str, Any]) -> None:
         body["energy-consumed"] = abs(body["energy-consumed"])
 
 
-def _unique_connectors(draw: Draw, message: dict[str, Any]) -> None:
+_OPERATOR_PREFIX = re.compile(r"^([A-Za-z]{2})\*?([A-Za-z0-9]{3})\*?E(.*)$")
+
+
+def _consistent_station(draw: Draw, message: dict[str, Any]) -> None:
+    """A station as its CPO posts it: connectors unique and of the station's operator, ``cpo-id`` that
+    operator ("country code … CPO identifier", glossary.rst, EVSE), and never ``deleted`` — a station
+    posted for the first time cannot be deleted (calls/station_post.rst: "Soft delete the station").
+    """
     station = message["station-post"]["station"]
+    first = _OPERATOR_PREFIX.match(station["connectors"][0]["id"])
+    assert first is not None  # the evse-id pattern guarantees it
+    country, operator = first.group(1), first.group(2)
+    for connector in station["connectors"]:
+        found = _OPERATOR_PREFIX.match(connector["id"])
+        assert found is not None
+        connector["id"] = f"{country}*{operator}*E{found.group(3)}"
     station["connectors"] = list({c["id"]: c for c in reversed(station["connectors"])}.values())[::-1]
+    station["cpo-id"] = f"{country}*{operator}"
+    station["deleted"] = False
 
 
 def _unique_rfids(draw: Draw, message: dict[str, Any]) -> None:
     body = message["rfid-post"]
     body["rfids"] = list(dict.fromkeys(body["rfids"]))
+
+
+# What ``identifier`` holds for each identifier-type (calls/session_start.rst: "The identifier is something
+# that uniquely identifies the customer, depending on the identifier-type").
+_IDENTIFIERS: dict[str, Callable[[], st.SearchStrategy[str]]] = {
+    "evco-id": _evco_id,
+    "rfid": _rfid_uid,
+    "username": lambda: st.integers(1, 99999).map(lambda n: f"driver{n}@example.com"),
+    "token": lambda: st.uuids().map(str),
+}
+
+
+def _identify(draw: Draw, user: dict[str, Any], types: tuple[str, ...]) -> None:
+    """Give ``user`` one of ``types`` and an identifier of that type."""
+    kind = user["identifier-type"] if user["identifier-type"] in types else draw(st.sampled_from(types))
+    user["identifier-type"], user["identifier"] = kind, draw(_IDENTIFIERS[kind]())
+
+
+def _remote_user(draw: Draw, message: dict[str, Any]) -> None:
+    """session-start and session-stop: "it is usually required that the identifier-type must be evco-id"."""
+    body = next(iter(message.values()))
+    _identify(draw, body["user"], ("evco-id",))
+    if "session-id" in body:
+        body["session-id"] = str(draw(st.uuids()))
+
+
+def _reservation_holders(draw: Draw, message: dict[str, Any]) -> None:
+    """One entry per customer: no EVCO ID (and no UID) twice in one reservation."""
+    body = message["reservation-start"]
+    seen: set[str] = set()
+    holders = []
+    for holder in body["identifier"]:
+        if holder["evco-id"] not in seen and holder.get("rfid") not in seen:
+            seen.update(v for v in (holder["evco-id"], holder.get("rfid")) if v)
+            holders.append(holder)
+    body["identifier"] = holders
+
+
+def _reservation_identifier(draw: Draw, message: dict[str, Any]) -> None:
+    body = message["reservation-stop"]
+    body["identifier"] = draw(_IDENTIFIERS[body["identifier-type"]]())
+
+
+def _reservation_ends_later(draw: Draw, message: dict[str, Any]) -> None:
+    """The answer's ``end``: "the datetime when the reservation window closes", after the request."""
+    body = message.get("reservation-start")
+    if isinstance(body, dict) and isinstance(body.get("end"), str):
+        body["end"] = (clock() + datetime.timedelta(minutes=draw(st.integers(1, 60)))).isoformat(timespec="seconds")
 
 
 def _stoppable_has_id(draw: Draw, message: dict[str, Any]) -> None:
@@ -366,8 +442,13 @@ def _ordered_surface(draw: Draw, message: dict[str, Any]) -> None:
 
 FIXUPS: dict[tuple[str, str], Callable[[Draw, dict[str, Any]], None]] = {
     ("session-post", "request"): _consistent_session,
-    ("station-post", "request"): _unique_connectors,
+    ("station-post", "request"): _consistent_station,
     ("rfid-post", "request"): _unique_rfids,
+    ("session-start", "request"): _remote_user,
+    ("session-stop", "request"): _remote_user,
+    ("reservation-start", "request"): _reservation_holders,
+    ("reservation-stop", "request"): _reservation_identifier,
+    ("reservation-start", "response"): _reservation_ends_later,
     ("session-start", "response"): _stoppable_has_id,
     ("station-get-surface", "request"): _ordered_surface,
 }

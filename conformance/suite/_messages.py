@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import re
+from collections.abc import Sequence
 from typing import Any
 
 # EVCO IDs and UIDs of the harness's own customers (glossary.rst formats).
 EVCO = ("DE*OIO*H00001*1", "DE*OIO*H00002*2", "DE*OIO*H00003*3", "DE*OIO*H00004*4")
 UIDS = ("0A1B2C3D", "0A1B2C3D4E5F60", "0A1B2C3D4E5F60718293", "1A2B3C4D")
-# EVSE IDs no IUT is expected to have.
-UNKNOWN_CONNECTOR = "ZZ*OIO*EUNKNOWN000001"
+# The harness's operator: its own stations' EVSE IDs start with it (the station's cpo-id).
+CPO_ID = "DE*OIO"
+# An EVSE ID no IUT is expected to have: a real country (ISO 3166-1 alpha-2), the harness's operator
+# and an outlet nobody has. An unknown connector is an unknown operator or outlet, never a country.
+UNKNOWN_CONNECTOR = f"{CPO_ID}*EUNKNOWN000001"
+_OPERATOR = re.compile(r"^([A-Za-z]{2}\*?[A-Za-z0-9]{3})(\*?)E")
+
+
+def unknown_connector(connectors: Sequence[str] = ()) -> str:
+    """An EVSE ID of the IUT's own operator (from its first given connector) with an outlet it does not have.
+
+    glossary.rst: "Country Code … CPO identifier … The literal ``E`` … ID of the EVSE": a CPO knows its
+    operator prefix, so an unknown outlet under it is the realistic "EVSE not found" (181).
+    """
+    found = _OPERATOR.match(connectors[0]) if connectors else None
+    if found is None:
+        return UNKNOWN_CONNECTOR
+    candidate = f"{found.group(1)}{found.group(2)}EOIOIUNKNOWN1"
+    return candidate if candidate not in connectors else UNKNOWN_CONNECTOR
 
 
 def _user(evco: str) -> dict[str, str]:
@@ -52,27 +72,36 @@ def station(station_id: str, connectors: list[str]) -> dict[str, Any]:
         "address": {"street": "Hauptstr.", "street-number": "12", "city": "Berlin", "zip": "10243",
                     "country": "DE"},
         "contact": {"phone": "+49 30 8122321", "email": "info@example.com"},
-        "cpo-id": "DE*OIO",
+        "cpo-id": CPO_ID,
         "is-open-24": True,
         "deleted": False,
         "connectors": [{"id": c, "name": "Type2", "speed": 22.0} for c in connectors],
     }
 
 
-def station_post(station_id: str, connectors: list[str], partner: str) -> dict[str, Any]:
-    return {"station-post": {"station": station(station_id, connectors), "partner-identifier": partner}}
+def station_post(station_id: str, connectors: list[str], partner: str, *, deleted: bool = False) -> dict[str, Any]:
+    """A station-post; ``deleted`` soft-deletes a station the harness posted before (its clean-up)."""
+    return {"station-post": {"station": station(station_id, connectors) | {"deleted": deleted},
+                             "partner-identifier": partner}}
 
 
 def connector_post_status(connector: str, status: str, partner: str) -> dict[str, Any]:
     return {"connector-post-status": {"connector-id": connector, "status": status, "partner-identifier": partner}}
 
 
-# CDR times count back from a fixed moment, so that the same seed sends the same requests.
-CDR_BASE = datetime.datetime(2026, 1, 15, 12, 0, tzinfo=datetime.UTC)
+def cdr_base() -> datetime.datetime:
+    """The moment CDR times count back from: the start of today (UTC), so that a run sends sessions of
+    today while the same seed sends the same requests all day.
+    """
+    now = clock()
+    return datetime.datetime(now.year, now.month, now.day, tzinfo=datetime.UTC)
+
+
+clock = functools.partial(datetime.datetime.now, datetime.UTC)  # a seam for tests
 
 
 def _time(minutes_ago: int) -> str:
-    return (CDR_BASE - datetime.timedelta(minutes=minutes_ago)).isoformat()
+    return (cdr_base() - datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
 
 
 def session_post(session_id: str, connector: str, partner: str, *, finished: bool) -> dict[str, Any]:
@@ -96,7 +125,7 @@ def rfid_verify(uid: str) -> dict[str, Any]:
 
 
 def probe(role: str) -> tuple[str, dict[str, Any]]:
-    """A valid request that changes nothing on the IUT (its answer is a refusal with HTTP 200)."""
+    """A valid request that changes nothing on the IUT (its answer is a refusal, HTTP 200 or 4xx)."""
     if role == "cpo":
         return "reservation-stop", reservation_stop(EVCO[3])
     return "rfid-verify", rfid_verify("0477BD22AA4AAA")

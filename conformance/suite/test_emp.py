@@ -2,44 +2,61 @@
 
 cpo/poi.rst, cpo/cdr.rst, cpo/rfid_start.rst, testaccount.rst and the call files. The
 harness plays the CPO: it posts its own stations (ids unique to the run's seed) before
-it posts their statuses.
+it posts their statuses, and soft-deletes them (``deleted: true``) after the check. A
+UID the preflight found not answered as its --rfid state makes its checks inconclusive.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from conformance import checks
-from conformance._exchange import Iut
-from conformance._failures import Nonconformance
+from conformance._exchange import Exchange, Iut
+from conformance._failures import Inconclusive, Nonconformance
 from conformance._target import Target
 from conformance.suite import _messages as m
 from oioi import _schemas
 
 pytestmark = pytest.mark.role("emp")
 
+Station = Callable[[str, str], list[str]]
 
-def _station(oioi: Target, iut: Iut, name: str, partner: str) -> list[str]:
-    """Post a harness station (two connectors) as ``partner``; its connectors' EVSE IDs."""
-    connectors = [f"DE*OIO*E{oioi.seed % 10**8:08d}{name}*{k}" for k in (1, 2)]
-    exchange = iut.send(m.station_post(f"oioi-harness-{oioi.seed}-{name}", connectors, partner))
-    if partner == oioi.partner:
-        checks.succeeded(exchange, "station-post", "station-post.answer")
-    return connectors
+
+@pytest.fixture
+def station(oioi: Target, iut: Iut) -> Iterator[Station]:
+    """Post a harness station (two connectors) as a partner; every one posted is soft-deleted afterwards."""
+    posted: list[tuple[str, list[str], str]] = []
+
+    def post(name: str, partner: str) -> list[str]:
+        connectors = [f"{m.CPO_ID}*E{oioi.seed % 10**8:08d}{name}*{k}" for k in (1, 2)]
+        station_id = f"oioi-harness-{oioi.seed}-{name}"
+        exchange = iut.send(m.station_post(station_id, connectors, partner))
+        if checks.is_success(exchange):
+            posted.append((station_id, connectors, partner))
+        if partner == oioi.partner:
+            checks.succeeded(exchange, "station-post", "station-post.answer")
+        return connectors
+
+    try:
+        yield post
+    finally:
+        for station_id, connectors, partner in posted:
+            iut.send(m.station_post(station_id, connectors, partner, deleted=True))
 
 
 @pytest.mark.requirement("connector-post-status.unknown-connector")
 def test_status_of_never_posted_connector_is_181(oioi: Target, iut: Iut) -> None:
     exchange = iut.send(m.connector_post_status(m.UNKNOWN_CONNECTOR, "Available", oioi.partner))
-    checks.answer_conforms(exchange, "connector-post-status")
-    checks.result_code_is(exchange, "connector-post-status.unknown-connector", (181,))
+    checks.refused(exchange, "connector-post-status", "connector-post-status.unknown-connector", (181,),
+                   note=f"No station-post announced {m.UNKNOWN_CONNECTOR}.")
 
 
 @pytest.mark.requirement("connector-post-status.known")
-def test_status_of_own_connector_is_accepted(oioi: Target, iut: Iut) -> None:
-    connectors = _station(oioi, iut, "S1", oioi.partner)
+def test_status_of_own_connector_is_accepted(oioi: Target, iut: Iut, station: Station) -> None:
+    connectors = station("S1", oioi.partner)
     for status in ("Occupied", "Available"):
         exchange = iut.send(m.connector_post_status(connectors[0], status, oioi.partner))
         checks.succeeded(exchange, "connector-post-status", "connector-post-status.known",
@@ -47,17 +64,16 @@ def test_status_of_own_connector_is_accepted(oioi: Target, iut: Iut) -> None:
 
 
 @pytest.mark.requirement("connector-post-status.other-partner")
-def test_status_of_another_partners_connector_is_refused(oioi: Target, iut: Iut) -> None:
-    connectors = _station(oioi, iut, "S2", oioi.other_partner)
+def test_status_of_another_partners_connector_is_refused(oioi: Target, iut: Iut, station: Station) -> None:
+    connectors = station("S2", oioi.other_partner)
     exchange = iut.send(m.connector_post_status(connectors[0], "Occupied", oioi.partner))
-    checks.answer_conforms(exchange, "connector-post-status")
-    checks.result_code_is(exchange, "connector-post-status.other-partner", (181, 211),
-                          note=f"{connectors[0]} was posted by partner {oioi.other_partner!r}, not {oioi.partner!r}.")
+    checks.refused(exchange, "connector-post-status", "connector-post-status.other-partner", (181, 211),
+                   note=f"{connectors[0]} was posted by partner {oioi.other_partner!r}, not {oioi.partner!r}.")
 
 
 @pytest.mark.requirement("session-post.update")
-def test_cdr_update_of_ongoing_session_is_accepted(oioi: Target, iut: Iut) -> None:
-    connectors = _station(oioi, iut, "S3", oioi.partner)
+def test_cdr_update_of_ongoing_session_is_accepted(oioi: Target, iut: Iut, station: Station) -> None:
+    connectors = station("S3", oioi.partner)
     session_id = f"oioi-harness-{oioi.seed}-cdr-1"
     ongoing = iut.send(m.session_post(session_id, connectors[0], oioi.partner, finished=False))
     checks.succeeded(ongoing, "session-post", "session-post.update")
@@ -69,26 +85,42 @@ def test_cdr_update_of_ongoing_session_is_accepted(oioi: Target, iut: Iut) -> No
 EVCO_ID = re.compile(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/evco-id")["pattern"])
 
 
+STATES = {"active": "is active", "inactive": "is inactive", "unknown": "does not exist"}
+
+
+def verify_rfid(exchange: Exchange, oioi: Target, state: str) -> None:
+    """Judge an rfid-verify of the --rfid UID of ``state`` (calls/rfid_verify.rst, testaccount.rst).
+
+    An active UID succeeds with its owner's EVCO ID; an inactive or unknown one is refused (no success):
+    192/193 and 191 are the codes for the case. A UID the preflight found doubtful: inconclusive.
+    """
+    uid, requirement = oioi.rfids[state], f"rfid-verify.{state}"
+    if state in oioi.doubtful_rfids:
+        raise Inconclusive(requirement, f"the IUT does not answer {uid} as {state}: check --rfid {state}=… or the "
+                                        "declaration")
+    note = f"{uid} {STATES[state]} (--rfid {state})."
+    if state == "active":
+        checks.succeeded(exchange, "rfid-verify", requirement, note=note)
+        evco = (exchange.json() or {}).get("evco-id")
+        if not isinstance(evco, str) or not EVCO_ID.match(evco):
+            raise Nonconformance(requirement=requirement, received=f"evco-id {evco!r}",
+                                 expected="the EVCO ID of the UID's owner (glossary.rst format)", exchange=exchange)
+    elif state == "inactive":
+        checks.refused(exchange, "rfid-verify", requirement, (192, 193), note=note)
+    else:
+        checks.refused(exchange, "rfid-verify", requirement, (191,), note=note, specific="rfid-verify.unknown-code")
+
+
 @pytest.mark.requirement("rfid-verify.active")
 def test_active_uid_is_verified(oioi: Target, iut: Iut) -> None:
-    exchange = iut.send(m.rfid_verify(oioi.rfids["active"]))
-    checks.succeeded(exchange, "rfid-verify", "rfid-verify.active", note=f"{oioi.rfids['active']} is active.")
-    evco = (exchange.json() or {}).get("evco-id")
-    if not isinstance(evco, str) or not EVCO_ID.match(evco):
-        raise Nonconformance(requirement="rfid-verify.active", received=f"evco-id {evco!r}",
-                             expected="the EVCO ID of the UID's owner (glossary.rst format)", exchange=exchange)
+    verify_rfid(iut.send(m.rfid_verify(oioi.rfids["active"])), oioi, "active")
 
 
 @pytest.mark.requirement("rfid-verify.inactive")
 def test_inactive_uid_is_refused(oioi: Target, iut: Iut) -> None:
-    exchange = iut.send(m.rfid_verify(oioi.rfids["inactive"]))
-    checks.answer_conforms(exchange, "rfid-verify")
-    checks.result_code_is(exchange, "rfid-verify.inactive", (192, 193),
-                          note=f"{oioi.rfids['inactive']} is inactive.")
+    verify_rfid(iut.send(m.rfid_verify(oioi.rfids["inactive"])), oioi, "inactive")
 
 
-@pytest.mark.requirement("rfid-verify.unknown")
+@pytest.mark.requirement("rfid-verify.unknown", "rfid-verify.unknown-code")
 def test_unknown_uid_is_191(oioi: Target, iut: Iut) -> None:
-    exchange = iut.send(m.rfid_verify(oioi.rfids["unknown"]))
-    checks.answer_conforms(exchange, "rfid-verify")
-    checks.result_code_is(exchange, "rfid-verify.unknown", (191,), note=f"{oioi.rfids['unknown']} does not exist.")
+    verify_rfid(iut.send(m.rfid_verify(oioi.rfids["unknown"])), oioi, "unknown")

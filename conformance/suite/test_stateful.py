@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import note, seed
@@ -22,6 +21,8 @@ from conformance import checks
 from conformance._exchange import Exchange, Iut
 from conformance._target import Target
 from conformance.suite import _messages as m
+from conformance.suite.test_cpo import Ledger, _known_connectors, cannot_proceed
+from conformance.suite.test_emp import verify_rfid
 
 CUSTOMERS = m.EVCO[:3]
 
@@ -31,9 +32,8 @@ def _run(machine: type[RuleBasedStateMachine], oioi: Target) -> None:
                               settings=oioi.hypothesis_settings(max_examples=oioi.effort["machines"]))
 
 
-def _code(exchange: Exchange, call: str, requirement: str, *codes: int) -> None:
-    checks.answer_conforms(exchange, call)
-    checks.result_code_is(exchange, requirement, codes)
+def _code(exchange: Exchange, call: str, requirement: str, *codes: int, specific: str | None = None) -> None:
+    checks.refused(exchange, call, requirement, codes, specific=specific)
 
 
 class _CpoModel(RuleBasedStateMachine):
@@ -46,38 +46,39 @@ class _CpoModel(RuleBasedStateMachine):
         super().__init__()
         self.sessions: dict[str, tuple[str, str | None]] = {}
         self.reservations: dict[str, set[str]] = {}
+        self.ledger = Ledger(self.iut)  # everything started or reserved, also what the model did not expect
 
     @initialize()
-    def free_everything(self) -> None:
-        for connector in self.oioi.connectors[:2]:
-            for evco in CUSTOMERS:
-                self.iut.send(m.session_stop(connector, evco))
+    def free_reservations(self) -> None:
+        """Cancel what the harness's customers may still hold (a partner may cancel its customers' reservations)."""
         for evco in CUSTOMERS:
             self.iut.send(m.reservation_stop(evco))
 
     def teardown(self) -> None:
-        for connector, (evco, session_id) in self.sessions.items():
-            self.iut.send(m.session_stop(connector, evco, session_id))
-        for holders in self.reservations.values():
-            self.iut.send(m.reservation_stop(sorted(holders)[0]))
+        self.ledger.undo()
 
     def _connectors(self) -> st.SearchStrategy[str]:
-        return st.sampled_from(self.oioi.connectors[:2])
+        return st.sampled_from(_known_connectors(self.oioi, 2))
 
     @rule(data=st.data(), who=st.sampled_from(CUSTOMERS))
     def start(self, data: st.DataObject, who: str) -> None:
         connector = data.draw(self._connectors(), label="connector")
         exchange = self.iut.send(m.session_start(connector, who))
+        answer = (exchange.json() or {}).get("session-start") if checks.is_success(exchange) else None
+        if answer is not None:
+            self.ledger.started(connector, who, answer if isinstance(answer, dict) else {})
         held = self.reservations.get(connector)
         if connector in self.sessions:
             _code(exchange, "session-start", "session-start.occupied", 320)
         elif held is not None and who not in held:
-            _code(exchange, "session-start", "reservation.blocks-others", 323)
+            _code(exchange, "session-start", "reservation.blocks-others", 323, 320)
         else:
             requirement = "reservation.holders-start" if held else "session-start.success"
+            if answer is None:
+                cannot_proceed(exchange, "session-start", connector, requirement, self.oioi)
             checks.succeeded(exchange, "session-start", requirement)
-            answer = (exchange.json() or {}).get("session-start") or {}
-            self.sessions[connector] = (who, answer.get("session-id"))
+            session_id = answer.get("session-id") if isinstance(answer, dict) else None
+            self.sessions[connector] = (who, session_id if isinstance(session_id, str) else None)
             self.reservations.pop(connector, None)
 
     @rule(data=st.data())
@@ -87,19 +88,24 @@ class _CpoModel(RuleBasedStateMachine):
             evco, session_id = self.sessions.pop(connector)
             checks.succeeded(self.iut.send(m.session_stop(connector, evco, session_id)), "session-stop",
                              "session-stop.success")
+            self.ledger.sessions = [s for s in self.ledger.sessions if s[0] != connector]
         else:
-            _code(self.iut.send(m.session_stop(connector, CUSTOMERS[0])), "session-stop",
-                  "session-stop.unknown-session", 182)
+            _code(self.iut.send(m.session_stop(connector, CUSTOMERS[0], "oioi-harness-no-such-session")),
+                  "session-stop", "session-stop.unknown-session", 182)
 
     @rule(data=st.data(), holders=st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=2, unique=True))
     def reserve(self, data: st.DataObject, holders: list[str]) -> None:
         connector = data.draw(self._connectors(), label="connector")
         exchange = self.iut.send(m.reservation_start(connector, *holders))
+        if checks.is_success(exchange):
+            self.ledger.reserved(*holders)
         if connector in self.sessions or connector in self.reservations:
             _code(exchange, "reservation-start", "reservation-start.already-reserved", 323, 320)
         elif any(set(holders) & held for held in self.reservations.values()):
             _code(exchange, "reservation-start", "reservation-start.evco-has-reservation", 194)
         else:
+            if not checks.is_success(exchange):
+                cannot_proceed(exchange, "reservation-start", connector, "reservation-start.success", self.oioi)
             checks.succeeded(exchange, "reservation-start", "reservation-start.success")
             self.reservations[connector] = set(holders)
 
@@ -122,8 +128,7 @@ class _CpoModel(RuleBasedStateMachine):
     "reservation-stop.unknown",
 )
 def test_cpo_behaves_like_the_model(oioi: Target, iut: Iut) -> None:
-    if len(oioi.connectors) < 2:
-        pytest.skip("needs two connectors of the CPO: give --connector-id twice")
+    _known_connectors(oioi, 2)
     machine = type("CpoSessions", (_CpoModel,), {"iut": iut, "oioi": oioi})
     _run(machine, oioi)
 
@@ -140,7 +145,13 @@ class _EmpModel(RuleBasedStateMachine):
         super().__init__()
         self.owner: dict[str, str] = {}
         self.ongoing: list[str] = []
+        self.posted: list[tuple[str, list[str], str]] = []  # station id, its connectors, the partner
         self.run, self.count = next(self.serial), 0
+
+    def teardown(self) -> None:
+        """Soft-delete every station the run posted (calls/station_post.rst, ``deleted``)."""
+        for name, connectors, partner in self.posted:
+            self.iut.send(m.station_post(name, connectors, partner, deleted=True))
 
     def _unique(self, kind: str) -> str:
         """An id no other step, run or seed uses (and the same one for the same seed)."""
@@ -153,10 +164,11 @@ class _EmpModel(RuleBasedStateMachine):
         name = self._unique("station")
         connectors = [f"DE*OIO*E{self.oioi.seed % 10**8:08d}M{self.run}N{self.count}*{k}" for k in (1, 2)]
         exchange = self.iut.send(m.station_post(name, connectors, partner))
+        if checks.is_success(exchange):
+            self.posted.append((name, connectors, partner))
+            self.owner.update(dict.fromkeys(connectors, partner))
         if mine:
             checks.succeeded(exchange, "station-post", "station-post.answer")
-        if exchange.result_code() == 0:
-            self.owner.update(dict.fromkeys(connectors, partner))
 
     @rule(data=st.data(), status=st.sampled_from(["Available", "Occupied", "Offline", "Reserved", "Unknown"]))
     def post_status(self, data: st.DataObject, status: str) -> None:
@@ -173,7 +185,9 @@ class _EmpModel(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def post_cdr(self, data: st.DataObject) -> None:
-        mine = [c for c, p in self.owner.items() if p == self.oioi.partner] or [m.UNKNOWN_CONNECTOR]
+        if not any(p == self.oioi.partner for p in self.owner.values()):
+            self.post_station(True)  # a CPO sends CDRs of its own connectors, posted before
+        mine = [c for c, p in self.owner.items() if p == self.oioi.partner]
         update = bool(self.ongoing) and data.draw(st.booleans(), label="update")
         session_id = self.ongoing.pop() if update else self._unique("cdr")
         exchange = self.iut.send(m.session_post(session_id, sorted(mine)[0], self.oioi.partner, finished=update))
@@ -184,17 +198,14 @@ class _EmpModel(RuleBasedStateMachine):
     @rule(state=st.sampled_from(["active", "inactive", "unknown"]))
     def verify(self, state: str) -> None:
         exchange = self.iut.send(m.rfid_verify(self.oioi.rfids[state]))
-        if state == "active":
-            checks.succeeded(exchange, "rfid-verify", "rfid-verify.active")
-        else:
-            expected: Any = {"inactive": (192, 193), "unknown": (191,)}[state]
-            _code(exchange, "rfid-verify", f"rfid-verify.{state}", *expected)
+        verify_rfid(exchange, self.oioi, state)
 
 
 @pytest.mark.role("emp")
 @pytest.mark.requirement(
     "connector-post-status.known", "connector-post-status.unknown-connector", "connector-post-status.other-partner",
     "session-post.update", "rfid-verify.active", "rfid-verify.inactive", "rfid-verify.unknown",
+    "rfid-verify.unknown-code",
 )
 def test_emp_behaves_like_the_model(oioi: Target, iut: Iut) -> None:
     machine = type("EmpPartners", (_EmpModel,), {"iut": iut, "oioi": oioi, "serial": itertools.count()})
