@@ -139,7 +139,7 @@ def _hint(name: str, known: Mapping[str, Any], table: str | None = None) -> str:
                 return f"; {name!r} belongs in [{other}]."
     close = difflib.get_close_matches(name, list(known), n=1)
     if close:
-        return f"; did you mean {close[0]!r}?"
+        return f"; did you mean {close[0]!r}?" if table is not None else f"; did you mean [{close[0]}]?"
     listed = ", ".join(f"[{k}]" if table is None else k for k in known)
     return f"; the {'tables' if table is None else 'keys'} are {listed}."
 

@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from oioi._certify_cli import start_reference
 from oioi.cli import run
 from tests.fixtures.mock import EMP_KEY, PARTNER, MockProcess
 
@@ -88,3 +90,50 @@ def test_an_iut_that_does_not_answer_fails_within_the_timeout(emp: MockProcess, 
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     failures = [f for r in report["requirements"] for f in r["failures"]]
     assert failures and {(f["received"], f["response"]) for f in failures} == {("no answer within 0.5 s", None)}
+
+
+@pytest.fixture(scope="module")
+def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The reference CPO (examples/reference_cpo) on a free loopback port: its endpoint."""
+    directory = tmp_path_factory.mktemp("certify-cpo")
+    process, url = start_reference("cpo", "--api-key", EMP_KEY, "--db", str(directory / "cpo.sqlite"))
+    yield url
+    process.terminate()
+    process.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("path", ["", "/", "/api/v4"])
+def test_a_url_that_does_not_answer_oioi_stops_with_one_sentence(
+    reference_cpo: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--url without /api/v4/request: the IUT's 404s are a setup mistake, never judged as its answers."""
+    monkeypatch.setenv("OIOI_API_KEY", EMP_KEY)
+    url = reference_cpo.removesuffix("/api/v4/request") + path
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["certify", "cpo", "--url", url], out, err) == 2
+    assert err.getvalue() == (f"The IUT at {url} answered HTTP 404 with result code 230: not an OIOI endpoint; "
+                              "the URL usually ends in /api/v4/request.\n")
+    assert "certifying" not in out.getvalue()
+
+
+def test_a_connector_the_cpo_does_not_know_is_said_first_and_kept_in_the_report(
+    reference_cpo: str, tmp_path: Path
+) -> None:
+    """A --connector-id the CPO answers 181 for: the run goes on, a warning comes before any check."""
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", reference_cpo, "--seed", "4",
+               "--connector-id", DEFAULT_CONNECTORS[0], "--connector-id", "DE*XYZ*E999999*1",
+               "--requirement", "session-stop.unknown-session", "--report-dir", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "OIOI_API_KEY": EMP_KEY})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    warning = ("the IUT does not know DE*XYZ*E999999*1 (session-stop answered 181, EVSE not found): check "
+               "--connector-id or the declaration")
+    lines = done.stdout.splitlines()
+    warned = [i for i, line in enumerate(lines) if warning in line]
+    checks = [i for i, line in enumerate(lines) if "::test_" in line]
+    assert len(warned) == 1 and checks and warned[0] < checks[0], done.stdout[-3000:]
+    assert DEFAULT_CONNECTORS[0] not in lines[warned[0]]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert [w for w in report["setup_warnings"] if warning in w] == report["setup_warnings"] != []
