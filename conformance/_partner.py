@@ -4,7 +4,12 @@
 the address the IUT was configured to send to, and reads what it received from the mock's
 journal. ``Control`` asks the IUT to act (``--control-url``); without it, or for an action
 the IUT does not support, the run waits a bounded time for the traffic to come on its own
-and, in an interactive terminal, asks a person to make it happen.
+and, when a person is at the terminal, asks them to make it happen.
+
+Whether a person is there is decided before pytest captures the standard streams (inside a
+check, file descriptor 0 is pytest's, never the terminal): ``oioi certify`` sets
+``OIOI_INTERACTIVE=1`` when its standard input is a terminal. The person is asked, and told what
+arrived, on ``/dev/tty``.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import requests
 
 from oioi.errors import ConfigError, HarnessError
 
-__all__ = ["Control", "NotDone", "Partner", "arrival"]
+__all__ = ["INTERACTIVE", "Control", "NotDone", "Partner", "arrival", "person_present"]
 
 START_TIMEOUT = 30.0
+INTERACTIVE = "OIOI_INTERACTIVE"  # "1": a person is at the terminal (set by `oioi certify` before pytest captures)
 
 
 class Partner:
@@ -90,6 +96,13 @@ class Partner:
             params["call"] = call
         return list(self.admin("GET", "journal", params=params)["entries"])
 
+    def sent(self, call: str | None = None) -> list[dict[str, Any]]:
+        """What the mock itself sent to the IUT (outbound journal entries), oldest first."""
+        params: dict[str, Any] = {"exchange": "outbound"}
+        if call:
+            params["call"] = call
+        return list(self.admin("GET", "journal", params=params)["entries"])
+
     def last_id(self) -> int:
         entries = self.admin("GET", "journal")["entries"]
         return int(entries[-1]["id"]) if entries else 0
@@ -148,24 +161,30 @@ def arrival(entry: dict[str, Any]) -> float:
 
 
 class NotDone(Exception):
-    """The IUT's test-control hook answered that it could not do the action (the check is not run)."""
+    """The action was not done: the hook answered that it could not, or the person typed 'skip' (not run)."""
 
 
 class Control:
-    """The IUT's test-control hook: ``POST {"action": NAME, ...}``, 2xx when done, 404/501 not supported."""
+    """The IUT's test-control hook: ``POST {"action": NAME, ...}``, 2xx when done, 404/501 not supported.
 
-    def __init__(self, url: str | None, *, timeout: float = 30.0, ask: Callable[[str], bool] | None = None):
-        self.url, self.timeout, self.ask = url, timeout, ask or _ask_a_person
+    Without a hook, or for an action it does not support, a person at the terminal is asked to do
+    it; ``say`` then tells them what the check waits for and what arrived.
+    """
+
+    def __init__(self, url: str | None, *, timeout: float = 30.0, ask: Callable[[str], bool] | None = None,
+                 tell: Callable[[str], None] | None = None):
+        self.url, self.timeout = url, timeout
+        # Seams for tests: how a person is asked (True: done; False: nobody there; NotDone: 'skip'), and told.
+        self.ask, self.tell = ask or _ask_a_person, tell or _tell_the_person
+        self.by_person = False  # whether a person did the last action (then they are told what arrives)
 
     def act(self, action: str, prompt: str, **fields: Any) -> dict[str, Any] | None:
         """Make the IUT do ``action``: its answer; {} when a person did it; None when nobody could."""
+        self.by_person = False
         if self.url:
-            try:
-                answer = requests.post(self.url, json={"action": action, **fields}, timeout=self.timeout)
-            except requests.RequestException as failure:
-                raise HarnessError(f"The test-control hook at {self.url} did not answer ({failure}).") from None
+            answer = self._post(action, fields)
             if answer.status_code in (404, 501):
-                return {} if self.ask(prompt) else None
+                return self._person(prompt)
             if not 200 <= answer.status_code < 300:
                 raise NotDone(f"the test-control hook could not do {action!r}: HTTP {answer.status_code} "
                               f"{' '.join(answer.text.split())[:200]}")
@@ -174,17 +193,71 @@ class Control:
             except ValueError:
                 body = {}
             return body if isinstance(body, dict) else {}
-        return {} if self.ask(prompt) else None
+        return self._person(prompt)
+
+    def undo(self, action: str, prompt: str, *, by_person: bool, **fields: Any) -> bool:
+        """Put back what a check changed: through the hook, or by asking the person who made the change.
+
+        Never raises (it runs in a ``finally``); False when it could not be done.
+        """
+        try:
+            if self.url:
+                answer = self._post(action, fields)
+                if answer.status_code not in (404, 501):
+                    return 200 <= answer.status_code < 300
+            return by_person and self.ask(prompt)
+        except (NotDone, HarnessError):
+            return False
+
+    def say(self, text: str) -> None:
+        """Tell the person who did the last action ``text`` (nothing when the hook did it)."""
+        if self.by_person:
+            self.tell(text)
+
+    def _post(self, action: str, fields: dict[str, Any]) -> requests.Response:
+        try:
+            return requests.post(self.url or "", json={"action": action, **fields}, timeout=self.timeout)
+        except requests.RequestException as failure:
+            raise HarnessError(f"The test-control hook at {self.url} did not answer ({failure}).") from None
+
+    def _person(self, prompt: str) -> dict[str, Any] | None:
+        if self.ask(prompt):
+            self.by_person = True
+            return {}
+        return None
+
+
+def person_present() -> bool:
+    """Whether a person is at the terminal: ``OIOI_INTERACTIVE`` when set, else whether fd 0 is a terminal."""
+    flag = os.environ.get(INTERACTIVE, "").strip().lower()
+    if flag:
+        return flag in ("1", "true", "yes")
+    return os.isatty(0)
 
 
 def _ask_a_person(prompt: str) -> bool:
-    """In an interactive terminal, ask a person to act and press Enter; False when there is nobody."""
-    if not os.isatty(0):
+    """Ask the person at the terminal to act and press Enter; False when nobody is there.
+
+    NotDone when they type 'skip'.
+    """
+    if not person_present():
         return False
-    try:
-        with open("/dev/tty", "r+", encoding="utf-8") as tty:
-            tty.write(f"\n{prompt}, then press Enter (or type 'skip'): ")
-            tty.flush()
-            return tty.readline().strip().lower() != "skip"
+    try:  # two handles: a terminal is not seekable, so Python cannot open it "r+" in text mode
+        with open("/dev/tty", "w", encoding="utf-8") as screen, open("/dev/tty", encoding="utf-8") as keyboard:
+            screen.write(f"\n>>> {prompt}, then press Enter (or type 'skip'): ")
+            screen.flush()
+            answer = keyboard.readline()
     except OSError:
         return False
+    if answer.strip().lower() == "skip":
+        raise NotDone("skipped by the person at the terminal")
+    return bool(answer)  # "" (end of input): nobody answers any more
+
+
+def _tell_the_person(text: str) -> None:
+    """One line for the person at the terminal."""
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(f"    {text}\n")
+    except OSError:
+        pass
