@@ -13,14 +13,25 @@ import json
 from html import escape
 from typing import Any
 
-VERDICTS = ("pass", "fail", "not-run", "not-applicable")
+# ISO/IEC 9646 verdicts, in the order of report.json's summary.
+VERDICTS = ("pass", "fail", "inconclusive", "not-run", "not-applicable")
 # Fill of each verdict's chart segment, and a text colour that stays readable on it.
 COLOURS = {
     "pass": ("#2e7d32", "#fff"),
     "fail": ("#c62828", "#fff"),
+    "inconclusive": ("#6a1b9a", "#fff"),
     "not-run": ("#f9a825", "#222"),
     "not-applicable": ("#90a4ae", "#fff"),
 }
+# What each verdict and level means, under the summary (README: "What a FAIL means").
+_MEANING = (
+    '<p class="muted"><b>fail</b>: the IUT broke the requirement; a failed MUST fails the run, a failed SHOULD only '
+    "with <code>--strict</code>. A MUST rests on a sentence of the spec (must, required, always, never, only) or on "
+    "the definition of the call (basis <i>normative</i>); our own reading of the spec (<i>interpretation</i>) is "
+    "always a SHOULD. <b>inconclusive</b>: the check ran but could not decide; never fails the run. "
+    "<b>not-run</b>: the check could not start (the reason says why). <b>not-applicable</b>: another role, or a "
+    "feature the IUT's declaration says it does not implement.</p>"
+)
 # Opens every <details> before printing, so that a printout shows each failure in full.
 _SCRIPT = "addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true))"
 _CSS = """
@@ -41,11 +52,18 @@ dd{margin:0}
 .badge{display:inline-block;padding:1px 7px;border-radius:4px;font-size:12px;font-weight:600;white-space:nowrap}
 .pass{background:#2e7d32;color:#fff}
 .fail{background:#c62828;color:#fff}
+.inconclusive{background:#6a1b9a;color:#fff}
 .not-run{background:#f9a825;color:#222}
 .not-applicable{background:#90a4ae;color:#fff}
 .lvl-MUST{background:#c62828;color:#fff}
 .lvl-SHOULD{background:#ef6c00;color:#fff}
 .lvl-MUST,.lvl-SHOULD{border-radius:4px;padding:1px 6px;font-size:12px;font-weight:700}
+td.level{min-width:8.5em}
+details.why{font-size:12px;color:#5f6b7a;margin-top:3px}
+details.why>summary{padding:0;font-weight:400;text-decoration:underline dotted}
+details.why[open]{color:#1d2430;max-width:22em}
+.basis-interpretation{font-style:italic}
+.warnings{border:1px solid #f9a825;background:#fffbea;border-radius:6px;padding:4px 14px;margin:14px 0}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #d8dee6;vertical-align:top}
 table.areas{width:auto;min-width:60%}
@@ -78,8 +96,9 @@ def render(report: dict[str, Any], *, expand: bool = False) -> str:
         areas.setdefault(str(requirement.get("area", "other")), []).append(requirement)
     counts = {area: _count(reqs) for area, reqs in areas.items()}
     failed = [req for reqs in areas.values() for req in reqs if req.get("verdict") == "fail"]
-    body = [_header(report, report.get("summary") or _count(requirements)), _summary(counts)]
-    body += [_failures(failed, expand), _requirements(areas)]
+    body = [_header(report, report.get("summary") or _count(requirements)), _warnings(report.get("setup_warnings"))]
+    body.append(_summary(counts))
+    body += [_failures(failed, expand, bool(report.get("strict"))), _requirements(areas)]
     return _page("OIOI conformance report", "\n".join(body))
 
 
@@ -111,6 +130,8 @@ def _header(report: dict[str, Any], summary: dict[str, int]) -> str:
         "Implementation under test": f"<code>{_e(iut.get('url'))}</code>",
         "Role": _e(str(iut.get("role", "")).upper() or None),
         "Profile": _e(report.get("profile")),
+        "Strict": ("yes: a failed SHOULD fails the run too" if report.get("strict")
+                   else "no: only a failed MUST fails the run (<code>--strict</code> counts SHOULDs too)"),
         "Seed": f"<code>{_e(report.get('seed'))}</code>",
         "Spec": f"{_e(spec.get('name'))} {_e(spec.get('version'))}",
         "Tool": f"{_e(tool.get('name'))} {_e(tool.get('version'))}",
@@ -127,6 +148,14 @@ def _header(report: dict[str, Any], summary: dict[str, int]) -> str:
     )
 
 
+def _warnings(warnings: list[str] | None) -> str:
+    """The preflight's doubts about the setup, shown first: a setup mistake is never the IUT's FAIL."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+    return f'<section class="warnings"><h4>Check the setup first</h4><ul>{items}</ul></section>'
+
+
 def _summary(counts: dict[str, dict[str, int]]) -> str:
     head = "<tr><th>Area</th>" + "".join(f"<th class=n>{v}</th>" for v in VERDICTS) + "<th class=n>total</th></tr>"
     rows = "".join(
@@ -135,23 +164,24 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
         for area, c in counts.items()
     )
     table = f"<table class=areas><thead>{head}</thead><tbody>{rows}</tbody></table>"
-    return f"<section><h2>Summary by area</h2>{_chart(counts)}\n{table}</section>"
+    return f"<section><h2>Summary by area</h2>{_chart(counts)}\n{table}{_MEANING}</section>"
 
 
 def _chart(counts: dict[str, dict[str, int]]) -> str:
     """A horizontal stacked bar per area, drawn to one scale so that the areas compare by size."""
     label_w, bar_w, step, top = 150, 640, 30, 34
     scale = bar_w / max([sum(c.values()) for c in counts.values()] + [1])
-    legend = "".join(
-        f'<rect x="{label_w + i * 150}" y="4" width="14" height="14" fill="{COLOURS[v][0]}"/>'
-        f'<text x="{label_w + i * 150 + 20}" y="16">{v} ({sum(c[v] for c in counts.values())})</text>'
-        for i, v in enumerate(VERDICTS)
-    )
+    legend, x = [], label_w
+    for v in VERDICTS:
+        label = f"{v} ({sum(c[v] for c in counts.values())})"
+        legend.append(f'<rect x="{x}" y="4" width="14" height="14" fill="{COLOURS[v][0]}"/>'
+                      f'<text x="{x + 20}" y="16">{label}</text>')
+        x += 20 + len(label) * 7 + 16  # about 7 px per character of the 13 px label
     bars = "".join(_bar(area, c, top + i * step, label_w, scale) for i, (area, c) in enumerate(counts.items()))
     height = top + len(counts) * step + 4
     return (
         f'<svg class="chart" viewBox="0 0 {label_w + bar_w + 50} {height}" width="{label_w + bar_w + 50}" '
-        f'height="{height}" role="img" aria-label="Verdicts per area">{legend}{bars}</svg>'
+        f'height="{height}" role="img" aria-label="Verdicts per area">{"".join(legend)}{bars}</svg>'
     )
 
 
@@ -173,19 +203,24 @@ def _bar(area: str, counts: dict[str, int], y: int, x: float, scale: float) -> s
     return "".join(parts)
 
 
-def _failures(failed: list[dict[str, Any]], expand: bool) -> str:
-    items = "\n".join(_failure(req, expand) for req in failed) or "<p>No requirement failed.</p>"
-    return f"<section><h2>Failures ({len(failed)})</h2>\n{items}</section>"
+def _failures(failed: list[dict[str, Any]], expand: bool, strict: bool) -> str:
+    items = "\n".join(_failure(req, expand, strict) for req in failed) or "<p>No requirement failed.</p>"
+    must = sum(req.get("level") == "MUST" for req in failed)
+    split = f": {must} MUST, {len(failed) - must} SHOULD" if failed else ""
+    return f"<section><h2>Failures ({len(failed)}{split})</h2>\n{items}</section>"
 
 
-def _failure(req: dict[str, Any], expand: bool) -> str:
+def _failure(req: dict[str, Any], expand: bool, strict: bool) -> str:
     level = str(req.get("level", ""))
+    fatal = "" if level == "MUST" or strict else " · not fatal: a failed SHOULD fails the run only with --strict"
+    basis = f" · Basis: {_e(req.get('basis'))}: {_e(req.get('why'))}" if req.get("basis") else ""
     attempts = "".join(_attempt(f) for f in req.get("failures") or []) or "<p>No failure details were recorded.</p>"
     return (
         f'<details class="failure {"must" if level == "MUST" else "should"}" id="fail-{_e(req.get("id"))}"'
         f'{" open" if expand else ""}><summary><span class="lvl-{_e(level)}">{_e(level)}</span> '
         f"<code>{_e(req.get('id'))}</code> — {_e(req.get('title'))}</summary>"
-        f'<p class="muted">Call <code>{_e(req.get("call"))}</code> · {_spec(req.get("spec"))}</p>{attempts}</details>'
+        f'<p class="muted">Call <code>{_e(req.get("call"))}</code> · {_spec(req.get("spec"))}{basis}{fatal}</p>'
+        f"{attempts}</details>"
     )
 
 
@@ -273,6 +308,18 @@ def _requirements(areas: dict[str, list[dict[str, Any]]]) -> str:
     return f"<section><h2>Requirements</h2><table><thead>{head}</thead>{groups}</table></section>"
 
 
+def _level(req: dict[str, Any]) -> str:
+    """The level as a badge, and the basis under it: the why on hover, and in full when opened (and printed)."""
+    level, basis, why = req.get("level"), req.get("basis"), req.get("why")
+    badge = f'<span class="lvl-{_e(level)}">{_e(level)}</span>'
+    if not basis:
+        return badge
+    if not why:
+        return f'{badge}<div class="muted basis-{_e(basis)}">{_e(basis)}</div>'
+    return (f'{badge}<details class="why basis-{_e(basis)}"><summary title="{_e(why)}">{_e(basis)}</summary>'
+            f"{_e(why)}</details>")
+
+
 def _row(req: dict[str, Any]) -> str:
     verdict, ident = str(req.get("verdict", "")), _e(req.get("id"))
     shown = ident.replace(".", ".<wbr>")  # long ids break after a dot, never inside a word
@@ -280,6 +327,6 @@ def _row(req: dict[str, Any]) -> str:
     reason = f'<div class="muted">Reason: {_e(req["reason"])}</div>' if req.get("reason") else ""
     return (
         f'<tr><td><span class="badge {_e(verdict)}">{_e(verdict)}</span></td><td class="id">{ident}</td>'
-        f"<td>{_e(req.get('level'))}</td><td class=call><code>{_e(req.get('call'))}</code></td>"
+        f"<td class=level>{_level(req)}</td><td class=call><code>{_e(req.get('call'))}</code></td>"
         f"<td class=title>{_e(req.get('title'))}{reason}</td><td class=spec>{_spec(req.get('spec'))}</td></tr>"
     )

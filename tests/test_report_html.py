@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conformance._html import render
+from conformance._html import COLOURS, VERDICTS, render
 
 SAMPLE = Path(__file__).parent / "fixtures" / "report-sample.json"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -20,7 +20,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 class Tree(HTMLParser):
-    """Records elements, the text of each <details>, script contents and every unbalanced tag."""
+    """Records elements, the text of each failure's <details>, script contents and every unbalanced tag."""
 
     def __init__(self, document: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -28,6 +28,7 @@ class Tree(HTMLParser):
         self.errors: list[str] = []
         self.elements: list[tuple[str, dict[str, str | None]]] = []
         self.details: list[str] = []
+        self.in_failure = 0  # depth of open <details class="failure"> (a requirement's basis is a <details> too)
         self.scripts: list[str] = []
         self.feed(document)
         self.close()
@@ -35,8 +36,9 @@ class Tree(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements.append((tag, dict(attrs)))
-        if tag == "details":
+        if tag == "details" and "failure" in (dict(attrs).get("class") or "").split():
             self.details.append("")
+            self.in_failure = len(self.stack) + 1
         if tag not in VOID:
             self.stack.append(tag)
 
@@ -45,12 +47,14 @@ class Tree(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if self.stack and self.stack[-1] == tag:
+            if len(self.stack) == self.in_failure:
+                self.in_failure = 0
             self.stack.pop()
         else:
             self.errors.append(f"</{tag}> while <{self.stack[-1] if self.stack else 'nothing'}> is open")
 
     def handle_data(self, data: str) -> None:
-        if "details" in self.stack:
+        if self.in_failure:
             self.details[-1] += data
         if self.stack and self.stack[-1] == "script":
             self.scripts.append(data)
@@ -82,9 +86,9 @@ def with_verdict(report: dict[str, Any], *verdicts: str) -> list[dict[str, Any]]
 
 
 def test_sample_summary_matches_its_requirements(report_sample: dict[str, Any]) -> None:
-    counted = {v: len(with_verdict(report_sample, v)) for v in ("pass", "fail", "not-run", "not-applicable")}
+    counted = {v: len(with_verdict(report_sample, v)) for v in VERDICTS}
     assert report_sample["summary"] == counted
-    assert counted["fail"] and counted["not-run"] and counted["not-applicable"] and counted["pass"] > 3
+    assert all(counted.values()) and counted["pass"] > 3
 
 
 def test_sample_renders_a_complete_document(report_html: str) -> None:
@@ -130,6 +134,8 @@ def test_hostile_values_anywhere_stay_text(report_sample: dict[str, Any]) -> Non
     failure["received"] = failure["check"] = failure["curl"] = HOSTILE
     failure["request"]["headers"][HOSTILE] = HOSTILE
     with_verdict(report, "not-run")[0]["reason"] = HOSTILE
+    failed["basis"] = failed["why"] = with_verdict(report, "pass")[0]["why"] = HOSTILE
+    report["setup_warnings"] = [HOSTILE]
     tree = Tree(render(report))
     assert tree.having("img") == [] and len(tree.scripts) == 1 and tree.errors == []
 
@@ -189,7 +195,7 @@ def test_must_failures_stand_out_from_should_failures(report_html: str) -> None:
 
 def test_expand_opens_every_failure(report_sample: dict[str, Any], report_html: str) -> None:
     assert all("open" not in d for d in Tree(report_html).having("details"))
-    opened = Tree(render(report_sample, expand=True)).having("details")
+    opened = Tree(render(report_sample, expand=True)).having("details", class_="failure")
     assert len(opened) == 3 and all("open" in d for d in opened)
 
 
@@ -201,8 +207,8 @@ def test_chart_has_one_bar_per_area_in_order(report_sample: dict[str, Any], repo
 
 
 def test_reasons_of_skipped_requirements_appear(report_sample: dict[str, Any], report_html: str) -> None:
-    skipped = with_verdict(report_sample, "not-run", "not-applicable")
-    assert len(skipped) == 4
+    skipped = with_verdict(report_sample, "inconclusive", "not-run", "not-applicable")
+    assert len(skipped) == 6
     for req in skipped:
         assert f"Reason: {escape(req['reason'])}" in report_html
 
@@ -214,4 +220,83 @@ def test_passing_report_says_pass(report_sample: dict[str, Any]) -> None:
     report.update(verdict="pass", summary=None)
     page = render(report)
     assert '<div class="verdict pass">PASS</div>' in page and "No requirement failed." in page
-    assert '<span class="badge pass">17 pass</span>' in page and Tree(page).details == []
+    assert '<span class="badge pass">19 pass</span>' in page and Tree(page).details == []
+
+
+def test_five_verdicts_each_have_their_own_colour() -> None:
+    assert VERDICTS == ("pass", "fail", "inconclusive", "not-run", "not-applicable")
+    assert set(COLOURS) == set(VERDICTS) and len({fill for fill, _ in COLOURS.values()}) == 5
+
+
+def test_inconclusive_is_counted_shown_and_explained(report_sample: dict[str, Any], report_html: str) -> None:
+    [undecided] = with_verdict(report_sample, "inconclusive")
+    assert '<span class="badge inconclusive">1 inconclusive</span>' in report_html
+    assert ".inconclusive{background:" + COLOURS["inconclusive"][0] in report_html
+    assert '<span class="badge inconclusive">inconclusive</span>' in report_html
+    assert f"Reason: {escape(undecided['reason'])}" in report_html
+    assert "<b>inconclusive</b>: the check ran but could not decide; never fails the run" in report_html
+    header = report_html.split('<table class=areas><thead>')[1].split("</thead>")[0]
+    assert [h for h in re.findall(r"<th class=n>([a-z-]+)</th>", header)] == [*VERDICTS, "total"]
+
+
+def test_chart_legend_has_five_verdicts_that_fit(report_html: str) -> None:
+    """The legend's labels are spaced by their length: none overlaps the next, the last ends inside the chart."""
+    svg = report_html.split('<svg class="chart"')[1].split("</svg>")[0]
+    width = float(re.search(r'viewBox="0 0 ([0-9.]+) ', svg)[1])  # type: ignore[index]
+    labels = re.findall(r'<text x="([0-9.]+)" y="16">([a-z-]+) \((\d+)\)</text>', svg)
+    assert [(name, int(n)) for _, name, n in labels] == [("pass", 10), ("fail", 3), ("inconclusive", 1),
+                                                         ("not-run", 2), ("not-applicable", 3)]
+    starts = [float(x) for x, _, _ in labels]
+    ends = [float(x) + 7.5 * len(f"{name} ({n})") for x, name, n in labels]  # 13 px system-ui: under 7.5 px a char
+    assert all(end + 14 < start for end, start in zip(ends, starts[1:], strict=False))
+    assert ends[-1] <= width
+    assert 'class="bar" data-area="transport"' in svg and "1 inconclusive</title>" in svg
+
+
+def test_rows_show_level_and_basis_with_why(report_sample: dict[str, Any], report_html: str) -> None:
+    tree = Tree(report_html)
+    whys = tree.having("details", class_="why")
+    assert len(whys) == len(report_sample["requirements"])
+    summaries = [attrs for tag, attrs in tree.elements if tag == "summary" and attrs.get("title")]
+    assert [a["title"] for a in summaries] == [req["why"] for req in report_sample["requirements"]]
+    assert len(tree.having("details", class_="basis-interpretation")) == sum(
+        req["basis"] == "interpretation" for req in report_sample["requirements"])
+    for req in report_sample["requirements"]:
+        assert f'<span class="lvl-{req["level"]}">{req["level"]}</span><details class="why basis-{req["basis"]}">' \
+            in report_html
+        assert escape(req["why"]) in report_html
+
+
+def test_a_row_without_basis_still_renders(report_sample: dict[str, Any]) -> None:
+    report = copy.deepcopy(report_sample)
+    for req in report["requirements"]:
+        req.pop("basis"), req.pop("why")
+    tree = Tree(render(report))
+    assert tree.errors == [] and tree.having("details", class_="why") == []
+
+
+def test_not_applicable_by_declaration_shows_its_reason(report_html: str) -> None:
+    assert "Reason: the IUT&#x27;s declaration says it does not implement &#x27;offline-whitelist&#x27;" in report_html
+
+
+def test_strict_is_in_the_header_and_decides_whether_a_should_failure_counts(report_sample: dict[str, Any],
+                                                                             report_html: str) -> None:
+    assert "<dt>Strict</dt><dd>no: only a failed MUST fails the run" in report_html
+    [should] = [text for text in Tree(report_html).details if "transport.error-body-json" in text]
+    assert "not fatal: a failed SHOULD fails the run only with --strict" in should
+    assert "Basis: interpretation: request.rst says only" in should
+    assert "<h2>Failures (3: 2 MUST, 1 SHOULD)</h2>" in report_html
+    strict = copy.deepcopy(report_sample)
+    strict["strict"] = True
+    page = render(strict)
+    assert "<dt>Strict</dt><dd>yes: a failed SHOULD fails the run too</dd>" in page
+    assert "not fatal" not in page
+
+
+def test_setup_warnings_come_first(report_sample: dict[str, Any], report_html: str) -> None:
+    warning = report_sample["setup_warnings"][0]
+    assert report_html.index("Check the setup first") < report_html.index("Summary by area")
+    assert f"<li>{escape(warning)}</li>" in report_html
+    report = copy.deepcopy(report_sample)
+    report["setup_warnings"] = []
+    assert "Check the setup first" not in render(report)
