@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from oioi import calls, validate
+from oioi import _schemas, calls, strategies, validate
 from oioi.strategies import invalid_messages, messages
 
 DIRECTIONS = ["request", "response"]
@@ -69,3 +71,73 @@ def test_lenient_draws_do_take_erratum_forms() -> None:
 
     collect()
     assert "station-post:partner-identifier-short" in seen
+
+
+# --- what a real partner sends ------------------------------------------------------------------------
+
+EVCO_ID = re.compile(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/evco-id")["pattern"])
+UID = re.compile(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/rfid-uid")["pattern"])
+COUNTRIES = set(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/country")["enum"])
+FORMATS = {"evco-id": EVCO_ID, "rfid": UID}
+
+
+def _matches_its_type(kind: str, identifier: str) -> bool:
+    return kind not in FORMATS or FORMATS[kind].match(identifier) is not None
+
+
+@pytest.mark.parametrize("call", ["session-start", "session-stop"])
+@given(data=st.data())
+def test_remote_start_and_stop_name_an_evco_id(call: str, data: st.DataObject) -> None:
+    user = data.draw(messages(call))[call]["user"]
+    assert user["identifier-type"] == "evco-id" and EVCO_ID.match(user["identifier"]), user
+
+
+@given(message=messages("reservation-stop"))
+def test_reservation_stop_identifier_matches_its_type(message: dict[str, Any]) -> None:
+    body = message["reservation-stop"]
+    assert FORMATS[body["identifier-type"]].match(body["identifier"]), body
+
+
+@given(message=messages("session-post"))
+def test_a_cdr_names_its_customer_by_evco_id_or_uid_in_recent_times(message: dict[str, Any]) -> None:
+    body = message["session-post"]
+    user = body["user"]
+    assert user["identifier-type"] in FORMATS and _matches_its_type(user["identifier-type"], user["identifier"])
+    now = datetime.datetime.now(datetime.UTC)
+    times = [datetime.datetime.fromisoformat(t) for key in ("session-interval", "charging-interval")
+             for t in body.get(key, {}).values()]
+    assert all(now - datetime.timedelta(days=16) < t <= now for t in times), times
+
+
+@given(message=messages("reservation-start"))
+def test_no_evco_id_twice_in_one_reservation(message: dict[str, Any]) -> None:
+    evco_ids = [holder["evco-id"] for holder in message["reservation-start"]["identifier"]]
+    assert len(evco_ids) == len(set(evco_ids))
+
+
+@given(message=messages("station-post"))
+def test_a_new_station_is_its_operators_and_not_deleted(message: dict[str, Any]) -> None:
+    station = message["station-post"]["station"]
+    assert station["deleted"] is False
+    assert all(c["id"].startswith(station["cpo-id"] + "*E") for c in station["connectors"]), station
+    assert station["address"]["country"] in COUNTRIES and station["cpo-id"][:2] in COUNTRIES
+
+
+@given(data=st.data())
+def test_times_and_dates_are_around_now(data: st.DataObject) -> None:
+    moment = datetime.datetime.fromisoformat(data.draw(strategies.DOMAIN["date-time"]()))
+    day = datetime.date.fromisoformat(data.draw(strategies.DOMAIN["date"]()))
+    now = datetime.datetime.now(datetime.UTC)
+    assert now - datetime.timedelta(days=15) < moment <= now
+    assert now.date() - datetime.timedelta(days=15) < day <= now.date()
+
+
+def test_generated_times_follow_the_clock_seam(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(strategies, "clock", lambda: datetime.datetime(2030, 6, 1, 9, 30, tzinfo=datetime.UTC))
+    assert strategies.today() == datetime.datetime(2030, 6, 1, tzinfo=datetime.UTC)
+
+
+@given(data=st.data())
+def test_generated_ids_use_countries_that_exist(data: st.DataObject) -> None:
+    for name in ("evse-id", "evco-id", "cpo-id"):
+        assert data.draw(strategies.DOMAIN[name]())[:2] in COUNTRIES
