@@ -494,6 +494,18 @@ def test_unknown_fault_exits_2_with_one_sentence() -> None:
     assert done.stdout == ""
 
 
+def test_behaviour_option_switches_it_on(tmp_path: Path) -> None:
+    """``--behaviour NAME``: the served CPO refuses what strict-validation refuses; an unknown name exits 2."""
+    server = Served("cpo", tmp_path, "--behaviour", "strict-validation")
+    try:
+        assert result_of(server.post(BERLIN.body)) == (400, "application/json", 230)
+    finally:
+        assert server.stop() == 0
+    command = [sys.executable, "-m", "examples.reference_cpo", "--api-key", API_KEY, "--behaviour", "strict"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "strict-validation" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     db = str(tmp_path / "cpo.sqlite")
     first = Served("cpo", tmp_path, "--db", db)
