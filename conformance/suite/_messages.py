@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from collections.abc import Sequence
 from typing import Any
+
+from oioi.strategies import today
 
 # EVCO IDs and UIDs of the harness's own customers (glossary.rst formats).
 EVCO = ("DE*OIO*H00001*1", "DE*OIO*H00002*2", "DE*OIO*H00003*3", "DE*OIO*H00004*4")
@@ -89,19 +90,9 @@ def connector_post_status(connector: str, status: str, partner: str) -> dict[str
     return {"connector-post-status": {"connector-id": connector, "status": status, "partner-identifier": partner}}
 
 
-def cdr_base() -> datetime.datetime:
-    """The moment CDR times count back from: the start of today (UTC), so that a run sends sessions of
-    today while the same seed sends the same requests all day.
-    """
-    now = clock()
-    return datetime.datetime(now.year, now.month, now.day, tzinfo=datetime.UTC)
-
-
-clock = functools.partial(datetime.datetime.now, datetime.UTC)  # a seam for tests
-
-
 def _time(minutes_ago: int) -> str:
-    return (cdr_base() - datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
+    """A recent time: CDRs count back from the start of today (UTC), so the same seed sends the same all day."""
+    return (today() - datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
 
 
 def session_post(session_id: str, connector: str, partner: str, *, finished: bool) -> dict[str, Any]:
