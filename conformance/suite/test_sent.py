@@ -571,10 +571,27 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
         control.say(f"received: {len(found)} deliveries of the {call}")
     finally:
         partner.clear_faults()  # what the IUT did not use up must not hit the next check
+        _drain(oioi, partner, call, match)
         if connector is not None:
             control.undo("set-status", f"Set connector {connector} back to Available", by_person=by_person,
                          **{"connector-id": connector, "status": "Available"})
     return _expect(found, call, requirement, oioi, answer, action, f"a {call}")
+
+
+def _drain(oioi: Target, partner: Partner, call: str, match: Callable[[dict[str, Any]], bool]) -> None:
+    """Let an IUT still retrying the check's message deliver it (the faults are gone), so that its tries do not
+    run into the next check, or into the next run's partner once this one has stopped.
+
+    Waits (``--wait`` at most) only while the tries have not visibly stopped: the last was refused, and came
+    less than twice the longest wait between them (plus 1 s) ago.
+    """
+    tries = [e for e in partner.received(call) if match(e)][-20:]
+    if not tries or (tries[-1].get("status") or 0) < 500:
+        return
+    gaps = _gaps([arrival(e) for e in tries])
+    quiet_after = 2 * max(gaps, default=0.5) + 1 - (time.time() - arrival(tries[-1]))
+    if quiet_after > 0:
+        partner.wait_for(call, int(tries[-1]["id"]), min(quiet_after, oioi.wait), match=match)
 
 
 def _gaps(times: list[float]) -> list[float]:
