@@ -6,19 +6,25 @@ received, the mock's answer) and the requirement it speaks for, and raises `Nonc
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
 
 from conformance._exchange import Exchange
-from conformance._failures import Nonconformance
+from conformance._failures import Inconclusive, Nonconformance
 from oioi import calls, validate
 from oioi._schemas import SCHEMA_BASE, resolve
 
 __all__ = ["as_exchange", "authenticated", "body", "for_the_partners_role", "identifiers", "json_content_type",
-           "one_call", "utf8", "valid_request"]
+           "one_call", "tries_thin_out", "utf8", "valid_request", "waits", "waits_grow"]
 
 Entry = dict[str, Any]
+CLOCK = 0.05  # seconds of clock granularity between the IUT's wait and the mock's journal
+GROWTH = 1.25  # retries whose waits never grew past 1.25 times the earlier ones keep a steady pace
+AT_ONCE = 0.1  # seconds: waits that all stay under this are a storm, whatever their ratios (clock noise)
+STEADY_GAPS = 5  # waits between tries needed before a pace is judged steady
+BACKOFF = "(request.rst: 'Your services must implement exponential back-off')"
 UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
 # Validation rules that name a requirement of their own (the rest are sender.request-valid).
 SEMANTIC = {"semantic/session-interval-ordered": "session-post.intervals-consistent",
@@ -161,3 +167,70 @@ def for_the_partners_role(entry: Entry, requirement: str = "sender.role-calls") 
         raise Nonconformance(requirement=requirement, received=f"a {entry.get('call')} request, refused with 403/220",
                              expected="only calls the partner's role receives", exchange=as_exchange(entry))
 
+
+
+# --- the pace of retries (request.rst, "Response") ------------------------------------------------
+
+
+def waits(times: list[float]) -> list[float]:
+    """The waits between consecutive tries, in seconds (rounded to the millisecond)."""
+    return [round(b - a, 3) for a, b in itertools.pairwise(times)]
+
+
+def waits_grow(gaps: list[float], tolerance: float, journal: list[Entry],
+               requirement: str = "sender.retry-backoff") -> None:
+    """request.rst: "Your services must implement exponential back-off." — the waits between tries grow.
+
+    Jitter may make a wait shorter than the one before by at most ``tolerance`` (the IUT's declared
+    --backoff-tolerance, a fraction; 1 for full jitter): shorter is a failure. With three waits or
+    more, none of the later ones longer than 1.25 times the first (and than 0.1 s, below which
+    waits are clock noise) is a storm or a steady pace, not a back-off: a failure, inconclusive only
+    under full jitter (three waits cannot show its trend). Equal jitter or +-50 % jitter on doubling
+    waits from 0.1 s on always passes: the third wait is then at least 4/3 times the first (proven
+    in tests/test_sent_units.py). Fewer than three waits are inconclusive.
+    """
+    for earlier, later in itertools.pairwise(gaps):
+        if tolerance < 1 and later < (1 - tolerance) * earlier - CLOCK:
+            raise Nonconformance(requirement=requirement, received=f"waits between tries {gaps} s",
+                                 expected=f"no wait shorter than {1 - tolerance:g} times the one before "
+                                          f"(--backoff-tolerance {tolerance:g}): an exponential back-off {BACKOFF}",
+                                 journal=journal)
+    if len(gaps) < 3:
+        raise Inconclusive(requirement, f"{len(gaps) + 1 if gaps else len(journal)} tries (waits {gaps} s): too few "
+                           "to judge the back-off (a slower back-off needs a longer --retry-window)", journal=journal)
+    if max(gaps[1:]) > max(GROWTH * gaps[0], AT_ONCE):
+        return
+    received = f"waits between tries {gaps} s: none grew past {GROWTH:g} times the first"
+    if tolerance >= 1:
+        raise Inconclusive(requirement, f"{received}; with full jitter (--backoff-tolerance {tolerance:g}) three "
+                           "waits cannot show the trend", journal=journal)
+    raise Nonconformance(requirement=requirement, received=received,
+                         expected=f"waits that grow exponentially, not a storm or a steady pace {BACKOFF}",
+                         journal=journal)
+
+
+def tries_thin_out(gaps: list[float], silence: float, tolerance: float, journal: list[Entry], *, seconds: float,
+                   requirement: str = "sender.retry-bounded") -> None:
+    """A message refused with 5xx for ``seconds`` is tried less and less often, or no more (exponential back-off).
+
+    Six tries or more whose waits in the second half never grew past 1.25 times the longest of the first
+    half keep a steady pace: a failure (inconclusive under full jitter, --backoff-tolerance 1). It passes
+    when they grew, or when the tries stopped: the ``silence`` after the last try is longer than any
+    wait. Anything else is inconclusive. An IUT that backs off without ever giving up is not failed.
+    """
+    tries = f"{len(gaps) + 1} tries in {seconds:g} s of 503s (waits {gaps} s)"
+    if len(gaps) >= STEADY_GAPS:
+        half = len(gaps) // 2
+        if max(gaps[half:]) > max(GROWTH * max(gaps[:half]), AT_ONCE):
+            return
+        received = f"{tries}: the later waits no longer than {GROWTH:g} times the earlier"
+        if tolerance >= 1:
+            raise Inconclusive(requirement, f"{received}; with full jitter (--backoff-tolerance {tolerance:g}) "
+                               "that may be chance", journal=journal)
+        raise Nonconformance(requirement=requirement, received=received,
+                             expected=f"tries that thin out exponentially, or stop: not a steady pace {BACKOFF}",
+                             journal=journal)
+    if gaps and silence > max(gaps):
+        return  # the tries stopped, or the next wait is longer than any before
+    raise Inconclusive(requirement, f"{tries}: too few to judge their pace (sender.retry-5xx judges retrying)",
+                       journal=journal)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -31,8 +30,11 @@ from conformance._sent import (
     identifiers,
     json_content_type,
     one_call,
+    tries_thin_out,
     utf8,
     valid_request,
+    waits,
+    waits_grow,
 )
 from conformance._target import Target
 from conformance.suite._messages import UIDS as HARNESS_WHITELIST
@@ -530,8 +532,6 @@ RETRY_AFTER = 1  # seconds, the Retry-After of the 503s of sender.retry-5xx
 DEFAULT_HOLD = 10.0  # seconds the mock holds its answer when the IUT declared no client timeout
 HOLD_MARGIN = 2.0  # seconds the mock holds its answer beyond the IUT's declared client timeout
 MAX_HOLD = 60.0  # seconds: the longest the mock can hold an answer (mock_server/_faults.py, MAX_DELAY_MS)
-GROWTH = 1.25  # a series of retries whose waits never grew past 1.25 times the first is a steady pace
-STEADY_GAPS = 5  # gaps between tries needed before a pace is judged steady
 BOUNDED_WINDOW = 8.0  # seconds of 503s, from the first delivery on
 # One status per delivery check, so that a late retry of one check's message is never taken for another's.
 DELIVERY_STATUS = {"sender.no-retry-4xx": "Reserved", "sender.retry-5xx": "Offline",
@@ -588,14 +588,10 @@ def _drain(oioi: Target, partner: Partner, call: str, match: Callable[[dict[str,
     tries = [e for e in partner.received(call) if match(e)][-20:]
     if not tries or (tries[-1].get("status") or 0) < 500:
         return
-    gaps = _gaps([arrival(e) for e in tries])
+    gaps = waits([arrival(e) for e in tries])
     quiet_after = 2 * max(gaps, default=0.5) + 1 - (time.time() - arrival(tries[-1]))
     if quiet_after > 0:
         partner.wait_for(call, int(tries[-1]["id"]), min(quiet_after, oioi.wait), match=match)
-
-
-def _gaps(times: list[float]) -> list[float]:
-    return [round(b - a, 3) for a, b in itertools.pairwise(times)]
 
 
 def _undeclared(requirement: str, what: str, option: str, found: list[dict[str, Any]]) -> Inconclusive:
@@ -621,7 +617,7 @@ def test_retries_after_503_not_before_retry_after(oioi: Target, partner: Partner
     watch = 2 * per_retry + 1 if per_retry is not None else oioi.wait + 4
     found = _deliveries(oioi, partner, control, fault={"count": 2, "status": 503, "retry_after": RETRY_AFTER},
                         count=3, requirement="sender.retry-5xx", watch=watch)
-    gaps = _gaps([arrival(e) for e in found])
+    gaps = waits([arrival(e) for e in found])
     if gaps and min(gaps) < RETRY_AFTER - TOLERANCE:
         raise Nonconformance(requirement="sender.retry-5xx", received=f"retries after {gaps} s",
                              expected=f"no retry sooner than Retry-After: {RETRY_AFTER} s", journal=found)
@@ -647,26 +643,7 @@ def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control:
     watch = oioi.wait + 4 if oioi.retry_window is None else max(oioi.wait + 4, 3 * oioi.retry_window + 1)
     found = _deliveries(oioi, partner, control, fault={"count": 3, "status": 503}, count=4,
                         requirement="sender.retry-backoff", watch=watch)
-    gaps, shrink = _gaps([arrival(e) for e in found]), oioi.backoff_tolerance
-    for earlier, later in itertools.pairwise(gaps):
-        if shrink < 1 and later < (1 - shrink) * earlier - TOLERANCE:
-            raise Nonconformance(requirement="sender.retry-backoff", received=f"waits between tries {gaps} s",
-                                 expected=f"no wait shorter than {1 - shrink:g} times the one before "
-                                          f"(--backoff-tolerance {shrink:g}): an exponential back-off",
-                                 journal=found)
-    if len(gaps) < 3:
-        raise Inconclusive("sender.retry-backoff", f"{len(found)} tries within {watch:g} s of 503s (waits {gaps} s): "
-                           "too few to judge the back-off (a slower back-off needs a longer --retry-window)",
-                           journal=found)
-    if max(gaps[1:]) <= GROWTH * gaps[0] + TOLERANCE:
-        received = f"waits between tries {gaps} s: none grew past {GROWTH:g} times the first"
-        if shrink >= 1:
-            raise Inconclusive("sender.retry-backoff", f"{received}; with full jitter (--backoff-tolerance "
-                               f"{shrink:g}) three waits cannot show the trend", journal=found)
-        raise Nonconformance(requirement="sender.retry-backoff", received=received,
-                             expected="waits that grow exponentially, not a storm or a steady pace "
-                                      "(request.rst: 'Your services must implement exponential back-off')",
-                             journal=found)
+    waits_grow(waits([arrival(e) for e in found]), oioi.backoff_tolerance, found)
 
 
 @pytest.mark.requirement("sender.retry-timeout")
@@ -717,24 +694,8 @@ def test_retries_thin_out(oioi: Target, partner: Partner, control: Control) -> N
                         requirement="sender.retry-bounded", watch=BOUNDED_WINDOW + 0.3)
     first = arrival(found[0])
     window = [e for e in found if arrival(e) - first <= BOUNDED_WINDOW]
-    gaps = _gaps([arrival(e) for e in window])
-    if len(gaps) >= STEADY_GAPS:
-        half = len(gaps) // 2
-        if max(gaps[half:]) > GROWTH * max(gaps[:half]) + TOLERANCE:
-            return
-        received = (f"{len(window)} tries in {BOUNDED_WINDOW:g} s of 503s, waits {gaps} s: the later waits no "
-                    f"longer than {GROWTH:g} times the earlier")
-        if oioi.backoff_tolerance >= 1:
-            raise Inconclusive("sender.retry-bounded", f"{received}; with full jitter (--backoff-tolerance "
-                               f"{oioi.backoff_tolerance:g}) that may be chance", journal=window)
-        raise Nonconformance(requirement="sender.retry-bounded", received=received,
-                             expected="tries that thin out exponentially, or stop: not a steady pace (request.rst: "
-                                      "'Your services must implement exponential back-off')", journal=window)
-    silence = first + BOUNDED_WINDOW - arrival(window[-1])
-    if gaps and silence > max(gaps):
-        return  # the tries stopped, or the next wait is longer than any before
-    raise Inconclusive("sender.retry-bounded", f"{len(window)} tries in {BOUNDED_WINDOW:g} s of 503s (waits {gaps} s):"
-                       " too few to judge their pace (sender.retry-5xx judges retrying)", journal=window)
+    tries_thin_out(waits([arrival(e) for e in window]), first + BOUNDED_WINDOW - arrival(window[-1]),
+                   oioi.backoff_tolerance, window, seconds=BOUNDED_WINDOW)
 
 
 # --- EMP: remote starts and stops, whitelist -----------------------------------------------------
