@@ -60,9 +60,10 @@ EMP_FAULTS: dict[str, str] = {
     "status-ignores-partner": "Accepts connector-post-status from any partner identifier for a known connector.",
     "forgets-stations": "Answers every connector-post-status with 181.",
     "refuses-cdr-update": "Answers a session-post whose session-id is already stored with 100.",
-    "rfid-verify-denies-all": "Answers every rfid-verify with 191.",
+    "rfid-verify-denies-all": "Answers rfid-verify of every UID it knows with 192, the active ones too.",
     "rfid-verify-allows-inactive": "Answers rfid-verify of an inactive UID with 0 and an EVCO ID.",
     "rfid-verify-unknown-is-locked": "Answers rfid-verify of an unknown UID with 192.",
+    "rfid-verify-unknown-succeeds": "Answers rfid-verify of an unknown UID with 0 and an EVCO ID.",
     # What it sends (POST /control, reference_emp/_control.py):
     "session-start-rfid-identifier": "start-session sends the EVCO ID with identifier-type 'rfid'.",
     "stop-without-session-id": "stop-session sends no session-id, though the session-start answer gave one.",

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS rfids (uid TEXT PRIMARY KEY, state TEXT NOT NULL, evc
 CREATE TABLE IF NOT EXISTS remote_sessions (connector_id TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 """
 
-PLACEHOLDER_EVCO_ID = "DE*8PS*000000*1"  # what rfid-verify-allows-inactive hands out for a UID without one
+PLACEHOLDER_EVCO_ID = "DE*8PS*000000*1"  # what rfid-verify-allows-inactive and -unknown-succeeds hand out for a UID without one
 
 
 def station_post(ctx: Context, body: Body) -> Body:
@@ -88,10 +88,14 @@ def rfid_verify(ctx: Context, body: Body) -> Body:
     """
     uid = body.get("rfid", "")
     row = ctx.db.execute("SELECT state, evco_id FROM rfids WHERE uid = ?", (uid,)).fetchone()
-    if row is None or "rfid-verify-denies-all" in ctx.faults:
-        if row is None and "rfid-verify-unknown-is-locked" in ctx.faults:
+    if row is None and "rfid-verify-unknown-succeeds" in ctx.faults:
+        return {"evco-id": PLACEHOLDER_EVCO_ID}
+    if row is None:
+        if "rfid-verify-unknown-is-locked" in ctx.faults:
             raise results.EvcoIdLocked(f"UID {uid!r} is locked.")
         raise results.EvcoIdNotFound(f"UID {uid!r} is not known.")
+    if "rfid-verify-denies-all" in ctx.faults:
+        raise results.EvcoIdLocked(f"UID {uid!r} is locked.")
     if row["state"] != "active" and "rfid-verify-allows-inactive" not in ctx.faults:
         raise results.EvcoIdLocked(f"UID {uid!r} is {row['state']}.")
     return {"evco-id": row["evco_id"] or PLACEHOLDER_EVCO_ID}
