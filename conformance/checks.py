@@ -96,19 +96,30 @@ def error_answer_has_result(exchange: Exchange, requirement: str | None = "trans
 
 
 def refused_as_client_error(exchange: Exchange, requirement: str, codes: Iterable[int] = ()) -> None:
-    """A bad request gets a 4xx (never 200, never 5xx, never silence) with a JSON ``result``."""
+    """A bad request gets a 4xx (never 200, never 5xx, never silence) that claims no success.
+
+    request.rst: "If the request was valid and successful, … Otherwise, the HTTP response code will
+    not be 200"; a ``4xx`` is "Something was wrong with your request". No sentence ties one result
+    code to a refusal, so ``codes`` (e.g. 210) is what is expected, named in the message, never a
+    reason to fail. The JSON ``result`` of an error answer is judged last, under its own requirement
+    (transport.error-answer-json, our reading), so that it never hides the verdict of this one.
+    """
     answered(exchange, requirement)
     status = exchange.status
     assert status is not None
+    expected = "a 4xx answer (the request is the client's mistake)" + (
+        f", result code {_codes(codes)} expected" if codes else "")
     if not 400 <= status < 500:
         raise Nonconformance(
             requirement=requirement, received=f"HTTP {status}, {_describe(exchange.result_code())}",
-            expected="a 4xx answer (the request is the client's mistake)", exchange=exchange,
+            expected=expected, exchange=exchange,
+        )
+    if _is_code(exchange.result_code()) and exchange.result_code() in SUCCESS:
+        raise Nonconformance(
+            requirement=requirement, received=f"HTTP {status} with {_describe(exchange.result_code())}",
+            expected=expected + ", not a success code", exchange=exchange,
         )
     error_answer_has_result(exchange)
-    codes = tuple(codes)
-    if codes:
-        result_code_is(exchange, requirement, codes)
 
 
 def _is_code(code: Any) -> bool:

@@ -2,7 +2,7 @@
 
 One worker process keeps every request on one ``Store`` and its write lock; threads give
 concurrency (SQLite serialises the writes anyway, and the store groups them). Measured with
-``benchmarks/mock_throughput.py``, waitress serves the mock faster (gunicorn: about 0.74× its
+``benchmarks/mock_throughput.py``, waitress serves the mock faster (gunicorn: about 0.74 times its
 rate); gunicorn is kept because it hands the view the client's socket, which the ``drop``
 fault needs, and stops cleanly on Ctrl-C and SIGTERM.
 """

@@ -261,6 +261,7 @@ def demo(args: argparse.Namespace, stdout: TextIO) -> int:
     if importlib.util.find_spec("examples.reference_cpo") is None:
         raise HarnessError("oioi demo needs the reference implementations in examples/: run it from a source "
                            "checkout installed with pip install -e.")
+    from examples import declared_figures
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
     api_key, partner_key = "demo-" + secrets.token_hex(12), "demo-partner-" + secrets.token_hex(12)
@@ -286,6 +287,7 @@ def demo(args: argparse.Namespace, stdout: TextIO) -> int:
                        "--report-dir", str(report_root / role), "--listen", listen,
                        "--control-url", url.removesuffix("/api/v4/request") + "/control"]
             command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
+            command += [f"--{figure}={value:g}" for figure, value in declared_figures(role).items()]
             command += ["--seed", str(args.seed)] if args.seed is not None else []
             runs[role] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                           env={**os.environ, "OIOI_API_KEY": api_key,

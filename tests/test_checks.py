@@ -159,3 +159,34 @@ def test_the_harness_station_names_its_operator() -> None:
     station = m.station("s-1", ["DE*OIO*E1*1", "DE*OIO*E1*2"])
     assert station["deleted"] is False
     assert all(c["id"].startswith(station["cpo-id"] + "*E") for c in station["connectors"])
+
+
+def _refusal(status: int, body: bytes) -> Exchange:
+    return Exchange(url="http://127.0.0.1:1/api/v4/request", request_headers={}, request_body=b"{}", status=status,
+                    response_headers={"Content-Type": "application/json"}, response_body=body)
+
+
+def test_a_refusal_with_another_code_than_expected_passes() -> None:
+    """No sentence ties one code to a refusal: a 401 with 140 refuses a missing key as well as 210 does."""
+    checks.refused_as_client_error(_refusal(401, b'{"result": {"code": 140, "message": "no"}}'),
+                                   "transport.api-key.missing", codes=(210,))
+
+
+def test_a_4xx_that_claims_success_fails_the_refusal() -> None:
+    with pytest.raises(Nonconformance) as failure:
+        checks.refused_as_client_error(_refusal(400, b'{"result": {"code": 0, "message": "ok"}}'),
+                                       "transport.api-key.missing", codes=(210,))
+    assert failure.value.requirement == "transport.api-key.missing"
+
+
+def test_a_4xx_without_a_result_fails_only_the_error_answer_requirement() -> None:
+    with pytest.raises(Nonconformance) as failure:
+        checks.refused_as_client_error(_refusal(401, b"Unauthorized"), "transport.api-key.missing", codes=(210,))
+    assert failure.value.requirement == "transport.error-answer-json"
+
+
+def test_a_200_is_no_refusal() -> None:
+    with pytest.raises(Nonconformance) as failure:
+        checks.refused_as_client_error(_refusal(200, b'{"result": {"code": 210, "message": "no"}}'),
+                                       "transport.api-key.wrong")
+    assert failure.value.requirement == "transport.api-key.wrong"

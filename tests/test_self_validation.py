@@ -25,6 +25,7 @@ import pytest
 
 from conformance._catalogue import requirement, requirements
 from conformance.suite import test_sent
+from examples import declared_figures
 from oioi._certify_cli import free_port, start_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +64,7 @@ def reference_emp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def declared(role: str, name: str | None) -> list[str]:
     """The figures a variant declares (examples/variants.json), as ``oioi certify`` flags."""
-    figures = {**VARIANTS["declaration"], **(VARIANTS[role][name].get("declaration", {}) if name else {})}
-    return [f"--{figure}={value:g}" for figure, value in figures.items()]
+    return [f"--{figure}={value:g}" for figure, value in declared_figures(role, name).items()]
 
 
 def initial_state_left(db_file: Path) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def test_faulty_variant_is_caught_by_its_requirement(
     base = request.getfixturevalue(f"reference_{role}")
     url = f"{base}/variant/{fault}/api/v4/request"
     options = [f"--requirement={r}" for r in caught_by]
-    status, report, output = certify(role, url, tmp_path, *options)
+    status, report, output = certify(role, url, tmp_path, *options, *declared(role, None))
     verdicts = _verdicts(report)
     assert report["errors"] == [], output[-3000:]
     assert {r: verdicts.get(r) for r in caught_by} == dict.fromkeys(caught_by, "fail"), output[-3000:]

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS rfids (uid TEXT PRIMARY KEY, state TEXT NOT NULL, evc
 CREATE TABLE IF NOT EXISTS remote_sessions (connector_id TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 """
 
-PLACEHOLDER_EVCO_ID = "DE*8PS*000000*1"  # what rfid-verify-allows-inactive and -unknown-succeeds hand out for a UID without one
+# What rfid-verify-allows-inactive and rfid-verify-unknown-succeeds hand out for a UID without one.
+PLACEHOLDER_EVCO_ID = "DE*8PS*000000*1"
 
 
 def station_post(ctx: Context, body: Body) -> Body:
