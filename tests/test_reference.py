@@ -193,11 +193,14 @@ EMP_PROBES = {
     "status-ignores-partner": Probe((station_post(), connector_status(OTHER_PARTNER)), (200, 181), (200, 0)),
     "forgets-stations": Probe((station_post(), connector_status()), (200, 0), (200, 181)),
     "refuses-cdr-update": Probe((session_post(), session_post()), (200, 0), (200, 100)),
-    "rfid-verify-denies-all": Probe((rfid_verify(),), (200, 0), (200, 191)),
+    "rfid-verify-denies-all": Probe((rfid_verify(),), (200, 0), (200, 192)),
     "rfid-verify-allows-inactive": Probe(
         (rfid_verify(INACTIVE_UID),), (200, 192), (200, 0), payload("evco-id", "DE*8PS*000000*1")
     ),
     "rfid-verify-unknown-is-locked": Probe((rfid_verify(UNKNOWN_UID),), (200, 191), (200, 192)),
+    "rfid-verify-unknown-succeeds": Probe(
+        (rfid_verify(UNKNOWN_UID),), (200, 191), (200, 0), payload("evco-id", "DE*8PS*000000*1")
+    ),
 }
 PROBES = {
     "cpo": {**transport_probes("cpo"), **CPO_PROBES},
