@@ -114,7 +114,7 @@ def refused_as_client_error(exchange: Exchange, requirement: str, codes: Iterabl
             requirement=requirement, received=f"HTTP {status}, {_describe(exchange.result_code())}",
             expected=expected, exchange=exchange,
         )
-    if _is_code(exchange.result_code()) and exchange.result_code() in SUCCESS:
+    if _success_code(exchange.result_code()):
         raise Nonconformance(
             requirement=requirement, received=f"HTTP {status} with {_describe(exchange.result_code())}",
             expected=expected + ", not a success code", exchange=exchange,
@@ -124,6 +124,11 @@ def refused_as_client_error(exchange: Exchange, requirement: str, codes: Iterabl
 
 def _is_code(code: Any) -> bool:
     return isinstance(code, int) and not isinstance(code, bool)
+
+
+def _success_code(code: Any) -> bool:
+    """000, 011 or 012 as an integer (a boolean ``false`` is no code)."""
+    return _is_code(code) and code in SUCCESS
 
 
 def _general(code: int) -> set[int]:
@@ -189,7 +194,7 @@ def answer_conforms(exchange: Exchange, call: str, requirement: str | None = Non
             expected=f"an answer valid under the {call} response schema ({first.spec})",
             exchange=exchange, note=first.message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
         )
-    if exchange.status != 200 and exchange.result_code() in SUCCESS:
+    if exchange.status != 200 and _success_code(exchange.result_code()):
         raise Nonconformance(
             requirement=requirement, received=f"HTTP {exchange.status} with {_describe(exchange.result_code())}",
             expected="HTTP 200 for a success; a 4xx only with a refusal's result code (request.rst, Response)",
@@ -241,7 +246,7 @@ def refused(exchange: Exchange, call: str, requirement: str, codes: Iterable[int
     codes = tuple(codes)
     answer_conforms(exchange, call)
     code = exchange.result_code()
-    if code in SUCCESS:
+    if _success_code(code):
         raise Nonconformance(requirement=requirement, received=f"success: {_describe(code)}",
                              expected=f"a refusal: {_expected_codes(codes)}", exchange=exchange, note=note)
     if any(results.accepts(c, code) for c in codes):
@@ -257,14 +262,14 @@ def refused(exchange: Exchange, call: str, requirement: str, codes: Iterable[int
 
 def is_success(exchange: Exchange) -> bool:
     """Whether the answer is HTTP 200 with a success code (000, 011 or 012)."""
-    return exchange.status == 200 and exchange.result_code() in SUCCESS
+    return exchange.status == 200 and _success_code(exchange.result_code())
 
 
 def succeeded(exchange: Exchange, call: str, requirement: str, note: str | None = None) -> None:
     """A 200 answer valid for the call with a success code (000, 011 or 012)."""
     answer_conforms(exchange, call)
     code = exchange.result_code()
-    if exchange.status != 200 or code not in SUCCESS:
+    if exchange.status != 200 or not _success_code(code):
         raise Nonconformance(requirement=requirement, received=f"HTTP {exchange.status}, {_describe(code)}",
                              expected="success: HTTP 200 with result code 000 (or 011, 012)", exchange=exchange,
                              note=note)
