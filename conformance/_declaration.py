@@ -39,6 +39,9 @@ KEYS: dict[str, dict[str, tuple[str, str, str]]] = {
                             "answer before it gives up (unknown: the timeout check may be inconclusive)."),
         "retry-window": ("retry_window", "number", "Seconds within which the IUT sends a message again after a "
                          "5xx answer (unknown: no retry seen is inconclusive)."),
+        "delivery-window": ("delivery_window", "number", "Seconds within which the IUT sends what an event calls "
+                            "for: a status after a change, a CDR after a session (unknown: nothing arriving "
+                            "within --wait is inconclusive)."),
         "backoff-tolerance": ("backoff_tolerance", "number", "How much shorter than the one before a gap between "
                               "the IUT's retries may be, as a fraction (jitter)."),
     },
@@ -65,18 +68,20 @@ TITLES = {
 }
 # Shown commented out in the template when the value is not set.
 EXAMPLES = {"control-url": "http://127.0.0.1:8000/control", "partner-timeout": 30, "retry-window": 60,
-            "seed": 7, "listen": "127.0.0.1:8081"}
+            "delivery-window": 10, "seed": 7, "listen": "127.0.0.1:8081"}
 # OIOI_* environment variables: the Target field each sets, and its kind.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
     "OIOI_URL": ("url", "str"), "OIOI_ROLE": ("role", "str"), "OIOI_CONTROL_URL": ("control_url", "str"),
     "OIOI_LISTEN": ("listen", "str"), "OIOI_PROFILE": ("profile", "str"), "OIOI_SEED": ("seed", "int"),
     "OIOI_TIMEOUT": ("timeout", "number"), "OIOI_WAIT": ("wait", "number"),
     "OIOI_PARTNER_TIMEOUT": ("partner_timeout", "number"), "OIOI_RETRY_WINDOW": ("retry_window", "number"),
+    "OIOI_DELIVERY_WINDOW": ("delivery_window", "number"),
     "OIOI_BACKOFF_TOLERANCE": ("backoff_tolerance", "number"), "OIOI_STRICT": ("strict", "bool"),
 }
 DEFAULTS: dict[str, Any] = {"url": "http://127.0.0.1:8000/api/v4/request", "role": "cpo", "control_url": None,
                             "connectors": (), "partner_identifiers": DEFAULT_PARTNER_IDENTIFIERS,
-                            "partner_timeout": None, "retry_window": None, "backoff_tolerance": 0.5,
+                            "partner_timeout": None, "retry_window": None, "delivery_window": None,
+                            "backoff_tolerance": 0.5,
                             "not_implemented": frozenset(), "rfids": STAGING_RFIDS, "profile": "quick", "seed": None,
                             "timeout": 10.0, "wait": 10.0, "listen": None}
 _SECRET_WORDS = ("key", "secret", "password", "token")

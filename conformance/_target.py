@@ -55,6 +55,10 @@ class Target:
     # (None): a check that needs the figure to decide says inconclusive instead of fail.
     partner_timeout: float | None = None
     retry_window: float | None = None
+    # Seconds within which the IUT sends what an event calls for (a status after a change, a CDR after a
+    # session), as it declares it. Unknown (None): nothing arrived within --wait is inconclusive, since
+    # no sentence of the spec gives a time (a CPO may send its CDRs in batches).
+    delivery_window: float | None = None
     # How much shorter than the one before a gap between retries may be (jitter), as a fraction.
     backoff_tolerance: float = 0.5
     # Set by the preflight, never by the user: the given connectors the CPO IUT answered 181 to, and
@@ -80,12 +84,13 @@ class Target:
             raise ConfigError(f"--rfid states are active, inactive and unknown, not {sorted(unknown)!r}.")
         if self.timeout <= 0 or self.wait <= 0:
             raise ConfigError("--timeout and --wait must be positive numbers of seconds.")
-        for name in ("partner_timeout", "retry_window"):
+        for name in ("partner_timeout", "retry_window", "delivery_window"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive number of seconds, not {value!r}.")
-        if not 0 <= self.backoff_tolerance < 1:
-            raise ConfigError(f"--backoff-tolerance must be a fraction from 0 up to 1, not {self.backoff_tolerance!r}.")
+        if not 0 <= self.backoff_tolerance <= 1:
+            raise ConfigError(f"--backoff-tolerance must be a fraction from 0 to 1 (1: full jitter), not "
+                              f"{self.backoff_tolerance!r}.")
         if self.listen and not self.partner_api_key:
             raise ConfigError("--listen needs --partner-api-key: the key the IUT sends to the mock partner.")
         if self.control_url and urlsplit(self.control_url).scheme not in ("http", "https"):

@@ -56,6 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds the IUT waits for its partner's answer before it gives up (declared)")
     group.addoption("--oioi-retry-window", type=float,
                     help="seconds within which the IUT retries a message after a 5xx (declared)")
+    group.addoption("--oioi-delivery-window", type=float,
+                    help="seconds within which the IUT sends a status or CDR after the event (declared)")
     group.addoption("--oioi-backoff-tolerance", type=float,
                     help="how much shorter than the one before a retry gap may be (jitter; default 0.5)")
 
@@ -67,7 +69,7 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 # Target fields set by single-valued options of the same name (``--oioi-control-url``: control_url).
 _SINGLE = ("url", "role", "profile", "seed", "timeout", "listen", "control_url", "wait", "strict", "partner_timeout",
-           "retry_window", "backoff_tolerance")
+           "retry_window", "delivery_window", "backoff_tolerance")
 
 
 def _target(config: pytest.Config) -> Target:

@@ -70,6 +70,9 @@ def add_parsers(commands: Any) -> None:
     c.add_argument("--retry-window", type=float, metavar="S",
                    help="seconds within which the IUT retries a message after a 5xx; without it, no retry "
                         "seen is inconclusive")
+    c.add_argument("--delivery-window", type=float, metavar="S",
+                   help="seconds within which the IUT sends what an event calls for (a status after a change, a "
+                        "CDR after a session); without it, nothing arriving within --wait is inconclusive")
     c.add_argument("--backoff-tolerance", type=float, metavar="F",
                    help="how much shorter than the one before a gap between retries may be, as a fraction "
                         "(jitter; default: 0.5)")
@@ -112,7 +115,7 @@ def pytest_args(args: argparse.Namespace, api_key: str, report_dir: Path) -> lis
         for value in getattr(args, option):
             argv += [f"--oioi-{option.replace('_', '-')}", value]
     for option in ("declaration", "url", "role", "profile", "seed", "timeout", "wait", "listen", "control_url",
-                   "partner_timeout", "retry_window", "backoff_tolerance"):
+                   "partner_timeout", "retry_window", "delivery_window", "backoff_tolerance"):
         if getattr(args, option) is not None:
             argv += [f"--oioi-{option.replace('_', '-')}", str(getattr(args, option))]
     if args.strict:
@@ -127,6 +130,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     return {"url": args.url, "role": args.role, "control_url": args.control_url, "listen": args.listen,
             "profile": args.profile, "seed": args.seed, "timeout": args.timeout, "wait": args.wait,
             "partner_timeout": args.partner_timeout, "retry_window": args.retry_window,
+            "delivery_window": args.delivery_window,
             "backoff_tolerance": args.backoff_tolerance, "strict": args.strict or None,
             "connectors": tuple(args.connector_id), "partner_identifiers": tuple(args.partner_identifier),
             "rfids": parse_rfids(args.rfid, base={})}
