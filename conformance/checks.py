@@ -5,12 +5,15 @@ Each takes the exchange and the requirement it speaks for, and raises `Nonconfor
 allows comes from the catalogue (`conformance/requirements.json`) and the errata
 (`schemas/errata.json`).
 
-request.rst: "A more general code must always be accepted in parallel to the more specific
-code" — so every expected code also admits its general codes (181 → 180, 100) — and "If a
-client wants to authenticate a customer, any 14x error could be returned": a code of the
-same family (the tens group) as a listed one is a code the call can give (182 beside 181).
+Result codes are not a closed list: the call files head them "Result codes", never "only",
+and request.rst says "A more general code must always be accepted in parallel to the more
+specific code" and "If a client wants to authenticate a customer, any 14x error could be
+returned". So any code of request.rst's table that is not a success is a refusal a call can
+give; only a code outside that table (or one that is not an integer) breaks ``<call>.answer``.
+The exact code a case calls for is judged by the SHOULD requirements that name it.
 A refusal of a processed request may come as HTTP 200 (the call files) or as a 4xx
-(request.rst), erratum ``request:refusal-http-status``.
+(request.rst), erratum ``request:refusal-http-status``; what a 4xx body holds is judged only
+by transport.error-answer-json (request.rst names only "more information in JSON format").
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "answer_is_json_utf8",
     "answered",
     "call_gives",
+    "call_lists",
     "error_answer_has_result",
     "instant",
     "is_success",
@@ -84,14 +88,20 @@ def answer_is_json_utf8(exchange: Exchange, requirement: str | None = "transport
 
 
 def error_answer_has_result(exchange: Exchange, requirement: str | None = "transport.error-answer-json") -> None:
-    """request.rst: on an error "more information about the error will be inside the response body" as JSON."""
+    """request.rst: on an error "more information about the error will be inside the response body" as JSON.
+
+    Our reading (a SHOULD): a ``result`` object with an integer ``code`` of request.rst's table and a
+    ``message``; the spec itself names only "The property error" and "more information in JSON format".
+    """
     body = exchange.json()
     result = body.get("result") if isinstance(body, dict) else None
     code = result.get("code") if isinstance(result, dict) else None
-    if not isinstance(code, int) or isinstance(code, bool):
+    message = result.get("message") if isinstance(result, dict) else None
+    if not _is_code(code) or code not in results.CODES or not isinstance(message, str):
         raise Nonconformance(
             requirement=requirement, received=f"HTTP {exchange.status} with body {_snippet(exchange)}",
-            expected='a JSON body {"result": {"code": <integer>, "message": ...}}', exchange=exchange,
+            expected='a JSON body {"result": {"code": <a code of request.rst\'s table>, "message": "…"}}',
+            exchange=exchange,
         )
 
 
@@ -149,16 +159,24 @@ def refusal_status_allowed(status: int | None) -> bool:
 
 
 def call_gives(call: str, code: Any) -> bool:
-    """Whether ``code`` is one the call can give: a code the call's spec file lists, a code of the same
-    family (tens group) as a listed one, a more general code of a listed one (181 → 180 → 100), or a more
-    specific one of a listed general code (320 where 300 is listed). Successes are 000, 011, 012.
+    """Whether ``code`` is one the call can give: any code of request.rst's table (results.CODES).
+
+    The call files list codes under "Result codes", never "only", and request.rst makes every more
+    general code acceptable beside a specific one ("any 14x error could be returned … a 100 could also
+    be returned and must be accepted by the client"); a code the call file does not list is therefore
+    no proof of a fault. `call_lists` tells whether the call file names it (or its family).
     """
-    if not _is_code(code) or code not in results.CODES:
+    return _is_code(code) and code in results.CODES
+
+
+def call_lists(call: str, code: Any) -> bool:
+    """Whether the call's spec file lists ``code``, a code of the same family, or a more general or more
+    specific code of a listed one (181 → 180 → 100; 320 where 300 is listed). Information, not a verdict.
+    """
+    if not call_gives(call, code):
         return False
     for listed in allowed_codes(call):
-        if code == listed or code in _general(listed):
-            return True
-        if listed in SUCCESS and code in SUCCESS:
+        if code == listed or code in _general(listed) or (listed in SUCCESS and code in SUCCESS):
             return True
         if listed >= 100 and code // 10 == listed // 10:
             return True
@@ -169,7 +187,10 @@ def answer_conforms(exchange: Exchange, call: str, requirement: str | None = Non
     """An answer the spec allows to a valid request: HTTP 200 with a body valid under the call's response
     schema (the spec's own errata and unknown fields are warnings, never failures), or — request.rst:
     "Otherwise, the HTTP response code will not be 200 and more information about the error will be inside
-    the response body" — a 4xx whose JSON ``result`` carries a refusal (erratum request:refusal-http-status).
+    the response body" — a 4xx that claims no success (erratum request:refusal-http-status).
+
+    A 4xx body is judged only by transport.error-answer-json (our reading, a SHOULD): request.rst names
+    "The property error" and "more information in JSON format", no ``result`` object.
     """
     requirement = requirement or f"{call}.answer"
     answered(exchange, requirement)
@@ -180,6 +201,15 @@ def answer_conforms(exchange: Exchange, call: str, requirement: str | None = Non
             expected=f"HTTP 200 ({spec}), or a 4xx with the refusal's result code in its JSON body (request.rst, "
                      f"erratum {_status_erratum().id})", exchange=exchange,
         )
+    if exchange.status != 200:
+        if _success_code(exchange.result_code()):
+            raise Nonconformance(
+                requirement=requirement, received=f"HTTP {exchange.status} with {_describe(exchange.result_code())}",
+                expected="HTTP 200 for a success; a 4xx only with a refusal's result code (request.rst, Response)",
+                exchange=exchange,
+            )
+        error_answer_has_result(exchange)
+        return
     body = exchange.json()
     if body is None:
         raise Nonconformance(requirement=requirement, received="a body that is not UTF-8 JSON: " + _snippet(exchange),
@@ -194,22 +224,16 @@ def answer_conforms(exchange: Exchange, call: str, requirement: str | None = Non
             expected=f"an answer valid under the {call} response schema ({first.spec})",
             exchange=exchange, note=first.message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
         )
-    if exchange.status != 200 and _success_code(exchange.result_code()):
-        raise Nonconformance(
-            requirement=requirement, received=f"HTTP {exchange.status} with {_describe(exchange.result_code())}",
-            expected="HTTP 200 for a success; a 4xx only with a refusal's result code (request.rst, Response)",
-            exchange=exchange,
-        )
 
 
 def result_code_allowed_for_call(exchange: Exchange, call: str, requirement: str | None = None) -> None:
-    """The result code is one the call can give (`call_gives`: listed, same family, more general or specific)."""
+    """The result code is an OIOI code (`call_gives`: any code of request.rst's table, as an integer)."""
     code = exchange.result_code()
     if not call_gives(call, code):
         raise Nonconformance(
             requirement=requirement or f"{call}.answer", received=_describe(code),
-            expected=f"one of the result codes of calls/{call.replace('-', '_')}.rst: {_codes(allowed_codes(call))} "
-                     "(or a code of the same family, or a more general one: request.rst)",
+            expected=f"a result code of request.rst's table (calls/{call.replace('-', '_')}.rst lists "
+                     f"{_codes(allowed_codes(call))}; a more general code must always be accepted)",
             exchange=exchange,
         )
 
@@ -239,9 +263,10 @@ def refused(exchange: Exchange, call: str, requirement: str, codes: Iterable[int
             specific: str | None = None) -> None:
     """The IUT refuses, in an answer the spec allows (`answer_conforms`: HTTP 200 or a 4xx).
 
-    A FAIL is a proof: only a success, or a code the call cannot give (`call_gives`) besides ``codes``,
-    fails ``requirement``. Another refusal the call can give passes it; when ``specific`` names a
-    (SHOULD) requirement that wants the code for this case, that one fails instead.
+    A FAIL is a proof: only a success fails ``requirement``. Any other code of request.rst's table is a
+    refusal and passes it (the call files never say "only"); a code outside the table, or not an integer,
+    fails ``<call>.answer``. When ``specific`` names a (SHOULD) requirement that wants one of ``codes``
+    for this case, another refusal fails that one instead.
     """
     codes = tuple(codes)
     answer_conforms(exchange, call)
@@ -249,12 +274,12 @@ def refused(exchange: Exchange, call: str, requirement: str, codes: Iterable[int
     if _success_code(code):
         raise Nonconformance(requirement=requirement, received=f"success: {_describe(code)}",
                              expected=f"a refusal: {_expected_codes(codes)}", exchange=exchange, note=note)
-    if any(results.accepts(c, code) for c in codes):
+    if _is_code(code) and any(results.accepts(c, code) for c in codes):
         return
-    if not call_gives(call, code):
-        raise Nonconformance(requirement=requirement, received=_describe(code),
-                             expected=f"{_expected_codes(codes)}, or another refusal calls/"
-                                      f"{call.replace('-', '_')}.rst lists", exchange=exchange, note=note)
+    if exchange.status == 200 and not call_gives(call, code):
+        raise Nonconformance(requirement=f"{call}.answer", received=_describe(code),
+                             expected=f"{_expected_codes(codes)}, or another code of request.rst's table",
+                             exchange=exchange, note=note)
     if specific is not None:
         raise Nonconformance(requirement=specific, received=_describe(code), expected=_expected_codes(codes),
                              exchange=exchange, note=note)
@@ -266,13 +291,17 @@ def is_success(exchange: Exchange) -> bool:
 
 
 def succeeded(exchange: Exchange, call: str, requirement: str, note: str | None = None) -> None:
-    """A 200 answer valid for the call with a success code (000, 011 or 012)."""
-    answer_conforms(exchange, call)
+    """A 200 answer valid for the call with a success code (000, 011 or 012).
+
+    Anything else fails ``requirement`` first: a refusal is no success, whatever its body holds.
+    """
+    answered(exchange, requirement)
     code = exchange.result_code()
     if exchange.status != 200 or not _success_code(code):
         raise Nonconformance(requirement=requirement, received=f"HTTP {exchange.status}, {_describe(code)}",
                              expected="success: HTTP 200 with result code 000 (or 011, 012)", exchange=exchange,
                              note=note)
+    answer_conforms(exchange, call)
 
 
 def instant(text: Any) -> datetime.datetime | None:

@@ -35,12 +35,33 @@ def test_a_refusal_as_200_or_4xx_with_its_code_is_accepted(status: int) -> None:
     checks.result_code_allowed_for_call(exchange, "session-start")
 
 
-@pytest.mark.parametrize(("status", "body"), [(500, result(181)), (503, result(300)), (400, b"Bad Request"),
-                                              (404, {"error": "not found"}), (400, result(0))])
-def test_a_refusal_outside_200_and_4xx_or_without_its_code_fails(status: int, body: Any) -> None:
+@pytest.mark.parametrize(("status", "body"), [(500, result(181)), (503, result(300)), (400, result(0)),
+                                              (200, result(999)), (200, result("181")), (200, {"error": "no"})])
+def test_a_refusal_outside_200_and_4xx_or_without_an_oioi_code_fails_the_answer(status: int, body: Any) -> None:
     with pytest.raises(Nonconformance) as failure:
         checks.refused(answer(status, body), "session-start", "session-start.unknown-connector", (181,))
     assert failure.value.requirement == "session-start.answer"
+
+
+@pytest.mark.parametrize("body", [b"Bad Request", {"error": "EVSE not found"}, {"result": {"code": 181}},
+                                  {"result": {"code": "181", "message": "EVSE not found"}}, result(404, "Not Found")])
+@pytest.mark.parametrize("status", [400, 404])
+def test_a_4xx_without_a_usable_result_fails_only_the_error_answer_should(status: int, body: Any) -> None:
+    """request.rst names only "The property error" and "more information in JSON format" for a 4xx body."""
+    exchange = answer(status, body)
+    for judge in (lambda: checks.answer_conforms(exchange, "session-start"),
+                  lambda: checks.refused(exchange, "session-start", "session-start.unknown-connector", (181,)),
+                  lambda: checks.answer_conforms(exchange, "reservation-stop", requirement="transport.recovers")):
+        with pytest.raises(Nonconformance) as failure:
+            judge()
+        assert failure.value.requirement == "transport.error-answer-json"
+
+
+def test_a_4xx_refusal_still_fails_a_success_check_whatever_its_body() -> None:
+    with pytest.raises(Nonconformance) as failure:
+        checks.succeeded(answer(404, {"error": "EVSE not found"}), "connector-post-status",
+                         "connector-post-status.known")
+    assert failure.value.requirement == "connector-post-status.known"
 
 
 def test_a_4xx_that_claims_success_fails() -> None:
@@ -63,14 +84,45 @@ def test_the_4xx_reading_is_the_registered_erratum() -> None:
     ("session-post", 181),  # a more specific code of the listed general 100
     ("connector-post-status", 100),
 ])
-def test_codes_the_call_can_give(call: str, code: int) -> None:
+def test_codes_the_call_lists(call: str, code: int) -> None:
+    assert checks.call_lists(call, code) and checks.call_gives(call, code)
+
+
+@pytest.mark.parametrize(("call", "code"), [
+    ("session-start", 190), ("session-start", 191),  # a CPO that checks the EVCO ID first
+    ("station-post", 100), ("station-post", 180), ("station-post", 183), ("rfid-post", 100), ("rfid-post", 180),
+    ("session-stop", 300), ("session-stop", 310), ("session-stop", 312), ("connector-post-status", 300),
+    ("session-post", 300), ("session-start", 230), ("rfid-post", 181),
+])
+def test_every_code_of_the_table_is_one_a_call_can_give(call: str, code: int) -> None:
+    """The call files head their codes "Result codes", never "only"; request.rst: "A more general code must
+    always be accepted in parallel to the more specific code".
+    """
     assert checks.call_gives(call, code)
+    checks.result_code_allowed_for_call(answer(200, result(code)), call)
 
 
-@pytest.mark.parametrize(("call", "code"), [("session-start", 230), ("session-stop", 999), ("rfid-post", 181),
-                                            ("session-stop", "000"), ("rfid-verify", True), ("rfid-verify", None)])
-def test_codes_the_call_cannot_give(call: str, code: Any) -> None:
+@pytest.mark.parametrize(("call", "code"), [("session-stop", 999), ("session-start", 404), ("session-stop", "000"),
+                                            ("rfid-verify", True), ("rfid-verify", None), ("rfid-post", 1.0)])
+def test_codes_no_call_can_give(call: str, code: Any) -> None:
     assert not checks.call_gives(call, code)
+    with pytest.raises(Nonconformance) as failure:
+        checks.result_code_allowed_for_call(answer(200, {"result": {"code": code, "message": "…"}}), call)
+    assert failure.value.requirement == f"{call}.answer"
+
+
+@pytest.mark.parametrize(("call", "requirement", "codes", "code"), [
+    ("session-start", "session-start.unknown-connector", (181,), 191),
+    ("session-start", "session-start.occupied", (320,), 190),
+    ("session-start", "reservation.blocks-others", (323, 320), 191),
+    ("session-stop", "session-stop.unknown-session", (182,), 300),
+    ("connector-post-status", "connector-post-status.unknown-connector", (181,), 183),
+    ("session-start", "session-start.occupied", (320,), 230),
+])
+def test_any_refusal_of_the_table_passes_a_refusal_check(call: str, requirement: str, codes: tuple[int, ...],
+                                                          code: int) -> None:
+    for status in (200, 404):
+        checks.refused(answer(status, result(code)), call, requirement, codes)
 
 
 def test_182_is_accepted_by_both_session_stop_checks() -> None:
@@ -102,10 +154,17 @@ def test_general_codes_pass_a_refusal_check() -> None:
     checks.refused(answer(200, result(100)), "session-stop", "session-stop.unknown-session", (182,))
 
 
-def test_a_code_the_call_cannot_give_fails_the_refusal_check() -> None:
+def test_a_code_outside_the_table_fails_the_answer_not_the_refusal_requirement() -> None:
     with pytest.raises(Nonconformance) as failure:
-        checks.refused(answer(200, result(230)), "session-start", "session-start.occupied", (320,))
-    assert failure.value.requirement == "session-start.occupied"
+        checks.refused(answer(200, result(999)), "session-start", "session-start.occupied", (320,))
+    assert failure.value.requirement == "session-start.answer"
+
+
+def test_the_exact_code_stays_for_the_specific_should() -> None:
+    with pytest.raises(Nonconformance) as failure:
+        checks.refused(answer(200, result(300)), "rfid-verify", "rfid-verify.unknown", (191,),
+                       specific="rfid-verify.unknown-code")
+    assert failure.value.requirement == "rfid-verify.unknown-code"
 
 
 @pytest.mark.parametrize("code", [0, 11, 12])

@@ -33,8 +33,8 @@ def unknown_connector(connectors: Sequence[str] = ()) -> str:
     return candidate if candidate not in connectors else UNKNOWN_CONNECTOR
 
 
-def _user(evco: str) -> dict[str, str]:
-    return {"identifier-type": "evco-id", "identifier": evco}
+def _user(evco: str, identifier_type: str = "evco-id") -> dict[str, str]:
+    return {"identifier-type": identifier_type, "identifier": evco}
 
 
 def session_start(connector: str, evco: str) -> dict[str, Any]:
@@ -95,19 +95,28 @@ def _time(minutes_ago: int) -> str:
     return (today() - datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
 
 
-def session_post(session_id: str, connector: str, partner: str, *, finished: bool) -> dict[str, Any]:
-    """A CDR: an ongoing session (no stop) or the same session finished (calls/session_post.rst)."""
+def session_post(session_id: str, connector: str, partner: str, *, finished: bool,
+                 customer: tuple[str, str] = ("evco-id", EVCO[0]), slot: int = 0) -> dict[str, Any]:
+    """A CDR: an ongoing session (no stop) or the same session finished (calls/session_post.rst).
+
+    ``customer`` is ``(identifier-type, identifier)``: an EMP may refuse CDRs of contracts it did not issue,
+    so the checks pass one it knows (the active --rfid UID, identifier-type ``rfid``). Session ``slot`` runs
+    10 minutes, starting 20 + 12 * ``slot`` minutes before the start of today: each later slot lies wholly
+    before the earlier ones, so no two sessions overlap, not even one left ongoing ("only one connector …
+    can be in use at any one point in time", glossary.rst, EVSE; 2 kWh in 8 minutes fits a 22 kW connector).
+    """
+    begin = 20 + 12 * slot
     body: dict[str, Any] = {
-        "user": _user(EVCO[0]),
+        "user": _user(customer[1], customer[0]),
         "session-id": session_id,
         "connector-id": connector,
-        "session-interval": {"start": _time(60)},
+        "session-interval": {"start": _time(begin)},
         "partner-identifier": partner,
     }
     if finished:
-        body["session-interval"]["stop"] = _time(5)
-        body["charging-interval"] = {"start": _time(58), "stop": _time(10)}
-        body["energy-consumed"] = 12.5
+        body["session-interval"]["stop"] = _time(begin - 10)
+        body["charging-interval"] = {"start": _time(begin - 1), "stop": _time(begin - 9)}
+        body["energy-consumed"] = 2.0
     return {"session-post": body}
 
 
