@@ -179,6 +179,27 @@ def test_correct_reference_passes_every_applicable_requirement(
         assert left == {what: [] for what in left}, left
 
 
+SHOULD_ONLY = [pytest.param(role, fault, entry["caught-by"], id=f"{role}-{fault}")
+               for role, fault in (("cpo", "ignores-content-type"), ("emp", "status-ignores-partner"))
+               for entry in [FAULTS[role][fault]]]
+
+
+@pytest.mark.parametrize(("role", "fault", "caught_by"), SHOULD_ONLY)
+def test_strict_makes_a_failed_should_fail_the_run(
+    request: pytest.FixtureRequest, tmp_path: Path, role: str, fault: str, caught_by: list[str]
+) -> None:
+    """A fault caught only by SHOULDs: the run passes (exit 0, verdict pass) and --strict makes it fail (exit 1)."""
+    assert {requirement(r)["level"] for r in caught_by} == {"SHOULD"}
+    base = request.getfixturevalue(f"reference_{role}")
+    url = f"{base}/variant/{fault}/api/v4/request"
+    options = [f"--requirement={r}" for r in caught_by] + declared(role, None)
+    for strict, status_expected, verdict in ((False, 0, "pass"), (True, 1, "fail")):
+        report_dir = tmp_path / ("strict" if strict else "default")
+        status, report, output = certify(role, url, report_dir, *options, *(["--strict"] if strict else []))
+        assert (status, report["verdict"], report["strict"]) == (status_expected, verdict, strict), output[-3000:]
+        assert {r: _verdicts(report)[r] for r in caught_by} == dict.fromkeys(caught_by, "fail")
+
+
 def test_every_tested_requirement_is_proven_by_a_fault() -> None:
     proven = {r for role in ("cpo", "emp") for entry in FAULTS[role].values() for r in entry["caught-by"]}
     tested = {r["id"] for r in requirements() if "test" in r}
