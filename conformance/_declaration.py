@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance._catalogue import FEATURES
-from conformance._exchange import mask
 from conformance._target import DEFAULT_PARTNER_IDENTIFIERS, STAGING_RFIDS
+from oioi import mask
 from oioi.errors import ConfigError
 
 __all__ = ["ENVIRONMENT", "KEYS", "environment", "load", "render", "sections", "settings"]

@@ -15,17 +15,12 @@ from typing import Any
 
 import requests
 
-from oioi import validate
+from oioi import mask, validate
 from oioi.errors import HarnessError
 
-__all__ = ["Exchange", "Iut", "mask"]
+__all__ = ["Exchange", "Iut"]
 
 KEY_VARIABLE = "OIOI_API_KEY"
-
-
-def mask(secret: str) -> str:
-    """All but the last four characters replaced by ``*``."""
-    return "*" * max(len(secret) - 4, 0) + secret[-4:] if len(secret) > 4 else "*" * len(secret)
 
 
 def _text(raw: bytes | None) -> str | None:

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from conformance._catalogue import catalogue, requirements
-from conformance._exchange import mask
 from conformance._failures import Inconclusive, Nonconformance
 from conformance._target import Target
+from oioi import mask
 
 __all__ = ["VERDICTS", "Recorder", "summary_lines", "write"]
 

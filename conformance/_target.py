@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, Phase, settings
 
-from conformance._exchange import mask
+from oioi import mask
 from oioi.errors import ConfigError
 
 __all__ = ["DEFAULT_PARTNER_IDENTIFIERS", "PROFILES", "ROLES", "STAGING_RFIDS", "Target", "parse_rfids"]

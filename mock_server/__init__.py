@@ -8,6 +8,6 @@ named by ``OIOI_MOCK_CONFIG``, then ``OIOI_MOCK_*`` environment variables, then 
 from __future__ import annotations
 
 from mock_server._app import create_app
-from mock_server._endpoint import mask
+from oioi import mask
 
 __all__ = ["create_app", "mask"]

@@ -24,19 +24,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from mock_server import _faults
 from mock_server._context import Exchange
 from mock_server._store import Store
-from oioi import detect_call, validate
+from oioi import detect_call, mask, validate
 from oioi.results import ResultCodeError, result
 
 bp = Blueprint("oioi", __name__)
 
-MASK_KEEP = 4
-
-
-def mask(secret: str) -> str:
-    """A secret with all but its last four characters replaced by ``*``."""
-    if len(secret) <= MASK_KEEP:
-        return "*" * len(secret)
-    return "*" * (len(secret) - MASK_KEEP) + secret[-MASK_KEEP:]
 
 
 def masked_headers(headers: Any) -> dict[str, str]:

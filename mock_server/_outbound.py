@@ -10,8 +10,9 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 
-from mock_server._endpoint import answer_findings, mask
+from mock_server._endpoint import answer_findings
 from mock_server._store import Store
+from oioi import mask
 from oioi.errors import ConfigError
 
 # Calls whose body names the sending partner (calls/*.rst, "partner-identifier").

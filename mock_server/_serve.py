@@ -16,7 +16,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from mock_server._app import create_app
-from mock_server._endpoint import mask
+from oioi import mask
 
 THREADS = 8
 

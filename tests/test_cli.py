@@ -141,3 +141,12 @@ def test_version() -> None:
     code, out, _err = oioi("--version")
     assert code == 0
     assert "OIOI 4.19.0" in out
+
+
+@pytest.mark.parametrize(("secret", "shown"), [("", ""), ("abcd", "****"), ("abcde", "*bcde"),
+                                               ("demo-key-0001", "*********0001")])
+def test_mask_shows_only_the_last_four_characters(secret: str, shown: str) -> None:
+    """The one mask every log, journal and report uses (oioi.mask)."""
+    from oioi import mask
+
+    assert mask(secret) == shown

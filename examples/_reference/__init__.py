@@ -26,7 +26,6 @@ from examples._reference._transport import (
     check_api_keys,
     check_faults,
     make_app,
-    mask,
 )
 from examples._reference._variants import PREFIX, Variants, variants_app
 
@@ -56,7 +55,6 @@ __all__ = [
     "main",
     "make_app",
     "make_outbox",
-    "mask",
     "optional_text",
     "required_text",
     "run",

@@ -27,8 +27,9 @@ from gunicorn.app.base import BaseApplication
 
 from examples._reference._behaviours import check_behaviours
 from examples._reference._outbox import make_outbox
-from examples._reference._transport import PATH, check_api_keys, check_faults, mask
+from examples._reference._transport import PATH, check_api_keys, check_faults
 from examples._reference._variants import PREFIX, variants_app
+from oioi import mask
 from oioi.errors import ConfigError
 
 __all__ = ["Role", "main", "run"]

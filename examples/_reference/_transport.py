@@ -53,14 +53,12 @@ __all__ = [
     "check_api_keys",
     "check_faults",
     "make_app",
-    "mask",
 ]
 
 PATH = "/api/v4/request"
 EXTENSION = "oioi_reference"  # app.extensions[EXTENSION] is the app's Endpoint (its clock and id seams)
 MAX_BODY = 1024 * 1024  # bytes; OIOI messages are small, a bigger body is answered 413/230
 SUCCESS = "Success."
-MASK_KEEP = 4
 
 Body = dict[str, Any]
 T = TypeVar("T")
@@ -411,9 +409,3 @@ def check_api_keys(api_keys: list[str], title: str) -> None:
     """`ConfigError` unless there is at least one API key and none is empty."""
     if isinstance(api_keys, str) or not api_keys or not all(isinstance(k, str) and k for k in api_keys):
         raise ConfigError(f"The {title} needs a list of non-empty API keys to accept: pass --api-key KEY.")
-
-
-def mask(secret: str) -> str:
-    """A secret with all but its last four characters replaced by ``*``."""
-    keep = MASK_KEEP if len(secret) > MASK_KEEP else 0
-    return "*" * (len(secret) - keep) + secret[len(secret) - keep :]
