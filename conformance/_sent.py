@@ -25,7 +25,8 @@ GROWTH = 1.25  # retries whose waits never grew past 1.25 times the earlier ones
 AT_ONCE = 0.1  # seconds: waits that all stay under this are a storm, whatever their ratios (clock noise)
 STEADY_GAPS = 5  # waits between tries needed before a pace is judged steady
 BACKOFF = "(request.rst: 'Your services must implement exponential back-off')"
-UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+# A UID as schemas/common/definitions.json defines it (one place for the pattern: the schemas).
+UID = re.compile(resolve(SCHEMA_BASE + "common/definitions.json#/$defs/rfid-uid")["pattern"])
 # Validation rules that name a requirement of their own (the rest are sender.request-valid).
 SEMANTIC = {"semantic/session-interval-ordered": "session-post.intervals-consistent",
             "semantic/charging-interval-ordered": "session-post.intervals-consistent",
