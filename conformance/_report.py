@@ -16,7 +16,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -33,24 +33,16 @@ __all__ = ["VERDICTS", "Recorder", "summary_lines", "write"]
 VERDICTS = ("pass", "fail", "inconclusive", "not-run", "not-applicable")
 
 
-def _nonconformance(error: BaseException | None) -> Nonconformance | None:
-    """The first Nonconformance in an error (Hypothesis may group several)."""
-    if isinstance(error, Nonconformance):
+E = TypeVar("E", bound=BaseException)
+
+
+def _first(error: BaseException | None, kind: type[E]) -> E | None:
+    """The first ``kind`` in an error (Hypothesis may group several)."""
+    if isinstance(error, kind):
         return error
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
-            if found := _nonconformance(inner):
-                return found
-    return None
-
-
-def _inconclusive(error: BaseException | None) -> Inconclusive | None:
-    """The first Inconclusive in an error (Hypothesis may group several)."""
-    if isinstance(error, Inconclusive):
-        return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            if found := _inconclusive(inner):
+            if found := _first(inner, kind):
                 return found
     return None
 
@@ -77,7 +69,7 @@ class Recorder:
             for rid in ids:
                 self.outcomes[rid].append({"verdict": "not-run", "check": check, "reason": reason.removeprefix(
                     "Skipped: ")})
-        elif failure := _nonconformance(error):
+        elif failure := _first(error, Nonconformance):
             rid = failure.requirement or ids[0]
             self.outcomes[rid].append({"verdict": "fail", "check": check, "failure": {"check": check,
                                                                                        **failure.to_dict()}})
@@ -85,7 +77,7 @@ class Recorder:
                 if other != rid:
                     self.outcomes[other].append({"verdict": "not-run", "check": check,
                                                  "reason": f"not judged: its check stopped at a failure of {rid}"})
-        elif undecided := _inconclusive(error):
+        elif undecided := _first(error, Inconclusive):
             rid = undecided.requirement or ids[0]
             self.outcomes[rid].append({"verdict": "inconclusive", "check": check, "reason": undecided.reason,
                                        "journal": undecided.journal or []})

@@ -7,6 +7,7 @@ given), presses Enter, and reads what the run says it received. The sending chec
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -80,6 +81,30 @@ def reference_cpo(tmp_path: Path) -> Iterator[tuple[str, str]]:
     process.communicate(timeout=10)
 
 
+@contextlib.contextmanager
+def certify_in_a_terminal(url: str, listen: str, report: Path, *requirements: str) -> Iterator[
+        tuple[subprocess.Popen[bytes], Terminal]]:
+    """``oioi certify cpo`` without a hook, its terminal a pseudo-terminal the test reads and types into."""
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", url, "--listen", listen, "--wait", "5",
+               "--seed", "7", "--report-dir", str(report), *[f"--requirement={r}" for r in requirements],
+               *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
+    env = {k: v for k, v in os.environ.items() if k != "OIOI_INTERACTIVE"}  # the run decides it from its stdin
+    main, side = pty.openpty()
+    run = subprocess.Popen(command, stdin=side, stdout=side, stderr=side, cwd=ROOT, start_new_session=True,
+                           preexec_fn=_controlling_terminal,
+                           env={**env, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
+    os.close(side)
+    try:
+        yield run, Terminal(main)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        os.close(main)
+
+
 def test_a_person_at_the_terminal_is_walked_through_the_actions(
     reference_cpo: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -87,22 +112,13 @@ def test_a_person_at_the_terminal_is_walked_through_the_actions(
 
     url, listen = reference_cpo
     hook, connector = url.removesuffix("/api/v4/request") + "/control", DEFAULT_CONNECTORS[0]
-    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", url, "--listen", listen, "--wait", "5",
-               "--seed", "7", "--report-dir", str(tmp_path / "report"), "--requirement", "rfid-verify.on-every-use",
-               "--requirement", "session-post.after-session", *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
-    env = {k: v for k, v in os.environ.items() if k != "OIOI_INTERACTIVE"}  # the run decides it from its stdin
-    main, side = pty.openpty()
-    run = subprocess.Popen(command, stdin=side, stdout=side, stderr=side, cwd=ROOT, start_new_session=True,
-                           preexec_fn=_controlling_terminal,
-                           env={**env, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
-    os.close(side)
-    person = Terminal(main)
+    with certify_in_a_terminal(url, listen, tmp_path / "report", "rfid-verify.on-every-use",
+                               "session-post.after-session") as (run, person):
 
-    def do(action: str, **fields: str) -> None:  # what the person does at the charger, then Enter
-        assert requests.post(hook, json={"action": action, **fields}, timeout=30).ok
-        person.type("")
+        def do(action: str, **fields: str) -> None:  # what the person does at the charger, then Enter
+            assert requests.post(hook, json={"action": action, **fields}, timeout=30).ok
+            person.type("")
 
-    try:
         person.expect(r"Make the CPO push all its stations \(station-post\), then press Enter")
         do("push-stations")
         person.expect(rf"Present the RFID token {UID} at {re.escape(connector)}, then press Enter \(or type 'skip'\)")
@@ -113,11 +129,6 @@ def test_a_person_at_the_terminal_is_walked_through_the_actions(
         do("plug-out", **{"connector-id": connector})
         person.expect(rf"received: session-post {re.escape(connector)}")
         assert run.wait(timeout=60) == 0, person.seen[-3000:]
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        os.close(main)
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     verdicts = {row["id"]: row["verdict"] for row in report["requirements"]}
     assert verdicts["rfid-verify.on-every-use"] == "pass"
@@ -125,28 +136,11 @@ def test_a_person_at_the_terminal_is_walked_through_the_actions(
 
 
 def test_a_person_who_types_skip_skips_the_check(reference_cpo: tuple[str, str], tmp_path: Path) -> None:
-    from examples.reference_cpo import DEFAULT_CONNECTORS
-
     url, listen = reference_cpo
-    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", url, "--listen", listen, "--wait", "5",
-               "--seed", "7", "--report-dir", str(tmp_path / "report"), "--requirement", "station-post.all-stations",
-               *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
-    env = {k: v for k, v in os.environ.items() if k != "OIOI_INTERACTIVE"}
-    main, side = pty.openpty()
-    run = subprocess.Popen(command, stdin=side, stdout=side, stderr=side, cwd=ROOT, start_new_session=True,
-                           preexec_fn=_controlling_terminal,
-                           env={**env, "OIOI_API_KEY": API_KEY, "OIOI_PARTNER_API_KEY": PARTNER_KEY})
-    os.close(side)
-    person = Terminal(main)
-    try:
+    with certify_in_a_terminal(url, listen, tmp_path / "report", "station-post.all-stations") as (run, person):
         person.expect(r"Make the CPO push all its stations \(station-post\), then press Enter")
         person.type("skip")
         assert run.wait(timeout=60) == 0, person.seen[-3000:]
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        os.close(main)
     rows = {row["id"]: row for row in json.loads((tmp_path / "report" / "report.json").read_text(
         encoding="utf-8"))["requirements"]}
     assert rows["station-post.all-stations"]["verdict"] == "not-run"

@@ -19,6 +19,7 @@ __all__ = [
     "SENDER_BEHAVIOURS",
     "TRANSPORT_BEHAVIOURS",
     "check_behaviours",
+    "check_names",
     "general_code",
     "refusal_status",
 ]
@@ -64,17 +65,25 @@ def refusal_status(code: int) -> int:
     return 409 if code in (320, 323) else 400
 
 
-def check_behaviours(
-    valid: Mapping[str, str], combinations: Mapping[str, Sequence[str]], given: Iterable[str], title: str
-) -> frozenset[str]:
-    """The behaviours to switch on, each combination expanded; `ConfigError` names an unknown one."""
+def check_names(valid: Mapping[str, str], given: Iterable[str], title: str, kind: str) -> list[str]:
+    """The ``kind``s (faults, behaviours) given; `ConfigError` (a ValueError) names an unknown one and lists the
+    valid ones.
+    """
     chosen = [given] if isinstance(given, str) else list(given)
     unknown = sorted(set(chosen) - valid.keys())
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(valid), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(
-            f"Unknown behaviour {', '.join(map(repr, unknown))} for the {title}{hint}; "
-            f"the valid behaviours are: {', '.join(valid)}."
+            f"Unknown {kind} {', '.join(map(repr, unknown))} for the {title}{hint}; "
+            f"the valid {kind}s are: {', '.join(valid)}."
         )
+    return chosen
+
+
+def check_behaviours(
+    valid: Mapping[str, str], combinations: Mapping[str, Sequence[str]], given: Iterable[str], title: str
+) -> frozenset[str]:
+    """The behaviours to switch on, each combination expanded; `ConfigError` names an unknown one."""
+    chosen = check_names(valid, given, title, "behaviour")
     return frozenset(part for name in chosen for part in combinations.get(name, (name,)))

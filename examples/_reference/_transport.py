@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import functools
 import hmac
 import http
@@ -33,7 +32,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from examples._reference._behaviours import SLOW_ANSWER, general_code, refusal_status
+from examples._reference._behaviours import SLOW_ANSWER, check_names, general_code, refusal_status
 from examples._reference._control import CONTROL_PATH, Action, respond
 from examples._reference._db import Database
 from examples._reference._outbox import Outbox
@@ -393,16 +392,7 @@ def closing(wsgi_app: Any) -> Any:
 
 def check_faults(valid: Mapping[str, str], given: Iterable[str], title: str) -> frozenset[str]:
     """The faults to switch on; `ConfigError` (a ValueError) names an unknown one and lists the valid ones."""
-    chosen = frozenset([given] if isinstance(given, str) else given)
-    unknown = sorted(chosen - valid.keys())
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], list(valid), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(
-            f"Unknown fault {', '.join(map(repr, unknown))} for the {title}{hint}; "
-            f"the valid faults are: {', '.join(valid)}."
-        )
-    return chosen
+    return frozenset(check_names(valid, given, title, "fault"))
 
 
 def check_api_keys(api_keys: list[str], title: str) -> None:
