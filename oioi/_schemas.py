@@ -155,6 +155,10 @@ class Erratum:
     def _accepts(self) -> Any:
         return jsonschema_rs.validator_for(self.accepts)
 
+    def allows(self, value: Any) -> bool:
+        """Whether ``value`` is a form this erratum accepts (its ``accepts`` schema, compiled once)."""
+        return bool(self._accepts.is_valid(value))
+
     def matches(self, call: str, direction: str, path: str, rule: str, value: Any) -> bool:
         """Whether a finding at ``path`` for ``rule`` with offending ``value`` is this erratum."""
         return (
@@ -162,7 +166,7 @@ class Erratum:
             and self.direction == direction
             and self.rule == rule
             and self._path_re.match(path) is not None
-            and self._accepts.is_valid(value)
+            and self.allows(value)
         )
 
 
