@@ -34,7 +34,6 @@ __all__ = [
     "answer_is_json_utf8",
     "answered",
     "call_gives",
-    "call_lists",
     "error_answer_has_result",
     "instant",
     "is_success",
@@ -161,23 +160,9 @@ def call_gives(call: str, code: Any) -> bool:
     The call files list codes under "Result codes", never "only", and request.rst makes every more
     general code acceptable beside a specific one ("any 14x error could be returned … a 100 could also
     be returned and must be accepted by the client"); a code the call file does not list is therefore
-    no proof of a fault. `call_lists` tells whether the call file names it (or its family).
+    no proof of a fault.
     """
     return _is_code(code) and code in results.CODES
-
-
-def call_lists(call: str, code: Any) -> bool:
-    """Whether the call's spec file lists ``code``, a code of the same family, or a more general or more
-    specific code of a listed one (181 → 180 → 100; 320 where 300 is listed). Information, not a verdict.
-    """
-    if not call_gives(call, code):
-        return False
-    for listed in allowed_codes(call):
-        if code == listed or code in _general(listed) or (listed in SUCCESS and code in SUCCESS):
-            return True
-        if listed >= 100 and code // 10 == listed // 10:
-            return True
-    return _refines(code, allowed_codes(call))
 
 
 def answer_conforms(exchange: Exchange, call: str, requirement: str | None = None) -> None:
@@ -233,13 +218,6 @@ def result_code_allowed_for_call(exchange: Exchange, call: str, requirement: str
                      f"{_codes(allowed_codes(call))}; a more general code must always be accepted)",
             exchange=exchange,
         )
-
-
-def _refines(code: Any, allowed: Iterable[int]) -> bool:
-    """A more specific code of a listed general one (320 where 300 is listed)."""
-    if not _is_code(code) or code not in results.CODES:
-        return False
-    return any(general in (code - code % 10, code - code % 100) for general in allowed if general % 10 == 0)
 
 
 def _expected_codes(codes: tuple[int, ...]) -> str:
