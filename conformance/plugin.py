@@ -166,7 +166,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def oioi(request: pytest.FixtureRequest) -> Target:
+def target(request: pytest.FixtureRequest) -> Target:
     """The run's target (skips when the suite runs without ``--oioi-url``)."""
     if TARGET not in request.config.stash:
         pytest.skip("no IUT: give --oioi-url and --oioi-role")
@@ -174,25 +174,25 @@ def oioi(request: pytest.FixtureRequest) -> Target:
 
 
 @pytest.fixture
-def iut(oioi: Target) -> Iterator[Iut]:
+def iut(target: Target) -> Iterator[Iut]:
     """A client of the IUT that records every exchange of the test."""
-    client = Iut(oioi.url, oioi.api_key, timeout=oioi.timeout)
+    client = Iut(target.url, target.api_key, timeout=target.timeout)
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
-def partner(oioi: Target, request: pytest.FixtureRequest) -> Iterator[Partner]:
+def partner(target: Target, request: pytest.FixtureRequest) -> Iterator[Partner]:
     """The mock partner of the opposite role, receiving what the IUT sends (needs ``--listen``)."""
-    if not oioi.listen or not oioi.partner_api_key:
+    if not target.listen or not target.partner_api_key:
         pytest.skip("needs --listen and --partner-api-key: the IUT's own messages are received by the mock partner")
     directory = _option(request.config, "report_dir")
     db = Path(directory) / "partner-journal.sqlite3" if directory else None
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
         db.unlink(missing_ok=True)
-    mock = Partner("emp" if oioi.role == "cpo" else "cpo", oioi.listen, oioi.partner_api_key, iut_url=oioi.url,
-                   iut_key=oioi.api_key, db=db).start()
+    mock = Partner("emp" if target.role == "cpo" else "cpo", target.listen, target.partner_api_key, iut_url=target.url,
+                   iut_key=target.api_key, db=db).start()
     yield mock
     mock.stop()
 
@@ -206,9 +206,9 @@ def _partner_from_the_start(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def control(oioi: Target) -> Control:
+def control(target: Target) -> Control:
     """The IUT's test-control hook (a person in an interactive terminal, or nobody, without one)."""
-    return Control(oioi.control_url)
+    return Control(target.control_url)
 
 
 @pytest.hookimpl(wrapper=True)

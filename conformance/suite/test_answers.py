@@ -27,25 +27,25 @@ from conformance.suite.test_transport import RECEIVED
 from oioi.strategies import messages
 
 
-def _ours(message: dict[str, Any], call: str, oioi: Target, counter: itertools.count[int]) -> dict[str, Any]:
+def _ours(message: dict[str, Any], call: str, target: Target, counter: itertools.count[int]) -> dict[str, Any]:
     """Make a drawn request the harness's own: its partner identifier, stations of its operator with ids
     no other run uses, and a session-id of its own for each session (never one reused across connectors).
     """
     body = message[call]
     n = next(counter)
     if "partner-identifier" in body:
-        body["partner-identifier"] = oioi.partner
+        body["partner-identifier"] = target.partner
     if "session-id" in body:
-        body["session-id"] = f"oioi-harness-{oioi.seed}-{call}-{n}"
+        body["session-id"] = f"oioi-harness-{target.seed}-{call}-{n}"
     if call == "station-post":
-        body["station"]["id"] = f"oioi-harness-{oioi.seed}-{n}"
+        body["station"]["id"] = f"oioi-harness-{target.seed}-{n}"
         body["station"]["cpo-id"] = m.CPO_ID
         for k, connector in enumerate(body["station"]["connectors"]):
-            connector["id"] = f"{m.CPO_ID}*E{oioi.seed % 10**8:08d}{n:04d}*{k + 1}"
+            connector["id"] = f"{m.CPO_ID}*E{target.seed % 10**8:08d}{n:04d}*{k + 1}"
     return message
 
 
-def _undo(iut: Iut, oioi: Target, call: str, message: dict[str, Any], exchange: Exchange) -> None:
+def _undo(iut: Iut, target: Target, call: str, message: dict[str, Any], exchange: Exchange) -> None:
     """Undo what an accepted request changed: stop a started session with its session-id, cancel a
     reservation, soft-delete a posted station.
     """
@@ -63,34 +63,34 @@ def _undo(iut: Iut, oioi: Target, call: str, message: dict[str, Any], exchange: 
         iut.send({"station-post": {**body, "station": {**body["station"], "deleted": True}}})
 
 
-def _afterwards(call: str, oioi: Target) -> Callable[[Iut], Any] | None:
+def _afterwards(call: str, target: Target) -> Callable[[Iut], Any] | None:
     """What restores the IUT after all draws of a call: rfid-post replaces the harness's whitelist."""
     if call == "rfid-post":
-        return lambda iut: iut.send(m.rfid_post([], oioi.partner))
+        return lambda iut: iut.send(m.rfid_post([], target.partner))
     return None
 
 
 @pytest.mark.parametrize("call", [pytest.param(c, marks=[pytest.mark.role(receiver(c)),
                                                          pytest.mark.requirement(f"{c}.answer")])
                                   for c in RECEIVED["cpo"] + RECEIVED["emp"]])
-def test_valid_requests_get_a_conforming_answer(oioi: Target, iut: Iut, call: str) -> None:
+def test_valid_requests_get_a_conforming_answer(target: Target, iut: Iut, call: str) -> None:
     counter = itertools.count()
 
-    @seed(oioi.seed)
-    @oioi.hypothesis_settings()
+    @seed(target.seed)
+    @target.hypothesis_settings()
     @given(message=messages(call))
     def each(message: dict[str, Any]) -> None:
-        message = _ours(message, call, oioi, counter)
+        message = _ours(message, call, target, counter)
         exchange = iut.send(message)
         try:
             note(exchange.curl())
             checks.answer_conforms(exchange, call)
             checks.result_code_allowed_for_call(exchange, call)
         finally:
-            _undo(iut, oioi, call, message, exchange)
+            _undo(iut, target, call, message, exchange)
 
     try:
         each()
     finally:
-        if restore := _afterwards(call, oioi):
+        if restore := _afterwards(call, target):
             restore(iut)

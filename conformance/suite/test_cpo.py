@@ -72,13 +72,13 @@ class Ledger:
         self.reservations.clear()
 
 
-def _known_connectors(oioi: Target, need: int) -> list[str]:
+def _known_connectors(target: Target, need: int) -> list[str]:
     """``need`` connectors of the CPO that the preflight did not find unknown (not-run / inconclusive else)."""
-    if len(oioi.connectors) < need:
+    if len(target.connectors) < need:
         pytest.skip(f"needs {need} connector(s) of the CPO: give --connector-id" + " twice" * (need > 1))
-    known = [c for c in oioi.connectors if c not in oioi.unknown_connectors]
+    known = [c for c in target.connectors if c not in target.unknown_connectors]
     if len(known) < need:
-        unknown = ", ".join(c for c in oioi.connectors if c in oioi.unknown_connectors)
+        unknown = ", ".join(c for c in target.connectors if c in target.unknown_connectors)
         raise Inconclusive(None, f"the IUT does not know {unknown}: check --connector-id or the declaration")
     return known[:need]
 
@@ -94,19 +94,19 @@ def ledger(iut: Iut) -> Iterator[Ledger]:
 
 
 @pytest.fixture
-def connector(oioi: Target, ledger: Ledger) -> str:
+def connector(target: Target, ledger: Ledger) -> str:
     """A connector of the CPO (everything the check starts on it is undone by ``ledger``)."""
-    return _known_connectors(oioi, 1)[0]
+    return _known_connectors(target, 1)[0]
 
 
 @pytest.fixture
-def two_connectors(oioi: Target, ledger: Ledger) -> tuple[str, str]:
-    first, second = _known_connectors(oioi, 2)
+def two_connectors(target: Target, ledger: Ledger) -> tuple[str, str]:
+    first, second = _known_connectors(target, 2)
     return first, second
 
 
 def cannot_proceed(exchange: Exchange, call: str, connector: str, requirement: str | None,
-                   oioi: Target) -> NoReturn:
+                   target: Target) -> NoReturn:
     """A start or reservation that did not succeed: not-run, inconclusive, or (``requirement``) a FAIL.
 
     Only a refusal no station condition explains fails ``requirement``, the check that needs the
@@ -115,7 +115,7 @@ def cannot_proceed(exchange: Exchange, call: str, connector: str, requirement: s
     checks.answer_conforms(exchange, call)
     code = exchange.result_code()
     seen = f"{call} on {connector} answered HTTP {exchange.status} with result code {code!r}"
-    if connector in oioi.unknown_connectors:
+    if connector in target.unknown_connectors:
         raise Inconclusive(requirement, f"the IUT does not know {connector}: check --connector-id or the declaration")
     if code in BUSY:
         pytest.skip(f"needs a free connector: {seen} (in use or reserved); free it and run again")
@@ -127,7 +127,7 @@ def cannot_proceed(exchange: Exchange, call: str, connector: str, requirement: s
     pytest.skip(f"needs a successful {call}: {seen}")
 
 
-def start(iut: Iut, oioi: Target, ledger: Ledger, connector: str, evco: str,
+def start(iut: Iut, target: Target, ledger: Ledger, connector: str, evco: str,
           requirement: str | None = None) -> tuple[Exchange, dict[str, Any]]:
     """A session-start that must succeed for the check to go on (``requirement``: the one judged by it)."""
     exchange = iut.send(m.session_start(connector, evco))
@@ -136,10 +136,10 @@ def start(iut: Iut, oioi: Target, ledger: Ledger, connector: str, evco: str,
         ledger.started(connector, evco, answer if isinstance(answer, dict) else {})
         checks.succeeded(exchange, "session-start", requirement or "session-start.success")
         return exchange, answer if isinstance(answer, dict) else {}
-    cannot_proceed(exchange, "session-start", connector, requirement, oioi)
+    cannot_proceed(exchange, "session-start", connector, requirement, target)
 
 
-def reserve(iut: Iut, oioi: Target, ledger: Ledger, connector: str, *holders: str, rfid: str | None = None,
+def reserve(iut: Iut, target: Target, ledger: Ledger, connector: str, *holders: str, rfid: str | None = None,
             requirement: str | None = None) -> Exchange:
     """A reservation-start that must succeed for the check to go on (``requirement``: the one judged by it)."""
     exchange = iut.send(m.reservation_start(connector, *holders, rfid=rfid))
@@ -147,12 +147,12 @@ def reserve(iut: Iut, oioi: Target, ledger: Ledger, connector: str, *holders: st
         ledger.reserved(*holders, rfid=rfid)
         checks.succeeded(exchange, "reservation-start", requirement or "reservation-start.success")
         return exchange
-    cannot_proceed(exchange, "reservation-start", connector, requirement, oioi)
+    cannot_proceed(exchange, "reservation-start", connector, requirement, target)
 
 
 @pytest.mark.requirement("session-start.unknown-connector")
-def test_session_start_on_unknown_connector_is_181(oioi: Target, iut: Iut, ledger: Ledger) -> None:
-    unknown = m.unknown_connector(oioi.connectors)
+def test_session_start_on_unknown_connector_is_181(target: Target, iut: Iut, ledger: Ledger) -> None:
+    unknown = m.unknown_connector(target.connectors)
     exchange = iut.send(m.session_start(unknown, m.EVCO[0]))
     if checks.is_success(exchange):
         ledger.started(unknown, m.EVCO[0], (exchange.json() or {}).get("session-start") or {})
@@ -161,29 +161,29 @@ def test_session_start_on_unknown_connector_is_181(oioi: Target, iut: Iut, ledge
 
 
 @pytest.mark.requirement("session-start.success", "session-stop.success")
-def test_session_starts_and_stops(oioi: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    _, started = start(iut, oioi, ledger, connector, m.EVCO[0], "session-start.success")
+def test_session_starts_and_stops(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+    _, started = start(iut, target, ledger, connector, m.EVCO[0], "session-start.success")
     stop = iut.send(m.session_stop(connector, m.EVCO[0], started.get("session-id")))
     checks.succeeded(stop, "session-stop", "session-stop.success")
     ledger.sessions.clear()
-    _, again = start(iut, oioi, ledger, connector, m.EVCO[1], "session-start.success")
+    _, again = start(iut, target, ledger, connector, m.EVCO[1], "session-start.success")
     checks.succeeded(iut.send(m.session_stop(connector, m.EVCO[1], again.get("session-id"))), "session-stop",
                      "session-stop.success", note="A stopped session's connector must be free for the next start.")
     ledger.sessions.clear()
 
 
 @pytest.mark.requirement("session-start.session-id")
-def test_stoppable_session_has_session_id(oioi: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    exchange, started = start(iut, oioi, ledger, connector, m.EVCO[0])
+def test_stoppable_session_has_session_id(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+    exchange, started = start(iut, target, ledger, connector, m.EVCO[0])
     if started.get("is-stoppable") and not started.get("session-id"):
         raise Nonconformance(requirement="session-start.session-id", received=f"{started!r}",
                              expected="a session-id beside is-stoppable: true", exchange=exchange)
 
 
 @pytest.mark.requirement("session-start.occupied")
-def test_second_start_on_occupied_connector_is_refused(oioi: Target, iut: Iut, ledger: Ledger,
+def test_second_start_on_occupied_connector_is_refused(target: Target, iut: Iut, ledger: Ledger,
                                                        connector: str) -> None:
-    start(iut, oioi, ledger, connector, m.EVCO[0])
+    start(iut, target, ledger, connector, m.EVCO[0])
     second = iut.send(m.session_start(connector, m.EVCO[1]))
     if checks.is_success(second):
         ledger.started(connector, m.EVCO[1], (second.json() or {}).get("session-start") or {})
@@ -198,15 +198,15 @@ def test_stop_of_session_that_does_not_run_is_refused(iut: Iut, connector: str) 
 
 
 @pytest.mark.requirement("session-stop.unknown-connector")
-def test_session_stop_on_unknown_connector_is_181(oioi: Target, iut: Iut) -> None:
-    unknown = m.unknown_connector(oioi.connectors)
+def test_session_stop_on_unknown_connector_is_181(target: Target, iut: Iut) -> None:
+    unknown = m.unknown_connector(target.connectors)
     checks.refused(iut.send(m.session_stop(unknown, m.EVCO[0], "oioi-harness-no-such-session")), "session-stop",
                    "session-stop.unknown-connector", (181,), note=f"{unknown} is not a connector of the CPO.")
 
 
 @pytest.mark.requirement("reservation-start.unknown-connector")
-def test_reservation_on_unknown_connector_is_181(oioi: Target, iut: Iut, ledger: Ledger) -> None:
-    unknown = m.unknown_connector(oioi.connectors)
+def test_reservation_on_unknown_connector_is_181(target: Target, iut: Iut, ledger: Ledger) -> None:
+    unknown = m.unknown_connector(target.connectors)
     exchange = iut.send(m.reservation_start(unknown, m.EVCO[0]))
     if checks.is_success(exchange):
         ledger.reserved(m.EVCO[0])
@@ -215,9 +215,9 @@ def test_reservation_on_unknown_connector_is_181(oioi: Target, iut: Iut, ledger:
 
 
 @pytest.mark.requirement("reservation-start.success")
-def test_reservation_ends_in_the_future(oioi: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+def test_reservation_ends_in_the_future(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
     sent = datetime.datetime.now(datetime.UTC)
-    exchange = reserve(iut, oioi, ledger, connector, m.EVCO[0], requirement="reservation-start.success")
+    exchange = reserve(iut, target, ledger, connector, m.EVCO[0], requirement="reservation-start.success")
     end = ((exchange.json() or {}).get("reservation-start") or {}).get("end")
     moment = checks.instant(end)
     if moment is None or moment <= sent:
@@ -241,43 +241,43 @@ def _refused_reservation(iut: Iut, ledger: Ledger, connector: str, evco: str, re
 
 
 @pytest.mark.requirement("reservation-start.already-reserved")
-def test_second_reservation_is_323(oioi: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    reserve(iut, oioi, ledger, connector, m.EVCO[0])
+def test_second_reservation_is_323(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+    reserve(iut, target, ledger, connector, m.EVCO[0])
     _refused_reservation(iut, ledger, connector, m.EVCO[1], "reservation-start.already-reserved", 323, 320)
 
 
 @pytest.mark.requirement("reservation.blocks-others")
-def test_reservation_blocks_other_customers(oioi: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    reserve(iut, oioi, ledger, connector, m.EVCO[0])
+def test_reservation_blocks_other_customers(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+    reserve(iut, target, ledger, connector, m.EVCO[0])
     _refused_start(iut, ledger, connector, m.EVCO[2], "reservation.blocks-others", 323, 320)
 
 
 @pytest.mark.requirement("reservation.holders-start")
-def test_every_holder_of_a_reservation_can_start(oioi: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    reserve(iut, oioi, ledger, connector, m.EVCO[0], m.EVCO[1])
+def test_every_holder_of_a_reservation_can_start(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+    reserve(iut, target, ledger, connector, m.EVCO[0], m.EVCO[1])
     exchange = iut.send(m.session_start(connector, m.EVCO[1]))
     if checks.is_success(exchange):
         ledger.started(connector, m.EVCO[1], (exchange.json() or {}).get("session-start") or {})
         return
     if exchange.result_code() in NOT_DECIDABLE:
-        cannot_proceed(exchange, "session-start", connector, "reservation.holders-start", oioi)
+        cannot_proceed(exchange, "session-start", connector, "reservation.holders-start", target)
     checks.succeeded(exchange, "session-start", "reservation.holders-start",
                      note=f"{m.EVCO[1]} is the second EVCO ID of the reservation.")
 
 
 @pytest.mark.requirement("reservation-start.evco-has-reservation")
-def test_evco_with_active_reservation_gets_194(oioi: Target, iut: Iut, ledger: Ledger,
+def test_evco_with_active_reservation_gets_194(target: Target, iut: Iut, ledger: Ledger,
                                                two_connectors: tuple[str, str]) -> None:
     first, second = two_connectors
-    reserve(iut, oioi, ledger, first, m.EVCO[0])
+    reserve(iut, target, ledger, first, m.EVCO[0])
     _refused_reservation(iut, ledger, second, m.EVCO[0], "reservation-start.evco-has-reservation", 194)
 
 
 @pytest.mark.requirement("reservation-stop.any-identifier")
 @pytest.mark.parametrize("by", ["second-evco-id", "rfid"])
-def test_any_identifier_cancels_the_reservation(oioi: Target, iut: Iut, ledger: Ledger, connector: str,
+def test_any_identifier_cancels_the_reservation(target: Target, iut: Iut, ledger: Ledger, connector: str,
                                                 by: str) -> None:
-    reserve(iut, oioi, ledger, connector, m.EVCO[0], m.EVCO[1], rfid=m.UIDS[0])
+    reserve(iut, target, ledger, connector, m.EVCO[0], m.EVCO[1], rfid=m.UIDS[0])
     cancel = m.reservation_stop(m.EVCO[1]) if by == "second-evco-id" else m.reservation_stop(m.UIDS[0], "rfid")
     checks.succeeded(iut.send(cancel), "reservation-stop", "reservation-stop.any-identifier")
     ledger.reservations.clear()
@@ -285,7 +285,7 @@ def test_any_identifier_cancels_the_reservation(oioi: Target, iut: Iut, ledger: 
     if checks.is_success(exchange):
         ledger.reserved(m.EVCO[2])
     elif exchange.result_code() in NOT_DECIDABLE:  # e.g. 191: the CPO does not know this EVCO ID
-        cannot_proceed(exchange, "reservation-start", connector, "reservation-stop.any-identifier", oioi)
+        cannot_proceed(exchange, "reservation-start", connector, "reservation-stop.any-identifier", target)
     checks.succeeded(exchange, "reservation-start", "reservation-stop.any-identifier",
                      note="After the cancellation the connector must be free to reserve again.")
 
@@ -297,16 +297,16 @@ def test_reservation_stop_without_reservation_is_189(iut: Iut) -> None:
 
 
 @pytest.fixture
-def whitelist(oioi: Target, iut: Iut) -> Iterator[None]:
+def whitelist(target: Target, iut: Iut) -> Iterator[None]:
     """The harness partner's whitelist, emptied again after the check (calls/rfid_post.rst replaces it)."""
     try:
         yield
     finally:
-        iut.send(m.rfid_post([], oioi.partner))
+        iut.send(m.rfid_post([], target.partner))
 
 
-def _post(iut: Iut, oioi: Target, uids: list[str]) -> tuple[Exchange, Any]:
-    exchange = iut.send(m.rfid_post(uids, oioi.partner))
+def _post(iut: Iut, target: Target, uids: list[str]) -> tuple[Exchange, Any]:
+    exchange = iut.send(m.rfid_post(uids, target.partner))
     checks.succeeded(exchange, "rfid-post", "rfid-post.answer")
     return exchange, ((exchange.json() or {}).get("rfid") or {}).get("processed")
 
@@ -318,16 +318,16 @@ def _expect_processed(exchange: Exchange, processed: Any, expected: int, require
 
 
 @pytest.mark.requirement("rfid-post.processed")
-def test_processed_counts_new_uids(oioi: Target, iut: Iut, whitelist: None) -> None:
-    _post(iut, oioi, [m.UIDS[0], m.UIDS[1]])
-    exchange, processed = _post(iut, oioi, [m.UIDS[0], m.UIDS[1], m.UIDS[2]])
+def test_processed_counts_new_uids(target: Target, iut: Iut, whitelist: None) -> None:
+    _post(iut, target, [m.UIDS[0], m.UIDS[1]])
+    exchange, processed = _post(iut, target, [m.UIDS[0], m.UIDS[1], m.UIDS[2]])
     _expect_processed(exchange, processed, 1, "rfid-post.processed", f"only {m.UIDS[2]} is new")
 
 
 @pytest.mark.requirement("rfid-post.replaces-whitelist")
-def test_rfid_post_replaces_the_whitelist(oioi: Target, iut: Iut, whitelist: None) -> None:
-    _post(iut, oioi, [m.UIDS[0], m.UIDS[1]])
-    _post(iut, oioi, [m.UIDS[1]])
-    exchange, processed = _post(iut, oioi, [m.UIDS[0], m.UIDS[1]])
+def test_rfid_post_replaces_the_whitelist(target: Target, iut: Iut, whitelist: None) -> None:
+    _post(iut, target, [m.UIDS[0], m.UIDS[1]])
+    _post(iut, target, [m.UIDS[1]])
+    exchange, processed = _post(iut, target, [m.UIDS[0], m.UIDS[1]])
     _expect_processed(exchange, processed, 1, "rfid-post.replaces-whitelist",
                       f"{m.UIDS[0]} was left out of the previous post, so it was removed and is new again")

@@ -91,20 +91,20 @@ def _settled(partner: Partner, settle: float = 0.5, at_most: float = 3.0) -> int
     return last
 
 
-def _window(oioi: Target) -> float:
+def _window(target: Target) -> float:
     """How long a check waits for what an action calls for: --wait, or the declared --delivery-window if longer."""
-    return max(oioi.wait, oioi.delivery_window or 0.0)
+    return max(target.wait, target.delivery_window or 0.0)
 
 
-def _nothing(call: str, oioi: Target, answer: dict[str, Any] | None, action: str) -> None:
+def _nothing(call: str, target: Target, answer: dict[str, Any] | None, action: str) -> None:
     """Nothing came: not run when nobody did the action (no hook, nobody at the terminal), else returns."""
     if answer is not None:
         return
-    how = "the control hook does not support it" if oioi.control_url else "no --control-url and nobody to ask"
-    pytest.skip(f"no {call} arrived within {_window(oioi):g} s after asking for {action!r} ({how})")
+    how = "the control hook does not support it" if target.control_url else "no --control-url and nobody to ask"
+    pytest.skip(f"no {call} arrived within {_window(target):g} s after asking for {action!r} ({how})")
 
 
-def _expect(entries: list[dict[str, Any]], call: str, requirement: str, oioi: Target,
+def _expect(entries: list[dict[str, Any]], call: str, requirement: str, target: Target,
             answer: dict[str, Any] | None, action: str, what: str, *, waited: float | None = None
             ) -> list[dict[str, Any]]:
     """``entries``, when something came. Otherwise not run when nobody did ``action``; a failure when the IUT
@@ -113,13 +113,13 @@ def _expect(entries: list[dict[str, Any]], call: str, requirement: str, oioi: Ta
     """
     if entries:
         return entries
-    _nothing(call, oioi, answer, action)
-    waited = _window(oioi) if waited is None else waited
-    if oioi.delivery_window is None:
+    _nothing(call, target, answer, action)
+    waited = _window(target) if waited is None else waited
+    if target.delivery_window is None:
         raise Inconclusive(requirement, f"no {call} within {waited:g} s after {action}; the spec gives no time: "
                                         "declare --delivery-window to make this a verdict")
     raise Nonconformance(requirement=requirement, received=f"no {call} within {waited:g} s after {action}",
-                         expected=f"{what} within the IUT's declared --delivery-window of {oioi.delivery_window:g} s "
+                         expected=f"{what} within the IUT's declared --delivery-window of {target.delivery_window:g} s "
                                   f"({action!r} was done)")
 
 
@@ -154,9 +154,9 @@ def _status_body(status: str, connector: str) -> Any:
     return lambda e: body(e).get("connector-id") == connector and body(e).get("status") == status
 
 
-def _connectors(oioi: Target, partner: Partner, need: int = 1) -> list[str]:
+def _connectors(target: Target, partner: Partner, need: int = 1) -> list[str]:
     """The CPO IUT's connectors: from --connector-id, else from the station-posts it sent (skips with fewer)."""
-    connectors = list(oioi.connectors) or [
+    connectors = list(target.connectors) or [
         c["id"] for e in partner.received("station-post") for c in body(e).get("station", {}).get("connectors", [])]
     if len(connectors) < need:
         pytest.skip("needs two connectors: give --connector-id twice" if need > 1 else
@@ -261,13 +261,13 @@ def _whitelist_emptied(partner: Partner) -> bool:
 # --- CPO: stations, statuses, RFID starts, CDRs ---------------------------------------------------
 
 
-def _push_stations(oioi: Target, partner: Partner, control: Control) -> list[dict[str, Any]]:
+def _push_stations(target: Target, partner: Partner, control: Control) -> list[dict[str, Any]]:
     since = _settled(partner)
     answer = _act(control, "push-stations", "Make the CPO push all its stations (station-post)")
-    control.say(f"waiting up to {_window(oioi):g} s for station-post ...")
-    posts = [e for e in partner.quiet(since, _window(oioi)) if e["call"] == "station-post"]
+    control.say(f"waiting up to {_window(target):g} s for station-post ...")
+    posts = [e for e in partner.quiet(since, _window(target)) if e["call"] == "station-post"]
     control.say(f"received: {'; '.join(_summary(e) for e in posts)}" if posts else "nothing arrived")
-    return _expect(posts, "station-post", "station-post.connector-id-unique", oioi, answer, "push-stations",
+    return _expect(posts, "station-post", "station-post.connector-id-unique", target, answer, "push-stations",
                    "a station-post for each station")
 
 
@@ -299,8 +299,8 @@ def _by_id(station: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.requirement("station-post.one-station-per-request", "station-post.station-id-unique",
                          "station-post.connector-id-unique", "station-post.connector-ids-unchanged",
                          "station-post.connectors-unchanged")
-def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Control) -> None:
-    first = _stations(_push_stations(oioi, partner, control))
+def test_cpo_pushes_its_stations(target: Target, partner: Partner, control: Control) -> None:
+    first = _stations(_push_stations(target, partner, control))
     pushed: dict[Any, dict[str, Any]] = {}
     for station, entry in first:  # one full push: each id one station, each connector in one station
         earlier = pushed.setdefault(station.get("id"), station)
@@ -318,7 +318,7 @@ def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Contro
                                      received=f"connector {connector!r} in stations {held_by!r} and "
                                               f"{station.get('id')!r}",
                                      expected="every connector id in one station only", exchange=as_exchange(entry))
-    for station, entry in _stations(_push_stations(oioi, partner, control)):  # a second full push: no change
+    for station, entry in _stations(_push_stations(target, partner, control)):  # a second full push: no change
         before = pushed.get(station.get("id"))
         if before is None or _by_id(before) == _by_id(station):  # in any order: the spec gives none
             continue
@@ -335,13 +335,13 @@ def test_cpo_pushes_its_stations(oioi: Target, partner: Partner, control: Contro
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("station-post.all-stations")
-def test_cpo_pushes_every_station(oioi: Target, partner: Partner, control: Control) -> None:
+def test_cpo_pushes_every_station(target: Target, partner: Partner, control: Control) -> None:
     """Every connector the operator declared (--connector-id) arrives in a station-post."""
-    if not oioi.connectors:
+    if not target.connectors:
         pytest.skip("which stations the CPO has is known only from --connector-id: give each of its connectors")
-    posts = partner.received("station-post") or _push_stations(oioi, partner, control)
+    posts = partner.received("station-post") or _push_stations(target, partner, control)
     posted = {c for station, _ in _stations(posts) for c in _connector_ids(station)}
-    missing = [c for c in oioi.connectors if c not in posted]
+    missing = [c for c in target.connectors if c not in posted]
     if missing:
         raise Nonconformance(requirement="station-post.all-stations",
                              received=f"station-posts for connectors {sorted(map(str, posted))}",
@@ -354,12 +354,12 @@ CHANGED_STATUS = "Offline"  # what connector-post-status.on-change changes an Av
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("connector-post-status.on-change", "connector-post-status.own-connectors")
-def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: Partner, control: Control) -> None:
+def test_cpo_pushes_status_changes_of_posted_connectors(target: Target, partner: Partner, control: Control) -> None:
     """cpo/poi.rst: "When the status of a connector changes, the CPO must send a connector-post-status request
     to push the change." Each connector (Available, as every check leaves it) is set Offline: a change, so a
     status must follow; it is set back to Available in the end (that change is awaited, not judged).
     """
-    connectors = _connectors(oioi, partner)
+    connectors = _connectors(target, partner)
     posted = {(c["id"], body(e).get("partner-identifier")) for e in partner.received("station-post")
               for c in body(e).get("station", {}).get("connectors", [])}
     for connector in connectors:
@@ -368,15 +368,15 @@ def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: P
             answer = _act(control, "set-status", f"Make connector {connector} {CHANGED_STATUS}", **{
                 "connector-id": connector, "status": CHANGED_STATUS})
             by_person = control.by_person
-            found = _await(partner, control, "connector-post-status", since, _window(oioi),
+            found = _await(partner, control, "connector-post-status", since, _window(target),
                            match=_status_body(CHANGED_STATUS, connector))
-            entry = _expect(found, "connector-post-status", "connector-post-status.on-change", oioi, answer,
+            entry = _expect(found, "connector-post-status", "connector-post-status.on-change", target, answer,
                             "set-status", f"a connector-post-status for {connector}, now {CHANGED_STATUS}")[0]
         finally:
             back = _settled(partner)
             if control.undo("set-status", f"Set connector {connector} back to Available", by_person=by_person,
                             **{"connector-id": connector, "status": "Available"}):
-                partner.wait_for("connector-post-status", back, _window(oioi),
+                partner.wait_for("connector-post-status", back, _window(target),
                                  match=_status_body("Available", connector))
         if (connector, body(entry).get("partner-identifier")) not in posted:
             raise Nonconformance(requirement="connector-post-status.own-connectors",
@@ -390,9 +390,9 @@ def test_cpo_pushes_status_changes_of_posted_connectors(oioi: Target, partner: P
 @pytest.mark.requirement("rfid-verify.on-every-use", "rfid.uid-format", "rfid.uid-upper-case",
                          "session-post.after-session", "session-post.intervals-consistent",
                          "session-post.energy-plausible", "identifiers.partner-identifier-consistent")
-def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, control: Control) -> None:
-    connectors = _connectors(oioi, partner)
-    connector, uid = connectors[0], oioi.rfids["active"]
+def test_cpo_verifies_rfid_and_sends_the_cdr(target: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(target, partner)
+    connector, uid = connectors[0], target.rfids["active"]
     emptied = _whitelist_emptied(partner)
     _not_whitelisted(uid, partner)
     if not partner.received("station-post"):  # the connector's speed bounds the CDR's energy
@@ -403,12 +403,12 @@ def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, con
         answer = _act(control, "present-rfid", f"Present the RFID token {uid} at {connector}",
                       **{"connector-id": connector, "rfid": as_read})
         session.started(answer, by_person=control.by_person)
-        verifies = _await(partner, control, "rfid-verify", since, _window(oioi))
+        verifies = _await(partner, control, "rfid-verify", since, _window(target))
         if not verifies and answer is not None and not emptied:
-            raise Inconclusive("rfid-verify.on-every-use", f"no rfid-verify within {_window(oioi):g} s after "
+            raise Inconclusive("rfid-verify.on-every-use", f"no rfid-verify within {_window(target):g} s after "
                                f"present-rfid, and the CPO did not accept the mock EMP's empty whitelist: it may "
                                f"hold {uid} in a whitelist and authorize it offline (cpo/rfid_start.rst)")
-        verify = _expect(verifies, "rfid-verify", "rfid-verify.on-every-use", oioi, answer, "present-rfid",
+        verify = _expect(verifies, "rfid-verify", "rfid-verify.on-every-use", target, answer, "present-rfid",
                          "an rfid-verify of the token (the mock EMP's last push of UIDs was empty, so no offline "
                          "authorization applies)")[0]
         sent = body(verify).get("rfid", "")
@@ -420,9 +420,9 @@ def test_cpo_verifies_rfid_and_sends_the_cdr(oioi: Target, partner: Partner, con
                                  exchange=as_exchange(verify))
         since = _settled(partner)
         answer = session.plug_out()
-        cdr = _expect(_await(partner, control, "session-post", since, _window(oioi),
+        cdr = _expect(_await(partner, control, "session-post", since, _window(target),
                              match=lambda e: body(e).get("connector-id") == connector), "session-post",
-                      "session-post.after-session", oioi, answer, "plug-out",
+                      "session-post.after-session", target, answer, "plug-out",
                       f"a CDR (session-post) for the session at {connector}")[0]
     valid_request(cdr, "sender.request-valid")
     _energy_plausible(cdr, partner)
@@ -462,20 +462,20 @@ def _same_partner_identifier(entry: dict[str, Any], partner: Partner) -> None:
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("rfid-verify.charges-only-if-allowed")
-def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, control: Control) -> None:
-    connectors = _connectors(oioi, partner)
-    connector, uid = connectors[0], oioi.rfids["inactive"]
+def test_cpo_does_not_charge_a_refused_uid(target: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(target, partner)
+    connector, uid = connectors[0], target.rfids["inactive"]
     _not_whitelisted(uid, partner)
     with _plugged_in(control, connector) as session:
         since = _settled(partner)
         answer = _act(control, "present-rfid", f"Present the RFID token {uid} (inactive) at {connector}",
                       **{"connector-id": connector, "rfid": uid})
         session.started(answer, by_person=control.by_person)
-        verify = _await(partner, control, "rfid-verify", since, _window(oioi))
+        verify = _await(partner, control, "rfid-verify", since, _window(target))
         if not verify:
-            _nothing("rfid-verify", oioi, answer, "present-rfid")
+            _nothing("rfid-verify", target, answer, "present-rfid")
             raise Inconclusive("rfid-verify.charges-only-if-allowed",
-                               f"no rfid-verify of {uid} within {_window(oioi):g} s after present-rfid: the EMP "
+                               f"no rfid-verify of {uid} within {_window(target):g} s after present-rfid: the EMP "
                                "never refused it, so there is nothing to judge (rfid-verify.on-every-use judges "
                                "verifying)")
         _settled(partner, settle=1.0)
@@ -492,8 +492,8 @@ def test_cpo_does_not_charge_a_refused_uid(oioi: Target, partner: Partner, contr
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("session-post.session-id-by-cpo")
-def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner, control: Control) -> None:
-    connectors = _connectors(oioi, partner, need=2)
+def test_cdr_of_remote_session_has_its_session_id(target: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(target, partner, need=2)
     connector = connectors[1]
     with _plugged_in(control, connector, partner) as session:
         session_id = session.start_remotely().get("session-id")
@@ -501,9 +501,10 @@ def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner
             pytest.skip(f"the CPO's session-start answer for {connector} gave no session-id to compare with")
         since = _settled(partner)
         answer = session.plug_out()
-        cdr = _expect(_await(partner, control, "session-post", since, _window(oioi),
+        cdr = _expect(_await(partner, control, "session-post", since, _window(target),
                              match=lambda e: body(e).get("connector-id") == connector), "session-post",
-                      "session-post.session-id-by-cpo", oioi, answer, "plug-out", f"the CDR of session {session_id}")[0]
+                      "session-post.session-id-by-cpo", target, answer, "plug-out",
+                      f"the CDR of session {session_id}")[0]
     if body(cdr).get("session-id") != session_id:
         raise Nonconformance(requirement="session-post.session-id-by-cpo",
                              received=f"session-id {body(cdr).get('session-id')!r}",
@@ -513,8 +514,8 @@ def test_cdr_of_remote_session_has_its_session_id(oioi: Target, partner: Partner
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("session-post.redelivery-same-session")
-def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control: Control) -> None:
-    connectors = _connectors(oioi, partner, need=2)
+def test_retried_cdr_is_the_same_session(target: Target, partner: Partner, control: Control) -> None:
+    connectors = _connectors(target, partner, need=2)
     connector = connectors[1]
     with _plugged_in(control, connector, partner) as session:
         session.start_remotely()
@@ -522,14 +523,14 @@ def test_retried_cdr_is_the_same_session(oioi: Target, partner: Partner, control
         partner.fault(call="session-post", count=1, status=503)
         try:
             answer = session.plug_out()
-            cdrs = _await(partner, control, "session-post", since, _window(oioi) + 2, count=2,
+            cdrs = _await(partner, control, "session-post", since, _window(target) + 2, count=2,
                           match=lambda e: body(e).get("connector-id") == connector)
         finally:
             partner.clear_faults()
-    cdrs = _expect(cdrs, "session-post", "session-post.after-session", oioi, answer, "plug-out",
-                   "the CDR, then the same CDR again after the 503", waited=_window(oioi) + 2)
+    cdrs = _expect(cdrs, "session-post", "session-post.after-session", target, answer, "plug-out",
+                   "the CDR, then the same CDR again after the 503", waited=_window(target) + 2)
     if len(cdrs) < 2:
-        pytest.skip(f"the CDR was not delivered again within {_window(oioi) + 2:g} s after the 503 "
+        pytest.skip(f"the CDR was not delivered again within {_window(target) + 2:g} s after the 503 "
                     "(sender.retry-5xx judges retrying)")
     ids = [body(e).get("session-id") for e in cdrs]
     if len(set(ids)) > 1:
@@ -544,10 +545,10 @@ def _ongoing(entry: dict[str, Any]) -> bool:
     return not isinstance(interval, dict) or not interval.get("stop")
 
 
-def _rfid_session(oioi: Target, partner: Partner, control: Control, connector: str
+def _rfid_session(target: Target, partner: Partner, control: Control, connector: str
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One session started with the active UID and ended by plug-out: the CDRs sent while it ran, and the final one."""
-    uid = oioi.rfids["active"]
+    uid = target.rfids["active"]
     with _plugged_in(control, connector) as session:
         since = _settled(partner)
         answer = _act(control, "present-rfid", f"Present the RFID token {uid} at {connector}",
@@ -557,22 +558,22 @@ def _rfid_session(oioi: Target, partner: Partner, control: Control, connector: s
             pytest.skip(f"the CPO did not start charging for {uid} at {connector}: {answer!r:.200}")
         running = _settled(partner, settle=1.0)
         if running == since:  # nobody presented the token: nothing was verified, no session started
-            _nothing("rfid-verify", oioi, answer, "present-rfid")
+            _nothing("rfid-verify", target, answer, "present-rfid")
         during = [e for e in partner.received("session-post", since) if body(e).get("connector-id") == connector]
         answer = session.plug_out()
-        final = _expect(_await(partner, control, "session-post", running, _window(oioi),
+        final = _expect(_await(partner, control, "session-post", running, _window(target),
                                match=lambda e: body(e).get("connector-id") == connector and not _ongoing(e)),
-                        "session-post", "session-post.after-session", oioi, answer, "plug-out",
+                        "session-post", "session-post.after-session", target, answer, "plug-out",
                         f"a CDR (session-post) for the session at {connector}")[-1]
     return during, final
 
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("session-post.update-same-session")
-def test_cdr_update_keeps_the_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+def test_cdr_update_keeps_the_session_id(target: Target, partner: Partner, control: Control) -> None:
     """A CDR sent while the session ran (cpo/cdr.rst allows it) and the final CDR share one session-id."""
-    connector = _connectors(oioi, partner)[0]
-    during, final = _rfid_session(oioi, partner, control, connector)
+    connector = _connectors(target, partner)[0]
+    during, final = _rfid_session(target, partner, control, connector)
     ongoing = [e for e in during if _ongoing(e)]
     if not ongoing:
         pytest.skip(f"the CPO sent no CDR while the session at {connector} ran: there was nothing to update")
@@ -586,7 +587,7 @@ def test_cdr_update_keeps_the_session_id(oioi: Target, partner: Partner, control
 
 @pytest.mark.role("cpo")
 @pytest.mark.requirement("session-post.session-id-unique")
-def test_every_session_has_its_own_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+def test_every_session_has_its_own_session_id(target: Target, partner: Partner, control: Control) -> None:
     """calls/session_post.rst: "The session ID must be a globally unique identifier." Two sessions one after the
     other at one connector; then no two CDRs of the run share a session-id unless they may be of one session.
 
@@ -594,10 +595,10 @@ def test_every_session_has_its_own_session_id(oioi: Target, partner: Partner, co
     had ended (times as instants: ``Z`` and ``+02:00``, fractions of seconds). A CDR that refines the start
     of its session (an update, cpo/cdr.rst) is the same session.
     """
-    connector = _connectors(oioi, partner)[0]
-    _rfid_session(oioi, partner, control, connector)
+    connector = _connectors(target, partner)[0]
+    _rfid_session(target, partner, control, connector)
     time.sleep(SECOND)  # the second session starts in a later second than the first ended (CDRs may give whole seconds)
-    _rfid_session(oioi, partner, control, connector)
+    _rfid_session(target, partner, control, connector)
     cdrs = partner.received("session-post")
     for one, other in itertools.combinations(cdrs, 2):
         session_id = body(one).get("session-id")
@@ -655,7 +656,7 @@ DELIVERY_STATUS = {"sender.no-retry-4xx": "Reserved", "sender.retry-5xx": "Offli
                    "sender.retry-bounded": "Reserved"}
 
 
-def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict[str, Any], count: int,
+def _deliveries(target: Target, partner: Partner, control: Control, *, fault: dict[str, Any], count: int,
                 requirement: str, watch: float, from_trigger: bool = False) -> list[dict[str, Any]]:
     """Trigger one message with ``fault`` on its first answers; the journal entries of its deliveries.
 
@@ -664,8 +665,8 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
     status is set back to Available in the end, and the faults the IUT did not use up are dropped.
     """
     connector = None
-    if oioi.role == "cpo":
-        connector = _connectors(oioi, partner)[0]
+    if target.role == "cpo":
+        connector = _connectors(target, partner)[0]
         status = DELIVERY_STATUS[requirement]
         call, action, fields = "connector-post-status", "set-status", {"connector-id": connector, "status": status}
         prompt = f"Set connector {connector} to {status} (the CPO sends a connector-post-status)"
@@ -680,25 +681,25 @@ def _deliveries(oioi: Target, partner: Partner, control: Control, *, fault: dict
         answer = _act(control, action, prompt, **fields)
         by_person, triggered = control.by_person, time.time()
         control.say(f"waiting for the {call} and its deliveries again (up to {watch:g} s) ...")
-        found = partner.wait_for(call, since, watch if from_trigger else _window(oioi), match=match)
+        found = partner.wait_for(call, since, watch if from_trigger else _window(target), match=match)
         if found and count > 1:
             start = triggered if from_trigger else arrival(found[0])
             found = partner.wait_for(call, since, max(0.0, start + watch - time.time()), count=count, match=match)
         control.say(f"received: {len(found)} deliveries of the {call}")
     finally:
         partner.clear_faults()  # what the IUT did not use up must not hit the next check
-        _drain(oioi, partner, call, match)
+        _drain(target, partner, call, match)
         if connector is not None:
             control.undo("set-status", f"Set connector {connector} back to Available", by_person=by_person,
                          **{"connector-id": connector, "status": "Available"})
     if not found:  # whether the message comes at all is another requirement's (on-change, emp-sends-whitelist)
-        _nothing(call, oioi, answer, action)
-        raise Inconclusive(requirement, f"no {call} arrived within {_window(oioi):g} s after {action}: no "
+        _nothing(call, target, answer, action)
+        raise Inconclusive(requirement, f"no {call} arrived within {_window(target):g} s after {action}: no "
                                         "delivery to judge the retries by")
     return found
 
 
-def _drain(oioi: Target, partner: Partner, call: str, match: Callable[[dict[str, Any]], bool]) -> None:
+def _drain(target: Target, partner: Partner, call: str, match: Callable[[dict[str, Any]], bool]) -> None:
     """Let an IUT still retrying the check's message deliver it (the faults are gone), so that its tries do not
     run into the next check, or into the next run's partner once this one has stopped.
 
@@ -711,7 +712,7 @@ def _drain(oioi: Target, partner: Partner, call: str, match: Callable[[dict[str,
     gaps = waits([arrival(e) for e in tries])
     quiet_after = 2 * max(gaps, default=0.5) + 1 - (time.time() - arrival(tries[-1]))
     if quiet_after > 0:
-        partner.wait_for(call, int(tries[-1]["id"]), min(quiet_after, oioi.wait), match=match)
+        partner.wait_for(call, int(tries[-1]["id"]), min(quiet_after, target.wait), match=match)
 
 
 def _undeclared(requirement: str, what: str, option: str, found: list[dict[str, Any]]) -> Inconclusive:
@@ -720,22 +721,22 @@ def _undeclared(requirement: str, what: str, option: str, found: list[dict[str, 
 
 
 @pytest.mark.requirement("sender.no-retry-4xx")
-def test_no_retry_after_4xx(oioi: Target, partner: Partner, control: Control) -> None:
-    found = _deliveries(oioi, partner, control, fault={"count": 1, "status": 400}, count=2,
-                        requirement="sender.no-retry-4xx", watch=min(oioi.wait, 5.0))
+def test_no_retry_after_4xx(target: Target, partner: Partner, control: Control) -> None:
+    found = _deliveries(target, partner, control, fault={"count": 1, "status": 400}, count=2,
+                        requirement="sender.no-retry-4xx", watch=min(target.wait, 5.0))
     if len(found) > 1:
         raise Nonconformance(requirement="sender.no-retry-4xx", received=f"{len(found)} deliveries after a 400",
                              expected="no retry of a message the partner refused with a 4xx", journal=found)
 
 
 @pytest.mark.requirement("sender.retry-5xx")
-def test_retries_after_503_not_before_retry_after(oioi: Target, partner: Partner, control: Control) -> None:
+def test_retries_after_503_not_before_retry_after(target: Target, partner: Partner, control: Control) -> None:
     """Two 503s with Retry-After: 1. A retry sooner than Retry-After fails; no retry fails only within the
     IUT's declared --retry-window (after each 503, or Retry-After if that is longer), else it is inconclusive.
     """
-    per_retry = max(RETRY_AFTER, oioi.retry_window) if oioi.retry_window is not None else None
-    watch = 2 * per_retry + 1 if per_retry is not None else oioi.wait + 4
-    found = _deliveries(oioi, partner, control, fault={"count": 2, "status": 503, "retry_after": RETRY_AFTER},
+    per_retry = max(RETRY_AFTER, target.retry_window) if target.retry_window is not None else None
+    watch = 2 * per_retry + 1 if per_retry is not None else target.wait + 4
+    found = _deliveries(target, partner, control, fault={"count": 2, "status": 503, "retry_after": RETRY_AFTER},
                         count=3, requirement="sender.retry-5xx", watch=watch)
     gaps = waits([arrival(e) for e in found])
     if gaps and min(gaps) < RETRY_AFTER - TOLERANCE:
@@ -748,11 +749,11 @@ def test_retries_after_503_not_before_retry_after(oioi: Target, partner: Partner
         raise _undeclared("sender.retry-5xx", what, "--retry-window", found)
     raise Nonconformance(requirement="sender.retry-5xx", received=what,
                          expected=f"a retry within {per_retry:g} s of each 503, as the IUT declared (--retry-window "
-                                  f"{oioi.retry_window:g}; request.rst: 'You must retry later')", journal=found)
+                                  f"{target.retry_window:g}; request.rst: 'You must retry later')", journal=found)
 
 
 @pytest.mark.requirement("sender.retry-backoff")
-def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control: Control) -> None:
+def test_retries_back_off_exponentially(target: Target, partner: Partner, control: Control) -> None:
     """Three 503s without Retry-After: four tries. Exponential back-off makes the waits grow.
 
     Jitter may make a wait shorter than the one before, by at most the declared --backoff-tolerance
@@ -760,14 +761,14 @@ def test_retries_back_off_exponentially(oioi: Target, partner: Partner, control:
     the later waits grew past 1.25 times the first (a storm or a steady pace), the latter only
     while the tolerance is below 1: with full jitter three waits cannot show the trend.
     """
-    watch = oioi.wait + 4 if oioi.retry_window is None else max(oioi.wait + 4, 3 * oioi.retry_window + 1)
-    found = _deliveries(oioi, partner, control, fault={"count": 3, "status": 503}, count=4,
+    watch = target.wait + 4 if target.retry_window is None else max(target.wait + 4, 3 * target.retry_window + 1)
+    found = _deliveries(target, partner, control, fault={"count": 3, "status": 503}, count=4,
                         requirement="sender.retry-backoff", watch=watch)
-    waits_grow(waits([arrival(e) for e in found]), oioi.backoff_tolerance, found)
+    waits_grow(waits([arrival(e) for e in found]), target.backoff_tolerance, found)
 
 
 @pytest.mark.requirement("sender.retry-timeout")
-def test_retries_after_a_timeout(oioi: Target, partner: Partner, control: Control) -> None:
+def test_retries_after_a_timeout(target: Target, partner: Partner, control: Control) -> None:
     """request.rst counts timeouts among 5xx situations: a message whose answer does not come is sent again.
 
     The mock holds its answer to the next message for the IUT's declared client timeout plus 2 s
@@ -776,14 +777,14 @@ def test_retries_after_a_timeout(oioi: Target, partner: Partner, control: Contro
     client timeout and its --retry-window; otherwise it is inconclusive: its client may wait longer
     than the hold (and then rightly takes the held answer), or retry later than the run waited.
     """
-    declared = oioi.partner_timeout
+    declared = target.partner_timeout
     hold = declared + HOLD_MARGIN if declared is not None else DEFAULT_HOLD
     if hold > MAX_HOLD:
         pytest.skip(f"the mock holds an answer {MAX_HOLD:g} s at most, less than the IUT's declared client timeout "
                     f"of {declared:g} s")
-    later = oioi.retry_window if oioi.retry_window is not None else oioi.wait
+    later = target.retry_window if target.retry_window is not None else target.wait
     watch = max(hold, (declared if declared is not None else hold) + later) + 1
-    found = _deliveries(oioi, partner, control, fault={"count": 1, "delay_ms": round(hold * 1000)}, count=2,
+    found = _deliveries(target, partner, control, fault={"count": 1, "delay_ms": round(hold * 1000)}, count=2,
                         requirement="sender.retry-timeout", watch=watch, from_trigger=True)
     if [e for e in found if not e.get("fault")]:
         return
@@ -791,17 +792,17 @@ def test_retries_after_a_timeout(oioi: Target, partner: Partner, control: Contro
     if declared is None:
         raise Inconclusive("sender.retry-timeout", f"{what}; the IUT's client may wait longer than {hold:g} s and "
                            "take the held answer: declare --partner-timeout", journal=found)
-    if oioi.retry_window is None:
+    if target.retry_window is None:
         raise _undeclared("sender.retry-timeout", f"{what} (the IUT's client waits {declared:g} s)",
                           "--retry-window", found)
     raise Nonconformance(requirement="sender.retry-timeout", received=what,
-                         expected=f"the message sent again within {oioi.retry_window:g} s after the IUT's declared "
+                         expected=f"the message sent again within {target.retry_window:g} s after the IUT's declared "
                                   f"client timeout of {declared:g} s (request.rst: timeouts are among the 5xx "
                                   "situations: 'You must retry later')", journal=found)
 
 
 @pytest.mark.requirement("sender.retry-bounded")
-def test_retries_thin_out(oioi: Target, partner: Partner, control: Control) -> None:
+def test_retries_thin_out(target: Target, partner: Partner, control: Control) -> None:
     """Every delivery of one message is answered 503 for 8 s: exponential back-off makes the tries thin out
     (or stop). Clearly not a back-off, and a failure: six tries or more whose waits in the second half of the
     series never grew past 1.25 times the longest of the first half (a steady pace).
@@ -810,12 +811,12 @@ def test_retries_thin_out(oioi: Target, partner: Partner, control: Control) -> N
     the longest wait. Fewer tries, or full jitter (--backoff-tolerance 1) with a pace that looks steady,
     are inconclusive. An IUT that backs off but never gives up is not failed here.
     """
-    found = _deliveries(oioi, partner, control, fault={"count": 100, "status": 503}, count=101,
+    found = _deliveries(target, partner, control, fault={"count": 100, "status": 503}, count=101,
                         requirement="sender.retry-bounded", watch=BOUNDED_WINDOW + 0.3)
     first = arrival(found[0])
     window = [e for e in found if arrival(e) - first <= BOUNDED_WINDOW]
     tries_thin_out(waits([arrival(e) for e in window]), first + BOUNDED_WINDOW - arrival(window[-1]),
-                   oioi.backoff_tolerance, window, seconds=BOUNDED_WINDOW)
+                   target.backoff_tolerance, window, seconds=BOUNDED_WINDOW)
 
 
 # --- EMP: remote starts and stops, whitelist -----------------------------------------------------
@@ -853,7 +854,7 @@ def _mock_cpo_freed(partner: Partner, control: Control, action: str, prompt: str
 @pytest.mark.requirement("session-start.evco-id-identifier", "identifiers.evco-id-format",
                          "remote-start.emp-allows-stop", "session-stop.evco-id-identifier",
                          "session-stop.sends-session-id")
-def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner: Partner, control: Control) -> None:
+def test_emp_starts_and_stops_with_evco_id_and_session_id(target: Target, partner: Partner, control: Control) -> None:
     fields = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}
     with _mock_cpo_freed(partner, control, "stop-session", f"Stop the session at {MOCK_CPO_CONNECTOR}",
                          **fields) as cleanup:
@@ -861,8 +862,8 @@ def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner:
         answer = _act(control, "start-session", f"Start a session for {MOCK_EVCO} at {MOCK_CPO_CONNECTOR}",
                       **fields)
         cleanup["by_person"] = control.by_person
-        start = _expect(_await(partner, control, "session-start", since, _window(oioi)), "session-start",
-                        "session-start.evco-id-identifier", oioi, answer, "start-session", "a session-start")[0]
+        start = _expect(_await(partner, control, "session-start", since, _window(target)), "session-start",
+                        "session-start.evco-id-identifier", target, answer, "start-session", "a session-start")[0]
         _user_is_evco_id(start, "session-start.evco-id-identifier")
         identifiers(start)
         started = answer_of(start)
@@ -871,8 +872,8 @@ def test_emp_starts_and_stops_with_evco_id_and_session_id(oioi: Target, partner:
             pytest.skip(f"the mock CPO's answer did not say the session is stoppable: {started!r:.200}")
         since = _settled(partner)
         answer = _act(control, "stop-session", f"Stop the session at {MOCK_CPO_CONNECTOR}", **fields)
-        stop = _expect(_await(partner, control, "session-stop", since, _window(oioi)), "session-stop",
-                       "remote-start.emp-allows-stop", oioi, answer, "stop-session",
+        stop = _expect(_await(partner, control, "session-stop", since, _window(target)), "session-stop",
+                       "remote-start.emp-allows-stop", target, answer, "stop-session",
                        "a session-stop for the stoppable session")[0]
     session_id = started.get("session-id")
     if session_id and body(stop).get("session-id") != session_id:
@@ -902,39 +903,39 @@ def _user_is_evco_id(entry: dict[str, Any], requirement: str) -> None:
                              exchange=as_exchange(entry))
 
 
-def _whitelist(oioi: Target, partner: Partner, control: Control, requirement: str) -> dict[str, Any]:
+def _whitelist(target: Target, partner: Partner, control: Control, requirement: str) -> dict[str, Any]:
     since = _settled(partner)
     answer = _act(control, "push-rfids", "Make the EMP push its RFID whitelist (rfid-post)")
-    return _expect(_await(partner, control, "rfid-post", since, _window(oioi)), "rfid-post", requirement, oioi,
+    return _expect(_await(partner, control, "rfid-post", since, _window(target)), "rfid-post", requirement, target,
                    answer, "push-rfids", "an rfid-post")[-1]
 
 
 @pytest.mark.role("emp")
 @pytest.mark.requirement("rfid-post.emp-sends-whitelist", "rfid-post.complete-whitelist", "rfid.uid-format")
-def test_emp_pushes_its_complete_whitelist(oioi: Target, partner: Partner, control: Control) -> None:
+def test_emp_pushes_its_complete_whitelist(target: Target, partner: Partner, control: Control) -> None:
     """calls/rfid_post.rst: "Every call has to include the complete list of RFIDs that shall be active." UIDs are
     compared whatever their letter case (test_emp_sends_uids_in_upper_case judges it).
     """
-    post = _whitelist(oioi, partner, control, "rfid-post.emp-sends-whitelist")
+    post = _whitelist(target, partner, control, "rfid-post.emp-sends-whitelist")
     uids = body(post).get("rfids", [])
     uids = uids if isinstance(uids, list) else []
     for uid in uids:
         _uid_conforms(uid, post, case=False)
     held = {uid.upper() for uid in uids if isinstance(uid, str)}
-    if oioi.rfids["active"] not in held or oioi.rfids["inactive"] in held:
+    if target.rfids["active"] not in held or target.rfids["inactive"] in held:
         raise Nonconformance(requirement="rfid-post.complete-whitelist", received=f"rfids {uids!r:.200}",
-                             expected=f"every active UID (e.g. {oioi.rfids['active']}) and no inactive one "
-                                      f"({oioi.rfids['inactive']})", exchange=as_exchange(post))
+                             expected=f"every active UID (e.g. {target.rfids['active']}) and no inactive one "
+                                      f"({target.rfids['inactive']})", exchange=as_exchange(post))
 
 
 @pytest.mark.role("emp")
 @pytest.mark.requirement("rfid.uid-upper-case")
-def test_emp_sends_uids_in_upper_case(oioi: Target, partner: Partner, control: Control) -> None:
+def test_emp_sends_uids_in_upper_case(target: Target, partner: Partner, control: Control) -> None:
     """calls/rfid_post.rst: "All characters must be upper-case." — but the call's own example sends "abcdefab"
     (erratum rfid-post:rfids-pattern, schemas/errata.json): the spec contradicts itself, so a lower-case UID
     in an rfid-post is inconclusive, never a failure.
     """
-    posts = partner.received("rfid-post") or [_whitelist(oioi, partner, control, "rfid-post.emp-sends-whitelist")]
+    posts = partner.received("rfid-post") or [_whitelist(target, partner, control, "rfid-post.emp-sends-whitelist")]
     uids = [(uid, post) for post in posts for uid in body(post).get("rfids") or [] if isinstance(uid, str)]
     if not uids:
         pytest.skip("the EMP's rfid-posts held no UID to judge")
@@ -947,15 +948,15 @@ def test_emp_sends_uids_in_upper_case(oioi: Target, partner: Partner, control: C
 
 @pytest.mark.role("emp")
 @pytest.mark.requirement("reservation-start.emp-sends", "reservation-stop.emp-sends")
-def test_emp_reserves_and_cancels(oioi: Target, partner: Partner, control: Control) -> None:
+def test_emp_reserves_and_cancels(target: Target, partner: Partner, control: Control) -> None:
     fields = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}
     with _mock_cpo_freed(partner, control, "cancel-reservation", f"Cancel the reservation of {MOCK_EVCO}",
                          **{"evco-id": MOCK_EVCO}) as cleanup:
         since = _settled(partner)
         answer = _act(control, "reserve", f"Reserve {MOCK_CPO_CONNECTOR} for {MOCK_EVCO}", **fields)
         cleanup["by_person"] = control.by_person
-        start = _expect(_await(partner, control, "reservation-start", since, _window(oioi)), "reservation-start",
-                        "reservation-start.emp-sends", oioi, answer, "reserve", "a reservation-start")[0]
+        start = _expect(_await(partner, control, "reservation-start", since, _window(target)), "reservation-start",
+                        "reservation-start.emp-sends", target, answer, "reserve", "a reservation-start")[0]
         holders = body(start).get("identifier")
         holders = [h for h in holders if isinstance(h, dict)] if isinstance(holders, list) else []
         named = [h for h in holders if _same_evco_id(h.get("evco-id"), MOCK_EVCO)]  # an rfid beside it is allowed
@@ -970,8 +971,8 @@ def test_emp_reserves_and_cancels(oioi: Target, partner: Partner, control: Contr
         since = _settled(partner)
         answer = _act(control, "cancel-reservation", f"Cancel the reservation of {MOCK_EVCO}",
                       **{"evco-id": MOCK_EVCO})
-        stop = _expect(_await(partner, control, "reservation-stop", since, _window(oioi)), "reservation-stop",
-                       "reservation-stop.emp-sends", oioi, answer, "cancel-reservation", "a reservation-stop")[0]
+        stop = _expect(_await(partner, control, "reservation-stop", since, _window(target)), "reservation-stop",
+                       "reservation-stop.emp-sends", target, answer, "cancel-reservation", "a reservation-stop")[0]
     kind, value = body(stop).get("identifier-type"), body(stop).get("identifier")
     same = _same_evco_id if kind == "evco-id" else (lambda one, other: one == other)
     if not any(isinstance(kind, str) and kind in holder and same(holder[kind], value) for holder in holders):
@@ -989,15 +990,15 @@ def test_emp_reserves_and_cancels(oioi: Target, partner: Partner, control: Contr
                          "sender.request-valid", "session-post.intervals-consistent", "sender.role-calls",
                          "sender.post-json", "identifiers.evse-id-format", "identifiers.evco-id-format",
                          "identifiers.partner-identifier-length")
-def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control: Control) -> None:
+def test_everything_sent_is_well_formed(target: Target, partner: Partner, control: Control) -> None:
     """Every message the IUT sent in the run. A CPO that sent no status yet is made to send one: a station-post's
     partner identifier may take the form of the call's example ("1", an erratum), a status's may not.
     """
-    action = "push-stations" if oioi.role == "cpo" else "push-rfids"
+    action = "push-stations" if target.role == "cpo" else "push-rfids"
     _act(control, action, "Make the IUT send a message to its partner")
     _settled(partner)
-    if oioi.role == "cpo" and not partner.received("connector-post-status"):
-        _a_status_change(oioi, partner, control)
+    if target.role == "cpo" and not partner.received("connector-post-status"):
+        _a_status_change(target, partner, control)
     entries = partner.received()
     if not entries:
         pytest.skip("the IUT sent nothing to the mock partner in this run")
@@ -1012,9 +1013,9 @@ def test_everything_sent_is_well_formed(oioi: Target, partner: Partner, control:
     assert json.dumps(entries)  # the evidence is serialisable
 
 
-def _a_status_change(oioi: Target, partner: Partner, control: Control) -> None:
+def _a_status_change(target: Target, partner: Partner, control: Control) -> None:
     """A CPO's connector set Offline and back to Available, for the statuses it sends (nothing judged here)."""
-    connectors = list(oioi.connectors) or [c.get("id") for e in partner.received("station-post")
+    connectors = list(target.connectors) or [c.get("id") for e in partner.received("station-post")
                                            for c in body(e).get("station", {}).get("connectors", [])]
     if not connectors:
         return
@@ -1028,7 +1029,7 @@ def _a_status_change(oioi: Target, partner: Partner, control: Control) -> None:
         return
     by_person = control.by_person
     try:
-        partner.wait_for("connector-post-status", since, _window(oioi), match=_status_body(CHANGED_STATUS,
+        partner.wait_for("connector-post-status", since, _window(target), match=_status_body(CHANGED_STATUS,
                                                                                             connectors[0]))
     finally:
         control.undo("set-status", f"Set connector {connectors[0]} back to Available", by_person=by_person,

@@ -29,9 +29,9 @@ from conformance.suite.test_emp import cdr_refused, customer, station_refused, v
 CUSTOMERS = m.EVCO[:3]
 
 
-def _run(machine: type[RuleBasedStateMachine], oioi: Target) -> None:
-    run_state_machine_as_test(seed(oioi.seed)(machine),
-                              settings=oioi.hypothesis_settings(max_examples=oioi.effort["machines"]))
+def _run(machine: type[RuleBasedStateMachine], target: Target) -> None:
+    run_state_machine_as_test(seed(target.seed)(machine),
+                              settings=target.hypothesis_settings(max_examples=target.effort["machines"]))
 
 
 def _code(exchange: Exchange, call: str, requirement: str, *codes: int, specific: str | None = None) -> None:
@@ -66,7 +66,7 @@ class _CpoModel(RuleBasedStateMachine):
     """
 
     iut: Iut
-    oioi: Target
+    target: Target
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,7 +86,7 @@ class _CpoModel(RuleBasedStateMachine):
         self.ledger.undo()
 
     def _connectors(self) -> st.SearchStrategy[str]:
-        return st.sampled_from(_known_connectors(self.oioi, 2))
+        return st.sampled_from(_known_connectors(self.target, 2))
 
     def _cancel(self, connector: str) -> None:
         """Cancel a reservation the model drops (any answer: it may have ended or been used up already)."""
@@ -129,7 +129,7 @@ class _CpoModel(RuleBasedStateMachine):
         else:
             requirement = "reservation.holders-start" if held else "session-start.success"
             if answer is None:
-                cannot_proceed(exchange, "session-start", connector, requirement, self.oioi)
+                cannot_proceed(exchange, "session-start", connector, requirement, self.target)
             checks.succeeded(exchange, "session-start", requirement)
             session_id = answer.get("session-id") if isinstance(answer, dict) else None
             self.sessions[connector] = (who, session_id if isinstance(session_id, str) else None)
@@ -176,7 +176,7 @@ class _CpoModel(RuleBasedStateMachine):
             _code(exchange, "reservation-start", "reservation-start.evco-has-reservation", 194)
         else:
             if not checks.is_success(exchange):
-                cannot_proceed(exchange, "reservation-start", connector, "reservation-start.success", self.oioi)
+                cannot_proceed(exchange, "reservation-start", connector, "reservation-start.success", self.target)
             checks.succeeded(exchange, "reservation-start", "reservation-start.success")
             end = ((exchange.json() or {}).get("reservation-start") or {}).get("end")
             self.reservations[connector] = _Reservation(set(holders), checks.instant(end))
@@ -200,10 +200,10 @@ class _CpoModel(RuleBasedStateMachine):
     "reservation.blocks-others", "reservation.holders-start", "reservation-stop.any-identifier",
     "reservation-stop.unknown",
 )
-def test_cpo_behaves_like_the_model(oioi: Target, iut: Iut) -> None:
-    _known_connectors(oioi, 2)
-    machine = type("CpoSessions", (_CpoModel,), {"iut": iut, "oioi": oioi})
-    _run(machine, oioi)
+def test_cpo_behaves_like_the_model(target: Target, iut: Iut) -> None:
+    _known_connectors(target, 2)
+    machine = type("CpoSessions", (_CpoModel,), {"iut": iut, "target": target})
+    _run(machine, target)
 
 
 class _EmpModel(RuleBasedStateMachine):
@@ -216,7 +216,7 @@ class _EmpModel(RuleBasedStateMachine):
     """
 
     iut: Iut
-    oioi: Target
+    target: Target
 
     serial: Iterator[int]
     slots: Iterator[int]  # the time slot of each CDR session of the whole check (`_messages.session_post`)
@@ -236,27 +236,27 @@ class _EmpModel(RuleBasedStateMachine):
     def _unique(self, kind: str) -> str:
         """An id no other step, run or seed uses (and the same one for the same seed)."""
         self.count += 1
-        return f"oioi-harness-{self.oioi.seed}-{kind}-{self.run}-{self.count}"
+        return f"oioi-harness-{self.target.seed}-{kind}-{self.run}-{self.count}"
 
     @rule(mine=st.booleans())
     def post_station(self, mine: bool) -> None:
-        partner = self.oioi.partner if mine else self.oioi.other_partner
+        partner = self.target.partner if mine else self.target.other_partner
         name = self._unique("station")
-        connectors = [f"DE*OIO*E{self.oioi.seed % 10**8:08d}M{self.run}N{self.count}*{k}" for k in (1, 2)]
+        connectors = [f"DE*OIO*E{self.target.seed % 10**8:08d}M{self.run}N{self.count}*{k}" for k in (1, 2)]
         exchange = self.iut.send(m.station_post(name, connectors, partner))
         if checks.is_success(exchange):
             self.posted.append((name, connectors, partner))
             self.owner.update(dict.fromkeys(connectors, partner))
-        if (reason := station_refused(exchange, partner, self.oioi)) is not None and mine:
+        if (reason := station_refused(exchange, partner, self.target)) is not None and mine:
             raise Inconclusive(None, reason)
 
     @rule(data=st.data(), status=st.sampled_from(["Available", "Occupied", "Offline", "Reserved", "Unknown"]))
     def post_status(self, data: st.DataObject, status: str) -> None:
         connector = data.draw(st.sampled_from([m.UNKNOWN_CONNECTOR, *sorted(self.owner)]), label="connector")
-        exchange = self.iut.send(m.connector_post_status(connector, status, self.oioi.partner))
+        exchange = self.iut.send(m.connector_post_status(connector, status, self.target.partner))
         owner = self.owner.get(connector)
         note(f"{connector} posted by {owner!r}")
-        if owner == self.oioi.partner:
+        if owner == self.target.partner:
             checks.succeeded(exchange, "connector-post-status", "connector-post-status.known")
         elif owner is None:
             _code(exchange, "connector-post-status", "connector-post-status.unknown-connector", 181)
@@ -265,23 +265,23 @@ class _EmpModel(RuleBasedStateMachine):
 
     @rule()
     def post_cdr(self) -> None:
-        if not any(p == self.oioi.partner for p in self.owner.values()):
+        if not any(p == self.target.partner for p in self.owner.values()):
             self.post_station(True)  # a CPO sends CDRs of its own connectors, posted before
-        mine = [c for c, p in self.owner.items() if p == self.oioi.partner]
+        mine = [c for c, p in self.owner.items() if p == self.target.partner]
         update = bool(self.ongoing)
         session_id, slot = self.ongoing.pop() if update else (self._unique("cdr"), next(self.slots))
-        exchange = self.iut.send(m.session_post(session_id, sorted(mine)[0], self.oioi.partner, finished=update,
-                                                customer=customer(self.oioi), slot=slot))
+        exchange = self.iut.send(m.session_post(session_id, sorted(mine)[0], self.target.partner, finished=update,
+                                                customer=customer(self.target), slot=slot))
         if update:
             checks.succeeded(exchange, "session-post", "session-post.update")
         else:
-            cdr_refused(exchange, self.oioi, "session-post.update")
+            cdr_refused(exchange, self.target, "session-post.update")
             self.ongoing.append((session_id, slot))
 
     @rule(state=st.sampled_from(["active", "inactive", "unknown"]))
     def verify(self, state: str) -> None:
-        exchange = self.iut.send(m.rfid_verify(self.oioi.rfids[state]))
-        verify_rfid(exchange, self.oioi, state)
+        exchange = self.iut.send(m.rfid_verify(self.target.rfids[state]))
+        verify_rfid(exchange, self.target, state)
 
 
 @pytest.mark.role("emp")
@@ -290,7 +290,7 @@ class _EmpModel(RuleBasedStateMachine):
     "session-post.update", "rfid-verify.active", "rfid-verify.inactive", "rfid-verify.unknown",
     "rfid-verify.unknown-code",
 )
-def test_emp_behaves_like_the_model(oioi: Target, iut: Iut) -> None:
-    machine = type("EmpPartners", (_EmpModel,), {"iut": iut, "oioi": oioi, "serial": itertools.count(),
+def test_emp_behaves_like_the_model(target: Target, iut: Iut) -> None:
+    machine = type("EmpPartners", (_EmpModel,), {"iut": iut, "target": target, "serial": itertools.count(),
                                                  "slots": itertools.count(1)})
-    _run(machine, oioi)
+    _run(machine, target)

@@ -24,83 +24,83 @@ RECEIVED = {role: [c for c in ("session-start", "session-stop", "rfid-post", "re
                                 "rfid-verify") if receiver(c) == role] for role in ("cpo", "emp")}
 
 
-def _still_answers(oioi: Target, iut: Iut) -> None:
+def _still_answers(target: Target, iut: Iut) -> None:
     """transport.recovers: after the refusal, a valid request is answered as the spec says."""
-    call, message = probe(oioi.role)
+    call, message = probe(target.role)
     checks.answer_conforms(iut.send(message), call, requirement="transport.recovers")
 
 
-def _body(oioi: Target) -> bytes:
-    return json.dumps(probe(oioi.role)[1]).encode()
+def _body(target: Target) -> bytes:
+    return json.dumps(probe(target.role)[1]).encode()
 
 
 @pytest.mark.requirement("transport.api-key.missing", "transport.error-answer-json", "transport.recovers")
-def test_missing_api_key_is_refused(oioi: Target, iut: Iut) -> None:
-    exchange = iut.post(_body(oioi), {"Content-Type": "application/json"})
+def test_missing_api_key_is_refused(target: Target, iut: Iut) -> None:
+    exchange = iut.post(_body(target), {"Content-Type": "application/json"})
     checks.refused_as_client_error(exchange, "transport.api-key.missing", codes=(210,))
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.api-key.wrong", "transport.error-answer-json", "transport.recovers")
-def test_unknown_api_key_is_refused(oioi: Target, iut: Iut) -> None:
-    wrong = next(k for k in ("oioi-harness-wrong-key-0000", "oioi-harness-wrong-key-1111") if k != oioi.api_key)
-    exchange = iut.post(_body(oioi), {"Content-Type": "application/json", "Authorization": f"key={wrong}"})
+def test_unknown_api_key_is_refused(target: Target, iut: Iut) -> None:
+    wrong = next(k for k in ("oioi-harness-wrong-key-0000", "oioi-harness-wrong-key-1111") if k != target.api_key)
+    exchange = iut.post(_body(target), {"Content-Type": "application/json", "Authorization": f"key={wrong}"})
     checks.refused_as_client_error(exchange, "transport.api-key.wrong", codes=(210,))
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.content-type", "transport.error-answer-json", "transport.recovers")
-def test_wrong_content_type_is_refused(oioi: Target, iut: Iut) -> None:
-    exchange = iut.post(_body(oioi), {"Content-Type": "text/plain", "Authorization": f"key={oioi.api_key}"})
+def test_wrong_content_type_is_refused(target: Target, iut: Iut) -> None:
+    exchange = iut.post(_body(target), {"Content-Type": "text/plain", "Authorization": f"key={target.api_key}"})
     checks.refused_as_client_error(exchange, "transport.content-type")
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.malformed-json", "transport.error-answer-json", "transport.recovers")
-def test_malformed_json_is_refused(oioi: Target, iut: Iut) -> None:
-    exchange = iut.post(_body(oioi)[:-7])
+def test_malformed_json_is_refused(target: Target, iut: Iut) -> None:
+    exchange = iut.post(_body(target)[:-7])
     checks.refused_as_client_error(exchange, "transport.malformed-json", codes=(230,))
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.non-utf8", "transport.error-answer-json", "transport.recovers")
-def test_non_utf8_body_is_refused(oioi: Target, iut: Iut) -> None:
-    call, message = probe(oioi.role)
+def test_non_utf8_body_is_refused(target: Target, iut: Iut) -> None:
+    call, message = probe(target.role)
     message[call]["comment"] = "Zugang Süd, Tiefgarage Ebene -1"  # an unknown field: receivers must accept those
     exchange = iut.post(json.dumps(message, ensure_ascii=False).encode("latin-1"))
     checks.refused_as_client_error(exchange, "transport.non-utf8")
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.unknown-call", "transport.error-answer-json", "transport.recovers")
 @pytest.mark.parametrize("kind", ["unknown", "other-role"])
-def test_call_the_role_does_not_receive_is_refused(oioi: Target, iut: Iut, kind: str) -> None:
+def test_call_the_role_does_not_receive_is_refused(target: Target, iut: Iut, kind: str) -> None:
     if kind == "unknown":
         message = {"station-teleport": {"connector-id": "DE*OIO*E000001*1"}}
     else:
-        other = "emp" if oioi.role == "cpo" else "cpo"
+        other = "emp" if target.role == "cpo" else "cpo"
         message = probe(other)[1]
     exchange = iut.post(json.dumps(message).encode())
     checks.refused_as_client_error(exchange, "transport.unknown-call")
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.two-calls", "transport.error-answer-json", "transport.recovers")
-def test_two_calls_in_one_body_are_refused(oioi: Target, iut: Iut) -> None:
-    call, message = probe(oioi.role)
-    second = RECEIVED[oioi.role][0] if RECEIVED[oioi.role][0] != call else RECEIVED[oioi.role][1]
+def test_two_calls_in_one_body_are_refused(target: Target, iut: Iut) -> None:
+    call, message = probe(target.role)
+    second = RECEIVED[target.role][0] if RECEIVED[target.role][0] != call else RECEIVED[target.role][1]
     message[second] = message[call]
     exchange = iut.post(json.dumps(message).encode())
     checks.refused_as_client_error(exchange, "transport.two-calls")
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.invalid-request", "transport.error-answer-json", "transport.recovers")
 @pytest.mark.parametrize("call", [pytest.param(c, marks=pytest.mark.role(receiver(c))) for c in RECEIVED["cpo"]
                                   + RECEIVED["emp"]])
-def test_invalid_requests_are_refused(oioi: Target, iut: Iut, call: str) -> None:
-    @seed(oioi.seed)
-    @oioi.hypothesis_settings()
+def test_invalid_requests_are_refused(target: Target, iut: Iut, call: str) -> None:
+    @seed(target.seed)
+    @target.hypothesis_settings()
     @given(broken=invalid_messages(call))
     def each(broken: Broken) -> None:
         message, rule, path = broken
@@ -112,10 +112,10 @@ def test_invalid_requests_are_refused(oioi: Target, iut: Iut, call: str) -> None
         checks.refused_as_client_error(exchange, "transport.invalid-request", codes=(230,))
 
     each()
-    _still_answers(oioi, iut)
+    _still_answers(target, iut)
 
 
 @pytest.mark.requirement("transport.answer-json-utf8")
-def test_answers_are_utf8_json(oioi: Target, iut: Iut) -> None:
-    checks.answer_is_json_utf8(iut.send(probe(oioi.role)[1]))
-    checks.answer_is_json_utf8(iut.post(_body(oioi)[:-7]))
+def test_answers_are_utf8_json(target: Target, iut: Iut) -> None:
+    checks.answer_is_json_utf8(iut.send(probe(target.role)[1]))
+    checks.answer_is_json_utf8(iut.post(_body(target)[:-7]))
