@@ -1,4 +1,9 @@
-"""The requirement catalogue (``conformance/requirements.json``): one loader, read once."""
+"""The requirement catalogue (``conformance/requirements.json``): one loader, read once.
+
+The catalogue holds requirements only. What the protocol says about a call — the role that
+receives it, the result codes its spec file lists — is read from the schemas: `receiver` and
+`allowed_codes` here are `oioi.receiver` and `oioi.result_codes`, under the names the suite uses.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["AREAS", "FEATURES", "allowed_codes", "catalogue", "requirement", "requirements"]
+from oioi import receiver, result_codes
+
+__all__ = ["AREAS", "FEATURES", "allowed_codes", "calls", "catalogue", "receiver", "requirement", "requirements"]
 
 AREAS = ("transport", "remote-start", "reservation", "rfid", "poi", "cdr", "identifiers")
 # Optional parts of OIOI an IUT may leave out (ISO/IEC 9646: the PICS of its declaration). A
@@ -24,7 +31,7 @@ FEATURES: dict[str, str] = {
 
 @functools.cache
 def catalogue() -> dict[str, Any]:
-    """The whole catalogue: ``spec``, ``calls`` (receiver, result codes) and ``requirements``."""
+    """The whole catalogue: ``spec`` (name and version) and ``requirements``."""
     text = resources.files("conformance").joinpath("requirements.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
@@ -45,11 +52,9 @@ def requirement(requirement_id: str) -> dict[str, Any]:
     return _by_id()[requirement_id]
 
 
-def allowed_codes(call: str) -> tuple[int, ...]:
-    """The result codes the call's spec file lists."""
-    return tuple(catalogue()["calls"][call]["result-codes"])
+def calls() -> tuple[str, ...]:
+    """The calls the catalogue has requirements for, sorted (the ones the suite sends or receives)."""
+    return tuple(sorted({entry["call"] for entry in requirements() if entry["call"] is not None}))
 
 
-def receiver(call: str) -> str:
-    """The role that receives ``call`` (``cpo`` or ``emp``)."""
-    return str(catalogue()["calls"][call]["receiver"])
+allowed_codes = result_codes  # the result codes the call's spec file lists (x-result-codes)

@@ -3,16 +3,37 @@
 >>> from oioi import validate
 >>> validate({"rfid-verify": {"rfid": "04523022AA4881"}})
 []
+
+The facts about each call come from its schemas (the one place they are written):
+
+>>> receiver("session-start"), spec_file("session-start"), result_codes("connector-post-status")
+('cpo', 'calls/session_start.rst', (0, 181))
 """
 
 from __future__ import annotations
 
 from oioi._findings import Finding
-from oioi._schemas import calls
+from oioi._schemas import ROLES, Erratum, calls, definition, errata, receiver, result_codes, spec_file
 from oioi._secrets import mask
 from oioi._validate import PROFILES, detect_call, validate
 
-__all__ = ["PROFILES", "SPEC_VERSION", "Finding", "__version__", "calls", "detect_call", "mask", "validate"]
+__all__ = [
+    "PROFILES",
+    "ROLES",
+    "SPEC_VERSION",
+    "Erratum",
+    "Finding",
+    "__version__",
+    "calls",
+    "definition",
+    "detect_call",
+    "errata",
+    "mask",
+    "receiver",
+    "result_codes",
+    "spec_file",
+    "validate",
+]
 
 __version__ = "0.1.0"
 SPEC_VERSION = "4.19.0"

@@ -1,7 +1,11 @@
 """The one loader of ``schemas/``: schema files, the registry, validators and errata.
 
 Nothing else in the project opens the schema files. Everything here is built once and
-cached; the files are data and never change while a process runs.
+cached; the files are data and never change while a process runs. The protocol's facts
+about each call live in its schemas and are read here only: the spec file (``x-spec``),
+the role that receives the call (``x-receiver``, request schema), the result codes its
+spec file lists (``x-result-codes``, response schema) and the shared patterns
+(``common/definitions.json``).
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ import jsonschema_rs
 from oioi.errors import ConfigError
 
 __all__ = [
+    "ROLES",
     "SCHEMA_BASE",
     "Erratum",
     "calls",
+    "definition",
     "errata",
+    "receiver",
     "registry",
+    "result_codes",
     "schema",
     "schema_dir",
     "spec_file",
@@ -31,6 +39,8 @@ __all__ = [
 
 SCHEMA_BASE = "https://schemas.oioi.invalid/4.19/"
 DIRECTIONS = ("request", "response")
+ROLES = ("cpo", "emp")  # the values of x-receiver
+DEFINITIONS = "common/definitions.json"
 
 
 @functools.cache
@@ -38,7 +48,7 @@ def schema_dir() -> Path:
     """Where the schema files are: shipped inside the wheel, or ``schemas/`` beside the package."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "schemas", here.parent / "schemas"):
-        if (candidate / "common" / "definitions.json").is_file():
+        if (candidate / DEFINITIONS).is_file():
             return candidate
     raise ConfigError(
         f"Received: no schemas/ folder beside {here}\n"
@@ -97,9 +107,35 @@ def schema(call: str, direction: str) -> dict[str, Any]:
 
 
 def spec_file(call: str, direction: str = "request") -> str:
-    """The spec file a call's schema points to, e.g. ``calls/session_start.rst``."""
-    comment = schema(call, direction).get("$comment", "")
-    return str(comment).removeprefix("spec:").strip() or "request.rst"
+    """The spec file a call's schema names in ``x-spec``, e.g. ``calls/session_start.rst``."""
+    return str(schema(call, direction)["x-spec"])
+
+
+def receiver(call: str) -> str:
+    """The role that receives ``call``, one of `ROLES` (``x-receiver`` of its request schema).
+
+    ``emp`` also stands for the roaming platform, which receives the OEM calls (glossary.rst: "PlugSurfing
+    is a roaming platform" and "is an EMP").
+    """
+    return str(schema(call, "request")["x-receiver"])
+
+
+def result_codes(call: str) -> tuple[int, ...]:
+    """The result codes the call's spec file lists, in its order (``x-result-codes`` of its response schema)."""
+    return tuple(schema(call, "response")["x-result-codes"])
+
+
+def definition(name: str) -> dict[str, Any]:
+    """One shared definition of ``common/definitions.json`` by name, e.g. ``definition("rfid-uid")["pattern"]``."""
+    defs: dict[str, Any] = _documents()[SCHEMA_BASE + DEFINITIONS]["$defs"]
+    if name not in defs:
+        hint = suggest(name, list(defs))
+        raise ConfigError(
+            f"Received: definition {name!r}\nExpected: a name under $defs of {DEFINITIONS}, such as 'evse-id'."
+            + (f" Did you mean {hint!r}?" if hint else "")
+        )
+    found: dict[str, Any] = defs[name]
+    return found
 
 
 @functools.cache
@@ -117,7 +153,7 @@ def validator(call: str, direction: str) -> Any:
 @functools.cache
 def error_answer_validator() -> Any:
     """The validator for the body of a non-200 answer to any call (request.rst: ``result``, optional ``error``)."""
-    ref = {"$ref": SCHEMA_BASE + "common/definitions.json#/$defs/error-answer"}
+    ref = {"$ref": f"{SCHEMA_BASE}{DEFINITIONS}#/$defs/error-answer"}
     return jsonschema_rs.Draft202012Validator(ref, registry=registry(), validate_formats=True)
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conformance._catalogue import FEATURES, catalogue, requirements
+import oioi
+from conformance._catalogue import FEATURES, calls, catalogue, receiver, requirements
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "conformance" / "suite"
@@ -54,14 +55,14 @@ def test_every_check_names_a_catalogued_requirement() -> None:
 
 def test_every_tested_requirement_has_a_check() -> None:
     marked = set(_marked_requirements())
-    answers = {f"{call}.answer" for call in catalogue()["calls"]}
+    answers = {f"{call}.answer" for call in calls()}
     assert "<call>.answer" in marked  # test_answers.py speaks for every <call>.answer
     untested = [r["id"] for r in requirements() if "test" in r and r["id"] not in marked | answers]
     assert untested == []
 
 
 def test_every_requirement_without_a_check_says_why() -> None:
-    marked = set(_marked_requirements()) | {f"{call}.answer" for call in catalogue()["calls"]}
+    marked = set(_marked_requirements()) | {f"{call}.answer" for call in calls()}
     silent = [r["id"] for r in requirements() if r["id"] not in marked and not r.get("untested")]
     assert silent == []
     claimed = [r["id"] for r in requirements() if r["id"] in marked and "untested" in r]
@@ -77,13 +78,17 @@ def test_every_nonconformance_raised_names_a_catalogued_requirement() -> None:
     assert sorted(named - ids) == []
 
 
-@pytest.mark.parametrize("call", sorted(catalogue()["calls"]))
-def test_result_codes_are_the_spec_files_lists(spec: Path, call: str) -> None:
-    entry = catalogue()["calls"][call]
-    text = (spec / entry["spec"]).read_text(encoding="utf-8")
-    section = re.split(r"\nResult codes?\n~+\n", text)[1]
-    listed = [int(code) for code in re.findall(r"^(\d+)\n", section.split("\nExamples\n")[0], flags=re.MULTILINE)]
-    assert entry["result-codes"] == listed
+def test_every_call_named_has_schemas() -> None:
+    """A requirement's call is a wire name of the schemas, which hold its receiver, spec file and result codes."""
+    assert set(calls()) <= set(oioi.calls())
+    assert all(f"{call}.answer" in {r["id"] for r in requirements()} for call in calls())
+
+
+def test_a_calls_requirements_judge_the_role_that_receives_it_or_sends_it() -> None:
+    """The receiver comes from the schemas (x-receiver); the catalogue's roles of a call agree with it."""
+    for entry in requirements():
+        if entry["id"].endswith(".answer"):
+            assert entry["roles"] == [receiver(entry["call"])], entry["id"]
 
 
 def test_every_spec_reference_exists(spec: Path) -> None:

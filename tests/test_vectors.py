@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from oioi import _schemas, validate
+from oioi import Erratum, calls, errata, validate
 from tests.fixtures.spec import (
     SPEC_EXAMPLES,
     VECTORS,
@@ -24,7 +24,7 @@ from tests.fixtures.spec import (
     wire_name,
 )
 
-ERRATA = {e.id: e for e in _schemas.errata()}
+ERRATA = {e.id: e for e in errata()}
 # Errata about the HTTP exchange rather than a message (e.g. which status a refusal comes with): no
 # spec example shows a status, they apply to every call ("*") and are read by the conformance checks.
 TRANSPORT_ERRATA = {i for i, e in ERRATA.items() if e.rule.startswith("http/")}
@@ -67,7 +67,7 @@ def _values(payload: Any) -> Iterator[Any]:
         yield payload
 
 
-def _shown_elsewhere(erratum: _schemas.Erratum) -> bool:
+def _shown_elsewhere(erratum: Erratum) -> bool:
     """Whether a value ``example_does`` quotes appears in another call's spec example (a form the spec writes
     in one call's example and a field of the same kind in another call carries, e.g. a 9-character EVCO ID)
     and is the form the erratum accepts.
@@ -95,14 +95,14 @@ def test_an_erratum_seen_in_another_calls_example_names_a_value_it_shows() -> No
 
 
 def test_errata_registry_entries_are_complete(spec: Path) -> None:
-    ids = [e.id for e in _schemas.errata()]
+    ids = [e.id for e in errata()]
     assert len(ids) == len(set(ids))
-    for erratum in _schemas.errata():
+    for erratum in errata():
         if erratum.id in TRANSPORT_ERRATA:
             assert (erratum.call, erratum.spec) == ("*", "request.rst"), erratum.id
             assert erratum.id.startswith("request:"), erratum.id
         else:
-            assert erratum.call in _schemas.calls(), erratum.id
+            assert erratum.call in calls(), erratum.id
             assert erratum.id.startswith(erratum.call + ":"), erratum.id
         assert erratum.profile == "lenient", erratum.id
         assert (spec / erratum.spec).is_file(), erratum.id
@@ -112,7 +112,7 @@ def test_errata_registry_entries_are_complete(spec: Path) -> None:
 
 def test_the_refusal_status_erratum_accepts_4xx_only() -> None:
     """request.rst's "the HTTP response code will not be 200" against the call files' "200 OK" only."""
-    (erratum,) = [e for e in _schemas.errata() if e.rule == "http/status"]
+    (erratum,) = [e for e in errata() if e.rule == "http/status"]
     accepts = jsonschema.Draft202012Validator(erratum.accepts)
     assert [s for s in (200, 400, 404, 422, 499, 500, 503) if accepts.is_valid(s)] == [400, 404, 422, 499]
 
