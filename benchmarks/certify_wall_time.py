@@ -21,12 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from oioi.serving import Child
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "benchmark-key-6c1f0b9e2d"
 
 
-def start(role: str, workdir: Path) -> tuple[subprocess.Popen[str], str]:
-    from oioi._certify_cli import start_reference
+def start(role: str, workdir: Path) -> Child:
+    from examples.demo import start_reference
 
     return start_reference(role, "--api-key", KEY, "--db", str(workdir / f"{role}.sqlite"))
 
@@ -34,7 +36,7 @@ def start(role: str, workdir: Path) -> tuple[subprocess.Popen[str], str]:
 def certify(role: str, url: str, profile: str, report_dir: Path) -> float:
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
-    command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", profile, "--seed", "1",
+    command = [sys.executable, "-m", "oioi_cli", "certify", role, "--url", url, "--profile", profile, "--seed", "1",
                "--report-dir", str(report_dir)]
     command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
     started = time.perf_counter()
@@ -58,12 +60,11 @@ def main() -> None:
                 for role in ("cpo", "emp"):
                     for profile in ("quick", "full"):
                         report_dir = workdir / f"{role}-{profile}-{n}"
-                        times.setdefault((role, profile), []).append(certify(role, servers[role][1], profile,
+                        times.setdefault((role, profile), []).append(certify(role, servers[role].url, profile,
                                                                              report_dir))
         finally:
-            for process, _url in servers.values():
-                process.terminate()
-                process.wait(timeout=10)
+            for server in servers.values():
+                server.stop()
     print(f"oioi certify wall time, {args.rounds} rounds (median, min–max), reference implementations on loopback")
     for role in ("cpo", "emp"):
         quick, full = times[(role, "quick")], times[(role, "full")]

@@ -1,10 +1,11 @@
 """The mock partner a run plays while the IUT sends (``--listen``), and the IUT's test-control hook.
 
-``Partner`` runs ``oioi mock emp|cpo`` (the role opposite the IUT's) in its own process on
-the address the IUT was configured to send to, and reads what it received from the mock's
-journal. ``Control`` asks the IUT to act (``--control-url``); without it, or for an action
-the IUT does not support, the run waits a bounded time for the traffic to come on its own
-and, when a person is at the terminal, asks them to make it happen.
+``Partner`` runs ``python -m mock_server emp|cpo`` (the role opposite the IUT's) in its own
+process on the address the IUT was configured to send to, and reads what it received from the
+mock's journal through the mock's one client (``mock_server.client``). ``Control`` asks the
+IUT to act (``--control-url``); without it, or for an action the IUT does not support, the run
+waits a bounded time for the traffic to come on its own and, when a person is at the terminal,
+asks them to make it happen.
 
 Whether a person is there is decided before pytest captures the standard streams (inside a
 check, file descriptor 0 is pytest's, never the terminal): ``oioi certify`` sets
@@ -16,130 +17,58 @@ from __future__ import annotations
 
 import datetime
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from mock_server.client import MockClient, RunningMock, start
 from oioi.errors import ConfigError, HarnessError
 
 __all__ = ["INTERACTIVE", "Control", "NotDone", "Partner", "arrival", "person_present"]
 
-START_TIMEOUT = 30.0
 INTERACTIVE = "OIOI_INTERACTIVE"  # "1": a person is at the terminal (set by `oioi certify` before pytest captures)
 
 
-class Partner:
-    """The mock of the opposite role, listening where the IUT sends."""
+class Partner(MockClient):
+    """The mock of the opposite role, listening where the IUT sends; `MockClient` reads what it received."""
 
     def __init__(self, role: str, listen: str, api_key: str, *, iut_url: str, iut_key: str, db: Path | None = None):
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit():
             raise ConfigError(f"--listen {listen!r} is not HOST:PORT, e.g. 127.0.0.1:8765.")
-        self.role, self.host, self.port, self.api_key = role, host, int(port), api_key
+        super().__init__(f"http://{listen}", api_key=api_key)
+        self.role, self.host, self.port = role, host, int(port)
         self._tmp = tempfile.TemporaryDirectory(prefix="oioi-partner-") if db is None else None
         self.db = db or Path(self._tmp.name) / "partner.sqlite3"  # type: ignore[union-attr]
-        self.command = [sys.executable, "-m", "oioi", "mock", role, "--host", host, "--port", port,
-                        "--api-key", api_key, "--db", str(self.db), "--profile", "lenient",
-                        "--partner-url", iut_url, "--partner-api-key", iut_key]
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
+        self.options = {"profile": "lenient", "partner-url": iut_url, "partner-api-key": iut_key}
+        self.running: RunningMock | None = None
 
     def start(self) -> Partner:
         """Start the mock and wait until it listens (30 s at most)."""
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if "listening on " in line:
-                self.url = line.split("listening on ")[1].strip().removesuffix("/api/v4/request")
-                return self
-            if not line and self.process.poll() is not None:
-                break
-        error = self.stop()
-        raise HarnessError(f"The mock partner could not listen on {self.host}:{self.port} ({error}); "
-                           "choose another --listen address.")
-
-    def stop(self) -> str:
-        """Stop the mock; its last error line, if any."""
-        if self.process is None:
-            return ""
-        self.process.terminate()
         try:
-            _, err = self.process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate()
-        self.process = None
+            self.running = start(self.role, api_key=self.api_key, db=self.db, options=self.options, host=self.host,
+                                 port=self.port)
+        except HarnessError as failure:
+            self._cleanup()
+            raise HarnessError(f"The mock partner could not listen on {self.host}:{self.port} ({failure}); "
+                               "choose another --listen address.") from None
+        self.url = self.running.url
+        return self
+
+    def stop(self) -> None:
+        """Stop the mock."""
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
+        self._cleanup()
+
+    def _cleanup(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
-        lines = [line for line in (err or "").splitlines() if line.strip()]
-        return lines[-1] if lines else "no output"
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = requests.request(method, f"{self.url}/admin/{path}", timeout=60, **kwargs)
-        if answer.status_code >= 400:
-            raise HarnessError(f"The mock partner refused {method} /admin/{path}: {answer.text[:300]}")
-        return answer.json()
-
-    def received(self, call: str | None = None, since: int = 0) -> list[dict[str, Any]]:
-        """What the IUT sent (inbound journal entries after entry ``since``), oldest first."""
-        params: dict[str, Any] = {"exchange": "inbound", "since": since}
-        if call:
-            params["call"] = call
-        return list(self.admin("GET", "journal", params=params)["entries"])
-
-    def sent(self, call: str | None = None) -> list[dict[str, Any]]:
-        """What the mock itself sent to the IUT (outbound journal entries), oldest first."""
-        params: dict[str, Any] = {"exchange": "outbound"}
-        if call:
-            params["call"] = call
-        return list(self.admin("GET", "journal", params=params)["entries"])
-
-    def last_id(self) -> int:
-        entries = self.admin("GET", "journal")["entries"]
-        return int(entries[-1]["id"]) if entries else 0
-
-    def wait_for(self, call: str, since: int, seconds: float, count: int = 1,
-                 match: Callable[[dict[str, Any]], bool] = lambda entry: True) -> list[dict[str, Any]]:
-        """Inbound ``call`` entries after ``since`` that ``match``, waiting up to ``seconds`` for ``count``."""
-        deadline = time.monotonic() + seconds
-        while True:
-            found = [e for e in self.received(call, since) if match(e)]
-            if len(found) >= count or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.1)
-
-    def quiet(self, since: int, seconds: float, settle: float = 1.0) -> list[dict[str, Any]]:
-        """Everything received after ``since`` once nothing new came for ``settle`` s (``seconds`` at most)."""
-        deadline, seen, last_change = time.monotonic() + seconds, -1, time.monotonic()
-        while True:
-            entries = self.received(since=since)
-            if len(entries) != seen:
-                seen, last_change = len(entries), time.monotonic()
-            if (entries and time.monotonic() - last_change >= settle) or time.monotonic() >= deadline:
-                return entries
-            time.sleep(0.1)
-
-    def fault(self, **spec: Any) -> None:
-        """Queue a fault of the mock (``POST /admin/faults``)."""
-        self.admin("POST", "faults", json=spec)
-
-    def clear_faults(self) -> None:
-        """Drop the mock's faults still queued (``DELETE /admin/faults``)."""
-        self.admin("DELETE", "faults")
-
-    def send(self, call: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Make the mock send one call to the IUT; the journal entry of that exchange."""
-        entry: dict[str, Any] = self.admin("POST", "send", json={"call": call, "body": body})
-        return entry
+            self._tmp = None
 
 
 def answer_of(entry: dict[str, Any]) -> Any:

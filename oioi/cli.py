@@ -1,9 +1,10 @@
-"""The ``oioi`` command line.
+"""The core's command line, ``oioi validate``, and what every command of the project shares.
 
-``main(argv=None)`` wraps ``run(argv, stdout, stderr) -> int`` so tests call ``run``
-with string streams. Exit codes: 0 all good, 1 the thing checked is wrong, 2 the tool
-could not run (bad options, unreadable input) — always with one sentence, never a
-traceback.
+Each package owns its sub-command: ``add_parser(commands)`` adds it to the ``oioi`` command
+(``oioi_cli``) and sets ``run`` (``run(args, stdout, stderr, stdin) -> int``); ``python -m
+<package>`` runs it alone. `command` wraps a parser the same way for all of them: exit codes 0
+all good, 1 the thing checked is wrong, 2 the tool could not run (bad options, unreadable
+input) — always with one sentence, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,31 +12,56 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
 
 from oioi import SPEC_VERSION, __version__
 from oioi._schemas import calls
 from oioi._validate import PROFILES
 from oioi.errors import HarnessError
 
-__all__ = ["main", "run"]
+__all__ = ["Parser", "UsageError", "add_parser", "command", "main", "new_parser", "run"]
 
 
 class UsageError(HarnessError):
     """The command line is wrong."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are a `UsageError` (one sentence), not a usage dump and exit."""
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help').")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="oioi", description=f"Conformance harness for OIOI {SPEC_VERSION}.")
+def new_parser(prog: str, description: str) -> tuple[Parser, Any]:
+    """A top-level parser with ``--version`` and its required sub-commands."""
+    parser = Parser(prog=prog, description=description)
     parser.add_argument("--version", action="version", version=f"oioi {__version__} (OIOI {SPEC_VERSION})")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
+    return parser, commands
+
+
+def command(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO,
+    stdin: TextIO | None = None,
+) -> int:
+    """Parse ``argv`` and run the sub-command it names (its ``run`` default); the exit code."""
+    try:
+        with contextlib.redirect_stdout(stdout):  # --help and --version print through argparse
+            args = parser.parse_args(argv)
+        run_it: Callable[..., int] = args.run
+        return run_it(args, stdout, stderr, stdin if stdin is not None else sys.stdin)
+    except HarnessError as error:
+        stderr.write(f"{' '.join(str(error).split())}\n")
+        return 2
+    except SystemExit as leave:  # --help and --version
+        return int(leave.code or 0)
+
+
+def add_parser(commands: Any) -> None:
+    """The ``validate`` command."""
     v = commands.add_parser(
         "validate",
         help="check captured OIOI messages against the spec",
@@ -64,38 +90,15 @@ def _parser() -> argparse.ArgumentParser:
         dest="output_format",
         help="text for people (default); json: one JSON object per message",
     )
-    from oioi import _certify_cli, _mock_cli
-
-    _mock_cli.add_parser(commands)
-    _certify_cli.add_parsers(commands)
-    return parser
+    v.set_defaults(run=_validate)
 
 
-def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
-    """Run the command line ``argv`` and return its exit code."""
-    try:
-        with contextlib.redirect_stdout(stdout):  # --help and --version print through argparse
-            args = _parser().parse_args(argv)
-        if args.command == "validate":
-            from oioi import _validate_cli
+def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
+    from oioi import _validate_cli
 
-            if args.call is not None and args.call not in calls():
-                raise UsageError(_unknown_call(args.call))
-            return _validate_cli.run(args, stdout, stderr, stdin if stdin is not None else sys.stdin)
-        if args.command == "mock":
-            from oioi import _mock_cli
-
-            return _mock_cli.run(args, stdout)
-        if args.command in ("certify", "demo"):
-            from oioi import _certify_cli
-
-            return _certify_cli.certify(args, stdout) if args.command == "certify" else _certify_cli.demo(args, stdout)
-        raise UsageError(f"oioi: unknown command {args.command!r}.")  # pragma: no cover - argparse prevents it
-    except HarnessError as error:
-        stderr.write(f"{_one_line(error)}\n")
-        return 2
-    except SystemExit as leave:  # --help and --version
-        return int(leave.code or 0)
+    if args.call is not None and args.call not in calls():
+        raise UsageError(_unknown_call(args.call))
+    return _validate_cli.run(args, stdout, stderr, stdin)
 
 
 def _unknown_call(name: str) -> str:
@@ -107,10 +110,13 @@ def _unknown_call(name: str) -> str:
     )
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
+def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
+    """``python -m oioi``: the core's own command (``validate``); the exit code."""
+    parser, commands = new_parser("oioi", f"The OIOI {SPEC_VERSION} protocol core: validate captured messages.")
+    add_parser(commands)
+    return command(parser, argv, stdout, stderr, stdin)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Console entry point: ``oioi``."""
+    """``python -m oioi``."""
     sys.exit(run(argv, sys.stdout, sys.stderr))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from oioi._certify_cli import start_reference
-from oioi.cli import run
+from examples.demo import start_reference
+from oioi_cli import run
 from tests.fixtures.mock import EMP_KEY, PARTNER, MockProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +45,8 @@ def test_usage_errors_are_one_sentence_and_status_2(
 
 
 def test_demo_certifies_both_reference_implementations(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "oioi", "demo", "--profile", "quick", "--report-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "oioi_cli", "demo", "--profile", "quick", "--report-dir",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "CPO: PASS" in done.stdout and "EMP: PASS" in done.stdout
     for role in ("cpo", "emp"):
@@ -61,7 +61,7 @@ def test_demo_certifies_both_reference_implementations(tmp_path: Path) -> None:
 def _requests_received(emp: MockProcess, tmp_path: Path, seed: int) -> list[object]:
     """Certify the EMP mock with ``seed``; the bodies of the requests it received, in order."""
     emp.admin("POST", "reset", json={"journal": True})
-    command = [sys.executable, "-m", "oioi", "certify", "emp", "--url", emp.endpoint, "--seed", str(seed),
+    command = [sys.executable, "-m", "oioi_cli", "certify", "emp", "--url", emp.endpoint, "--seed", str(seed),
                "--partner-identifier", PARTNER, "--partner-identifier", "oioi-mock-partner-0000000000000001",
                "--report-dir", str(tmp_path / f"run-{seed}-{len(list(tmp_path.iterdir()))}")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
@@ -80,8 +80,9 @@ def test_same_seed_sends_the_same_requests(emp: MockProcess, tmp_path: Path) -> 
 def test_an_iut_that_does_not_answer_fails_within_the_timeout(emp: MockProcess, tmp_path: Path) -> None:
     """Never a hang: answers slower than --timeout are failures naming the wait (the mock's delay fault)."""
     emp.admin("POST", "faults", json={"count": 4, "call": "session-post", "delay_ms": 3000})
-    command = [sys.executable, "-m", "oioi", "certify", "emp", "--url", emp.endpoint, "--seed", "3", "--timeout", "0.5",
-               "--partner-identifier", PARTNER, "--requirement", "session-post.update", "--report-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "oioi_cli", "certify", "emp", "--url", emp.endpoint, "--seed", "3",
+               "--timeout", "0.5", "--partner-identifier", PARTNER, "--requirement", "session-post.update",
+               "--report-dir", str(tmp_path)]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env={**os.environ, "OIOI_API_KEY": EMP_KEY})
@@ -96,10 +97,9 @@ def test_an_iut_that_does_not_answer_fails_within_the_timeout(emp: MockProcess, 
 def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The reference CPO (examples/reference_cpo) on a free loopback port: its endpoint."""
     directory = tmp_path_factory.mktemp("certify-cpo")
-    process, url = start_reference("cpo", "--api-key", EMP_KEY, "--db", str(directory / "cpo.sqlite"))
-    yield url
-    process.terminate()
-    process.communicate(timeout=10)
+    reference = start_reference("cpo", "--api-key", EMP_KEY, "--db", str(directory / "cpo.sqlite"))
+    yield reference.url
+    reference.stop()
 
 
 @pytest.mark.parametrize("path", ["", "/", "/api/v4"])
@@ -122,7 +122,7 @@ def test_a_connector_the_cpo_does_not_know_is_said_first_and_kept_in_the_report(
     """A --connector-id the CPO answers 181 for: the run goes on, a warning comes before any check."""
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
-    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", reference_cpo, "--seed", "4",
+    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", reference_cpo, "--seed", "4",
                "--connector-id", DEFAULT_CONNECTORS[0], "--connector-id", "DE*XYZ*E999999*1",
                "--requirement", "session-stop.unknown-session", "--report-dir", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,

@@ -15,8 +15,8 @@ import pytest
 
 from conformance import _declaration as declaration
 from conformance._catalogue import requirements
-from oioi._certify_cli import start_reference
-from oioi.cli import run
+from examples.demo import start_reference
+from oioi_cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "declaration-test-key-0123456789"
@@ -35,10 +35,9 @@ def _one_sentence(err: str) -> None:
 @pytest.fixture(scope="module")
 def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("declaration-cpo")
-    process, url = start_reference("cpo", "--api-key", API_KEY, "--db", str(directory / "cpo.sqlite"))
-    yield url
-    process.terminate()
-    process.communicate(timeout=10)
+    reference = start_reference("cpo", "--api-key", API_KEY, "--db", str(directory / "cpo.sqlite"))
+    yield reference.url
+    reference.stop()
 
 
 def test_template_parses_and_round_trips(tmp_path: Path) -> None:
@@ -81,7 +80,7 @@ def test_features_not_implemented_are_not_applicable_in_a_run(reference_cpo: str
                     'connector-id = ["DE*REF*E000001*1", "DE*REF*E000001*2"]\n'
                     "[features]\nreservations = false\n[parameters]\nseed = 3\nwait = 1\n", encoding="utf-8")
     reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "oioi", "certify", "--declaration", str(file), "--report-dir", str(reports),
+    command = [sys.executable, "-m", "oioi_cli", "certify", "--declaration", str(file), "--report-dir", str(reports),
                "--requirement", "reservation-start.success", "--requirement", "reservation-stop.unknown",
                "--requirement", "session-stop.unknown-session"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,

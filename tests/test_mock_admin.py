@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from mock_server._fixtures import DEFAULT_STATION
-from oioi.cli import run
+from oioi_cli import run
 from tests.fixtures.mock import CPO_KEY, EMP_KEY, MockProcess, free_port
 
 CONNECTOR = DEFAULT_STATION["connectors"][0]["id"]
@@ -125,8 +125,7 @@ def test_ctrl_c_stops_the_mock_cleanly_and_its_keys_are_masked(tmp_path: Path) -
     emp.post({"rfid-verify": {"rfid": "04523022AA4881"}})
     emp.proc.send_signal(signal.SIGINT)
     assert emp.proc.wait(timeout=15) == 0
-    assert emp.proc.stdout is not None
-    printed = "".join(emp.output) + emp.proc.stdout.read()
+    printed = "".join(emp.output)
     emp.kill()
     assert "accepting API keys: " in printed and EMP_KEY[-4:] in printed and "c9d0e5"[-4:] in printed
     assert EMP_KEY not in printed and "second-key-31b7c9d0e5" not in printed
@@ -146,7 +145,7 @@ def test_ctrl_c_stops_the_mock_cleanly_and_its_keys_are_masked(tmp_path: Path) -
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(argv: list[str], words: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "oioi", *argv], capture_output=True, text=True, timeout=60,
+    done = subprocess.run([sys.executable, "-m", "oioi_cli", *argv], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 2
     assert words in done.stderr and "Traceback" not in done.stderr
@@ -159,7 +158,7 @@ def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
         taken.listen(1)
         port = str(taken.getsockname()[1])
         done = subprocess.run(
-            [sys.executable, "-m", "oioi", "mock", "emp", "--api-key", "k" * 16, "--port", port, "--db",
+            [sys.executable, "-m", "oioi_cli", "mock", "emp", "--api-key", "k" * 16, "--port", port, "--db",
              str(tmp_path / "x.sqlite3")], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr

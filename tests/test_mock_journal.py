@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from oioi.cli import run
+from oioi_cli import run
 from tests.fixtures.mock import EMP_KEY, MockProcess
 
 THREADS = 8

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from oioi._certify_cli import free_port, start_reference
+from examples.demo import start_reference
+from oioi.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "prompt-test-key-0123456789"
@@ -74,11 +75,10 @@ def _controlling_terminal() -> None:
 def reference_cpo(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The reference CPO sending to a free port where the run's mock partner will listen; (its URL, listen)."""
     listen = f"127.0.0.1:{free_port()}"
-    process, url = start_reference("cpo", "--api-key", API_KEY, "--db", str(tmp_path / "cpo.sqlite"),
-                                   "--partner-url", f"http://{listen}/api/v4/request", "--partner-api-key", PARTNER_KEY)
-    yield url, listen
-    process.terminate()
-    process.communicate(timeout=10)
+    reference = start_reference("cpo", "--api-key", API_KEY, "--db", str(tmp_path / "cpo.sqlite"),
+                                  "--partner-url", f"http://{listen}/api/v4/request", "--partner-api-key", PARTNER_KEY)
+    yield reference.url, listen
+    reference.stop()
 
 
 @contextlib.contextmanager
@@ -87,7 +87,7 @@ def certify_in_a_terminal(url: str, listen: str, report: Path, *requirements: st
     """``oioi certify cpo`` without a hook, its terminal a pseudo-terminal the test reads and types into."""
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
-    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", url, "--listen", listen, "--wait", "5",
+    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", url, "--listen", listen, "--wait", "5",
                "--seed", "7", "--report-dir", str(report), *[f"--requirement={r}" for r in requirements],
                *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
     env = {k: v for k, v in os.environ.items() if k != "OIOI_INTERACTIVE"}  # the run decides it from its stdin

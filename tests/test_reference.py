@@ -12,8 +12,6 @@ import dataclasses
 import datetime
 import itertools
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ from flask.testing import FlaskClient
 
 from examples import reference_cpo, reference_emp
 from examples._reference import EXTENSION, PATH, TRANSPORT_FAULTS, Endpoint
+from examples.demo import start_reference
 from oioi import validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +39,6 @@ EVCO, EVCO_2 = "DE*8PS*123456*7", "DE*8PS*156454730*2"
 USER = {"identifier-type": "evco-id", "identifier": EVCO}
 ACTIVE_UID, INACTIVE_UID, UNKNOWN_UID = "04523022AA4881", "0477BD22AA4880", "0477BD22AA4AAA"
 NOW = datetime.datetime(2026, 12, 4, 18, 15, tzinfo=datetime.UTC)
-START_TIMEOUT = 15.0
 Answer = tuple[int, str, Any]  # status, mimetype, JSON body (None when not JSON)
 
 
@@ -380,24 +378,11 @@ def test_unknown_fault_is_a_value_error() -> None:  # ConfigError, with a "did y
 
 
 class Served:
-    """``python -m examples.reference_<role>`` in a child process; its output goes to files."""
+    """``python -m examples.reference_<role>`` in a child process, started the one way (``examples.demo``)."""
 
     def __init__(self, role: str, workdir: Path, *args: str) -> None:
-        self.out, self.err = workdir / f"{role}.stdout", workdir / f"{role}.stderr"
-        command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", "--api-key", API_KEY, *args]
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, start_new_session=True)
-        self.base = self._wait_for_endpoint().removesuffix(PATH)
-
-    def _wait_for_endpoint(self) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            line = self.out.read_text()
-            if line.endswith("\n"):
-                return line.strip().removeprefix("listening on ")
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"the server did not start:\n{self.err.read_text()}")
+        self.child = start_reference(role, "--api-key", API_KEY, *args)
+        self.base = self.child.base_url
 
     def post(self, body: Any, path: str = PATH, key: str | None = API_KEY) -> requests.Response:
         headers = {"Authorization": f"key={key}"} if key else {}
@@ -405,13 +390,7 @@ class Served:
 
     def stop(self) -> int:
         """SIGTERM, as a service manager would; returns the exit code."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=10)
-        finally:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        return self.child.stop(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -450,7 +429,7 @@ def test_served_refuses_a_request_without_key(role: str, served: dict[str, Serve
 def test_served_never_shows_the_api_key(role: str, served: dict[str, Served]) -> None:
     assert served[role].post(IDEMPOTENT[role].body).status_code == 200
     assert served[role].post(IDEMPOTENT[role].body, key="wrong-key-abcdefgh").status_code == 401
-    stdout, stderr = served[role].out.read_text(), served[role].err.read_text()
+    stdout, stderr = served[role].child.stdout(), served[role].child.stderr()
     assert API_KEY not in stdout + stderr
     assert "*" * (len(API_KEY) - 4) + API_KEY[-4:] in stderr
     assert len(stdout.splitlines()) == 1

@@ -26,7 +26,8 @@ import pytest
 from conformance._catalogue import requirement, requirements
 from conformance.suite import test_sent
 from examples import declared_figures
-from oioi._certify_cli import free_port, start_reference
+from examples.demo import start_reference
+from oioi.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "faults.json").read_text(encoding="utf-8"))
@@ -42,12 +43,11 @@ STATE_DIRS: dict[str, Path] = {}  # where each role's reference keeps its varian
 
 
 def _start(role: str, directory: Path) -> Iterator[str]:
-    process, url = start_reference(role, "--api-key", API_KEY, "--variants", str(directory), "--db",
-                                   str(directory / "correct.sqlite"), "--partner-url",
-                                   f"http://{LISTEN[role]}/api/v4/request", "--partner-api-key", PARTNER_KEY)
-    yield url.removesuffix("/api/v4/request")
-    process.terminate()
-    process.communicate(timeout=10)
+    reference = start_reference(role, "--api-key", API_KEY, "--variants", str(directory), "--db",
+                                str(directory / "correct.sqlite"), "--partner-url",
+                                f"http://{LISTEN[role]}/api/v4/request", "--partner-api-key", PARTNER_KEY)
+    yield reference.base_url
+    reference.stop()
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def certify(role: str, url: str, report_dir: Path, *options: str) -> tuple[int, 
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
     control = url.removesuffix("/api/v4/request") + "/control"
-    command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--seed", "7",
+    command = [sys.executable, "-m", "oioi_cli", "certify", role, "--url", url, "--seed", "7",
                "--report-dir", str(report_dir), "--listen", LISTEN[role], "--control-url", control, "--wait", "3",
                *options]
     if role == "cpo":
@@ -250,7 +250,7 @@ def test_without_a_hook_or_a_person_the_sending_checks_are_not_run(tmp_path: Pat
     (tmp_path / "reference").mkdir()
     server = _start("cpo", tmp_path / "reference")
     reference_cpo = next(server)
-    command = [sys.executable, "-m", "oioi", "certify", "cpo", "--url", f"{reference_cpo}/api/v4/request",
+    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", f"{reference_cpo}/api/v4/request",
                "--seed", "9", "--report-dir", str(tmp_path), "--listen", LISTEN["cpo"], "--wait", "1",
                *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS]]
     try:

@@ -1,6 +1,7 @@
 """The command line of ``python -m examples.reference_cpo`` / ``reference_emp``: serve one in gunicorn.
 
-gunicorn runs one worker process with threads (never Flask's development server); the app,
+gunicorn runs one worker process with threads (never Flask's development server), through
+``oioi.serving`` (plumbing shared with the mock; nothing there judges a message); the app,
 and so its SQLite connection, is built in that worker. Once the socket listens, exactly one
 line goes to stdout, ``listening on http://HOST:PORT/api/v4/request``; everything else
 (masked API keys, where the state is, the partner it sends to, each delivery, gunicorn's
@@ -23,13 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 
 from examples._reference._behaviours import check_behaviours
 from examples._reference._outbox import make_outbox
 from examples._reference._transport import PATH, check_api_keys, check_faults
 from examples._reference._variants import PREFIX, variants_app
-from oioi import mask
+from oioi import mask, serving
 from oioi.errors import ConfigError
 
 __all__ = ["Role", "main", "run"]
@@ -45,40 +45,6 @@ class Role:
     faults: Mapping[str, str]
     behaviours: Mapping[str, str] = dataclasses.field(default_factory=dict)
     combinations: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
-
-
-def gunicorn_settings(bind: str) -> dict[str, Any]:
-    """One worker, 4 threads: one process holds the SQLite connection and its lock."""
-    return {
-        "bind": bind,
-        "workers": 1,
-        "worker_class": "gthread",
-        "threads": 4,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "graceful_timeout": 3,
-    }
-
-
-class Server(BaseApplication):  # type: ignore[misc]
-    """gunicorn serving the WSGI app ``build()`` makes, on ``bind``."""
-
-    def __init__(self, build: Callable[[], Any], bind: str, announce: Callable[[str, int], None]) -> None:
-        self.build, self.bind, self.announce = build, bind, announce
-        super().__init__()
-
-    def load_config(self) -> None:
-        for name, value in gunicorn_settings(self.bind).items():
-            self.cfg.set(name, value)
-        self.cfg.set("when_ready", self._ready)
-
-    def load(self) -> Any:
-        return self.build()
-
-    def _ready(self, server: Any) -> None:
-        host, port = server.LISTENERS[0].sock.getsockname()[:2]
-        self.announce(f"[{host}]" if ":" in host else host, port)
 
 
 def parser(role: Role) -> argparse.ArgumentParser:
@@ -233,13 +199,11 @@ def _serve(
                 file=stderr,
                 flush=True,
             )
-        print(f"listening on http://{host}:{port}{PATH}", file=stdout, flush=True)
+        print(serving.announce_line(f"http://{host}:{port}{PATH}"), file=stdout, flush=True)
 
-    try:
-        Server(build, f"{args.host}:{args.port}", announce).run()
-    except SystemExit as leave:
-        return 0 if leave.code in (0, None) else 2
-    return 0
+    code = serving.serve(build, bind=f"{args.host}:{args.port}", ready=announce, threads=4,
+                         settings={"graceful_timeout": 3})
+    return 0 if code == 0 else 2
 
 
 def main(role: Role, argv: Sequence[str] | None = None) -> None:

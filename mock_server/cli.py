@@ -1,24 +1,38 @@
-"""``oioi mock``: run the mock partner, make it send a call, export its journal."""
+"""``oioi mock`` and ``python -m mock_server``: run the mock partner, make it send a call, export its journal."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sqlite3
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
+from oioi.cli import Parser, command
 from oioi.errors import ConfigError, InputError
+
+__all__ = ["add_commands", "add_parser", "main", "run"]
+
+
+HELP = "run the mock OIOI partner (EMP or CPO), make it send calls, export its journal"
+
+
+def description(prog: str) -> str:
+    """What ``prog`` (``oioi mock`` or ``python -m mock_server``) does."""
+    return (f"The mock OIOI partner: '{prog} emp' or '{prog} cpo' serves it; '{prog} send' makes a running "
+            f"mock call its partner; '{prog} journal' exports the journal of a --db file.")
 
 
 def add_parser(commands: Any) -> None:
-    """The ``mock`` command and its sub-commands."""
-    mock = commands.add_parser(
-        "mock",
-        help="run the mock OIOI partner (EMP or CPO), make it send calls, export its journal",
-        description="The mock OIOI partner: 'oioi mock emp' or 'oioi mock cpo' serves it; 'oioi mock send' "
-        "makes a running mock call its partner; 'oioi mock journal' exports the journal of a --db file.",
-    )
+    """The ``mock`` command of ``oioi``."""
+    mock = commands.add_parser("mock", help=HELP, description=description("oioi mock"))
+    add_commands(mock)
+
+
+def add_commands(mock: argparse.ArgumentParser) -> None:
+    """The sub-commands ``emp``, ``cpo``, ``send`` and ``journal``, each with its ``run``."""
     sub = mock.add_subparsers(dest="mock_command", metavar="emp|cpo|send|journal", parser_class=type(mock))
     sub.required = True
     for role, plays in (
@@ -61,6 +75,7 @@ def add_parser(commands: Any) -> None:
         )
         p.add_argument("--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /admin/")
         p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the partner (default: 5)")
+        p.set_defaults(run=_serve)
     send = sub.add_parser(
         "send",
         help="make a running mock send one call to its partner",
@@ -73,6 +88,7 @@ def add_parser(commands: Any) -> None:
     )
     send.add_argument("--admin-token", metavar="TOKEN")
     send.add_argument("--allow-invalid", action="store_true", help="send a body that breaks the schema, on purpose")
+    send.set_defaults(run=_send)
     journal = sub.add_parser(
         "journal",
         help="export the journal of a mock's --db file",
@@ -83,18 +99,22 @@ def add_parser(commands: Any) -> None:
     journal.add_argument("--format", choices=("jsonl", "json"), default="jsonl", dest="output_format")
     journal.add_argument("--call", metavar="NAME", help="only this call")
     journal.add_argument("--exchange", choices=("inbound", "outbound"), help="only exchanges in this direction")
+    journal.set_defaults(run=_journal)
 
 
-def run(args: argparse.Namespace, stdout: TextIO) -> int:
-    """Run one ``oioi mock`` sub-command."""
-    if args.mock_command in ("emp", "cpo"):
-        return _serve(args)
-    if args.mock_command == "send":
-        return _send(args, stdout)
-    return _journal(args, stdout)
+def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
+    """``python -m mock_server``: the same sub-commands as ``oioi mock``; the exit code."""
+    parser = Parser(prog="python -m mock_server", description=description("python -m mock_server"))
+    add_commands(parser)
+    return command(parser, argv, stdout, stderr, stdin)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """``python -m mock_server``."""
+    sys.exit(run(argv, sys.stdout, sys.stderr))
+
+
+def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
     from mock_server._serve import serve
 
     if not 0 <= args.port <= 65535:
@@ -138,7 +158,7 @@ def _check_port_free(host: str, port: int) -> None:
         ) from None
 
 
-def _send(args: argparse.Namespace, stdout: TextIO) -> int:
+def _send(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
     import requests
 
     payload: dict[str, Any] = {"call": args.call}
@@ -172,7 +192,7 @@ def _send(args: argparse.Namespace, stdout: TextIO) -> int:
     return 1 if errors or data.get("status") is None else 0
 
 
-def _journal(args: argparse.Namespace, stdout: TextIO) -> int:
+def _journal(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
     from mock_server._store import Store
 
     path = Path(args.db)

@@ -1,4 +1,4 @@
-"""``oioi certify``: run the conformance suite against an IUT; ``oioi demo``: certify the reference implementations.
+"""``oioi certify`` and ``python -m conformance``: run the conformance suite against an IUT.
 
 certify runs pytest on ``conformance/suite`` through the plugin (``--oioi-*`` options),
 with JUnit XML and Allure results beside report.json and report.html. Exit status: 0 no
@@ -11,26 +11,32 @@ import argparse
 import datetime
 import json
 import os
-import secrets
-import subprocess
 import sys
-import tempfile
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from oioi.cli import Parser, command
 from oioi.errors import ConfigError, HarnessError
 
-SUITE = Path(__file__).resolve().parent.parent / "conformance" / "suite"
+if TYPE_CHECKING:
+    from conformance._target import Target
+
+__all__ = ["add_arguments", "add_parser", "certify", "default_report_dir", "main", "run"]
+
+DESCRIPTION = ("Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers against every "
+               "requirement of the catalogue; writes report.json, report.html, junit.xml and allure-results/.")
+SUITE = Path(__file__).resolve().parent / "suite"
+HELP = "certify a CPO's or EMP's OIOI endpoint and write conformance reports"
 
 
-def add_parsers(commands: Any) -> None:
-    """The ``certify`` and ``demo`` commands."""
-    c = commands.add_parser(
-        "certify", help="certify a CPO's or EMP's OIOI endpoint and write conformance reports",
-        description="Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers "
-        "against every requirement of the catalogue; writes report.json, report.html, junit.xml and "
-        "allure-results/.")
+def add_parser(commands: Any) -> None:
+    """The ``certify`` command of ``oioi``."""
+    add_arguments(commands.add_parser("certify", help=HELP, description=DESCRIPTION))
+
+
+def add_arguments(c: argparse.ArgumentParser) -> None:
+    """The arguments of ``certify``, and its ``run``."""
     c.add_argument("role", nargs="?", choices=("cpo", "emp"), help="the IUT's role (or role in the declaration)")
     c.add_argument("--url", help="the IUT's OIOI endpoint, e.g. http://127.0.0.1:8000/api/v4/request (or url in "
                    "the declaration)")
@@ -76,32 +82,11 @@ def add_parsers(commands: Any) -> None:
     c.add_argument("--backoff-tolerance", type=float, metavar="F",
                    help="how much shorter than the one before a gap between retries may be, as a fraction "
                         "(jitter; default: 0.5)")
-    d = commands.add_parser(
-        "demo", help="start the reference CPO and EMP, certify both, write the reports",
-        description="Start the reference implementations (examples/reference_cpo, examples/reference_emp) "
-        "on free loopback ports, certify each, and write the reports under --report-dir.")
-    d.add_argument("--profile", choices=("quick", "full"), default="full", help="default: full")
-    d.add_argument("--seed", type=int, help="seed of the generated requests")
-    d.add_argument("--report-dir", metavar="DIR", help="default: reports/<timestamp>/ (cpo/ and emp/ inside)")
+    c.set_defaults(run=certify)
 
 
-def _relay(role: str, run: subprocess.Popen[str], say: Any) -> None:
-    """Pass each line a certify run prints on, prefixed with its role."""
-    assert run.stdout is not None
-    for line in run.stdout:
-        say(role, line)
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _default_dir() -> Path:
+def default_report_dir() -> Path:
+    """reports/<timestamp>/, where a run's reports go unless told otherwise."""
     return Path("reports") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
@@ -157,61 +142,30 @@ def write_declaration(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
-def certify(args: argparse.Namespace, stdout: TextIO) -> int:
+def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:
     """Run the suite in this process and return the exit status (0, 1 or 2)."""
     import pytest
 
-    from conformance._declaration import settings
-    from conformance._report import scrub
-    from conformance._target import Target
-
     if args.write_declaration is not None:
         return write_declaration(args, stdout)
-    args.declaration = args.declaration or os.environ.get("OIOI_DECLARATION") or None
-    values = settings(args.declaration, os.environ, _flags(args))
-    if not values.get("role"):
-        raise ConfigError("No role: give cpo or emp after 'oioi certify', or role in [iut] of the declaration.")
-    if not values.get("url"):
-        raise ConfigError("No URL: give --url with the IUT's OIOI endpoint (e.g. "
-                          "http://127.0.0.1:8000/api/v4/request), or url in [iut] of the declaration.")
-    api_key = args.api_key or os.environ.get("OIOI_API_KEY", "")
-    partner_key = args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY")
-    target = Target(**values, api_key=api_key, partner_api_key=partner_key)
-    from conformance._catalogue import requirement
-
-    for rid in args.requirement:
-        try:
-            requirement(rid)
-        except KeyError:
-            raise ConfigError(f"--requirement {rid!r} is not in the catalogue; see the ids in "
-                              "conformance/requirements.json.") from None
-    from conformance._preflight import preflight
-
-    if why := preflight(target):
-        raise ConfigError(why)
-    report_dir = Path(args.report_dir) if args.report_dir else _default_dir()
-    os.environ["OIOI_API_KEY"] = api_key  # handed to the plugin without putting it on a command line
-    if partner_key:
-        os.environ["OIOI_PARTNER_API_KEY"] = partner_key
+    target = _target(args)
+    report_dir = Path(args.report_dir) if args.report_dir else default_report_dir()
+    os.environ["OIOI_API_KEY"] = target.api_key  # handed to the plugin without putting it on a command line
+    if target.partner_api_key:
+        os.environ["OIOI_PARTNER_API_KEY"] = target.partner_api_key
     decide = "OIOI_INTERACTIVE" not in os.environ  # a person at the terminal? Inside a check pytest holds fd 0
     if decide:
         os.environ["OIOI_INTERACTIVE"] = "1" if sys.stdin is not None and sys.stdin.isatty() else "0"
     stdout.write(f"certifying the {target.role.upper()} at {target.url} (profile {target.profile})\n")
     stdout.flush()
-    code = pytest.main(pytest_args(args, api_key, report_dir))
+    code = pytest.main(pytest_args(args, target.api_key, report_dir))
     if decide:
         os.environ.pop("OIOI_INTERACTIVE", None)
     report_file = report_dir / "report.json"
     if code not in (0, 1) or not report_file.exists():
         raise HarnessError(f"The conformance run stopped before it finished (pytest exit status {int(code)}); "
                            "see the messages above.")
-    for path in report_dir.rglob("*"):
-        if path.is_file() and path.suffix in (".xml", ".json", ".html", ".txt"):
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
-            for key in (api_key, partner_key or ""):
-                if len(key) >= 4 and key in text:
-                    text = scrub(text, key)
-                    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    _scrub_reports(report_dir, (target.api_key, target.partner_api_key or ""))
     report = json.loads(report_file.read_text(encoding="utf-8"))
     stdout.write(f"reports: {report_dir}/report.html, report.json, junit.xml, allure-results/\n")
     if errors := report["errors"]:
@@ -220,91 +174,53 @@ def certify(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0 if report["verdict"] == "pass" else 1
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    import socket
+def _target(args: argparse.Namespace) -> Target:
+    """The run's `Target` from the declaration, ``OIOI_*`` and the flags; `ConfigError` when it cannot run."""
+    from conformance._catalogue import requirement
+    from conformance._declaration import settings
+    from conformance._preflight import preflight
+    from conformance._target import Target
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_reference(role: str, *options: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m examples.reference_<role> --port 0 OPTIONS`` (gunicorn); the process and its endpoint.
-
-    Its log goes to a temporary file, never to a pipe nobody reads (a full pipe would stall it).
-    """
-    command = [sys.executable, "-m", f"examples.reference_{role}", "--port", "0", *options]
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:  # the child keeps its own handle
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-        assert process.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if line.startswith("listening on "):
-                return process, line.removeprefix("listening on ").strip()
-            if not line and process.poll() is not None:
-                break
-        process.kill()
-        log.seek(0)
-        error = log.read().strip().splitlines()
-    raise HarnessError(f"The reference {role.upper()} did not start ({error[-1] if error else 'no output'}); "
-                       "oioi demo needs a source checkout with examples/.")
+    args.declaration = args.declaration or os.environ.get("OIOI_DECLARATION") or None
+    values = settings(args.declaration, os.environ, _flags(args))
+    if not values.get("role"):
+        raise ConfigError("No role: give cpo or emp after 'oioi certify', or role in [iut] of the declaration.")
+    if not values.get("url"):
+        raise ConfigError("No URL: give --url with the IUT's OIOI endpoint (e.g. "
+                          "http://127.0.0.1:8000/api/v4/request), or url in [iut] of the declaration.")
+    target = Target(**values, api_key=args.api_key or os.environ.get("OIOI_API_KEY", ""),
+                    partner_api_key=args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY"))
+    for rid in args.requirement:
+        try:
+            requirement(rid)
+        except KeyError:
+            raise ConfigError(f"--requirement {rid!r} is not in the catalogue; see the ids in "
+                              "conformance/requirements.json.") from None
+    if why := preflight(target):
+        raise ConfigError(why)
+    return target
 
 
-def demo(args: argparse.Namespace, stdout: TextIO) -> int:
-    """Certify the reference CPO and EMP, both at once; 0 when both pass.
+def _scrub_reports(report_dir: Path, keys: tuple[str, ...]) -> None:
+    """Mask every API key left in the reports (pytest's own files may quote one)."""
+    from conformance._report import scrub
 
-    The two runs share nothing (each reference, mock partner and report folder is its own), so
-    they run side by side; each line they print comes through prefixed with its role.
-    """
-    import contextlib
-    import importlib.util
-    import threading
+    for path in report_dir.rglob("*"):
+        if path.is_file() and path.suffix in (".xml", ".json", ".html", ".txt"):
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+            for key in keys:
+                if len(key) >= 4 and key in text:
+                    text = scrub(text, key)
+                    path.write_text(text, encoding="utf-8", errors="surrogateescape")
 
-    if importlib.util.find_spec("examples.reference_cpo") is None:
-        raise HarnessError("oioi demo needs the reference implementations in examples/: run it from a source "
-                           "checkout installed with pip install -e.")
-    from examples import declared_figures
-    from examples.reference_cpo import DEFAULT_CONNECTORS
 
-    api_key, partner_key = "demo-" + secrets.token_hex(12), "demo-partner-" + secrets.token_hex(12)
-    report_root = Path(args.report_dir) if args.report_dir else _default_dir()
-    verdicts: dict[str, int] = {}
-    lock = threading.Lock()
+def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
+    """``python -m conformance``: the same arguments as ``oioi certify``; the exit code."""
+    parser = Parser(prog="python -m conformance", description=DESCRIPTION)
+    add_arguments(parser)
+    return command(parser, argv, stdout, stderr, stdin)
 
-    def say(role: str, line: str) -> None:
-        with lock:
-            stdout.write(f"[{role}] {line}")
-            stdout.flush()
 
-    with tempfile.TemporaryDirectory(prefix="oioi-demo-") as workdir, contextlib.ExitStack() as running:
-        runs = {}
-        for role in ("cpo", "emp"):
-            listen = f"127.0.0.1:{free_port()}"
-            process, url = start_reference(role, "--api-key", api_key, "--db", f"{workdir}/reference-{role}.sqlite",
-                                           "--partner-url", f"http://{listen}/api/v4/request",
-                                           "--partner-api-key", partner_key)
-            running.callback(_stop, process)
-            say(role, f"reference {role.upper()} listening on {url}\n")
-            command = [sys.executable, "-m", "oioi", "certify", role, "--url", url, "--profile", args.profile,
-                       "--report-dir", str(report_root / role), "--listen", listen,
-                       "--control-url", url.removesuffix("/api/v4/request") + "/control"]
-            command += [f"--connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
-            command += [f"--{figure}={value:g}" for figure, value in declared_figures(role).items()]
-            command += ["--seed", str(args.seed)] if args.seed is not None else []
-            runs[role] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                          env={**os.environ, "OIOI_API_KEY": api_key,
-                                               "OIOI_PARTNER_API_KEY": partner_key, "PYTHONUNBUFFERED": "1"})
-        readers = [threading.Thread(target=_relay, args=(role, run, say), daemon=True) for role, run in runs.items()]
-        for reader in readers:
-            reader.start()
-        for role, run in runs.items():
-            verdicts[role] = run.wait()
-        for reader in readers:
-            reader.join(timeout=10)
-    stdout.write("\n" + "\n".join(f"{role.upper()}: {'PASS' if code == 0 else 'FAIL'} — "
-                                  f"{report_root / role / 'report.html'}" for role, code in verdicts.items()) + "\n")
-    if any(code == 2 for code in verdicts.values()):
-        return 2
-    return 0 if all(code == 0 for code in verdicts.values()) else 1
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """``python -m conformance``."""
+    sys.exit(run(argv, sys.stdout, sys.stderr))
