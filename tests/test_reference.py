@@ -8,6 +8,7 @@ the fault's description says. Over HTTP (the real gunicorn server, one process p
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import itertools
@@ -23,11 +24,16 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import assume, given, note, settings
+from hypothesis import strategies as st
 
 from examples import reference_cpo, reference_emp
-from examples._reference import EXTENSION, PATH, TRANSPORT_FAULTS, Endpoint
+from examples._reference import EXTENSION, PATH, TRANSPORT_FAULTS, Endpoint, _checks
 from examples.demo import start_reference
+from examples.reference_cpo import _calls as cpo_calls
+from examples.reference_emp import _calls as emp_calls
 from oioi import validate
+from oioi.strategies import invalid_messages, messages
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "reference-test-key-5d1c9e07a3b4"
@@ -372,6 +378,119 @@ def test_other_paths_and_methods_answer_json() -> None:
 def test_unknown_fault_is_a_value_error() -> None:  # ConfigError, with a "did you mean"
     with pytest.raises(ValueError, match="double-start"):
         reference_cpo.create_app(db_path=":memory:", api_keys=[API_KEY], faults=["double-strat"])
+
+
+# --- the references' own request checks (examples/_reference/_checks.py) --------------------------------------
+
+# What would make a reference judge with the harness: its validator, schemas, strategies, suite or their libraries.
+JUDGES = ("oioi.validate", "oioi._validate", "oioi._schemas", "oioi._semantic", "oioi._findings", "oioi.strategies",
+          "conformance", "jsonschema", "jsonschema_rs", "hypothesis")
+REFERENCE_PACKAGES = ("_reference", "reference_cpo", "reference_emp")
+
+
+def imported_names(source: str) -> set[str]:
+    """Every module and ``module.name`` a Python source imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_references_judge_requests_without_the_harness() -> None:
+    """The references are independent witnesses of what the spec allows: none of their modules imports the
+    harness's validator, schemas or strategies, or reads a schema file.
+    """
+    for package in REFERENCE_PACKAGES:
+        for path in (ROOT / "examples" / package).glob("*.py"):
+            source = path.read_text("utf-8")
+            judges = {n for n in imported_names(source) for j in JUDGES if n == j or n.startswith(j + ".")}
+            assert not judges, (path.name, judges)
+            assert "schemas/" not in source, path.name
+
+
+def test_every_received_call_has_a_rule() -> None:
+    assert set(_checks.REQUESTS) == set(cpo_calls.HANDLERS) | set(emp_calls.HANDLERS)
+
+
+def lenient_refuses(message: dict[str, Any]) -> bool:
+    """What the suite sends as invalid: what even the lenient profile refuses (conformance/suite/test_transport.py)."""
+    return any(f.severity == "error" for f in validate(message, profile="lenient"))
+
+
+@pytest.mark.parametrize("call", sorted(_checks.REQUESTS))
+@settings(deadline=None)  # a draw's first regex compiles slowly on a busy machine; the checks themselves are quick
+@given(data=st.data())
+def test_checks_accept_what_the_suite_sends_as_valid(call: str, data: st.DataObject) -> None:
+    message = data.draw(messages(call, profile=data.draw(st.sampled_from(["strict", "lenient"]), label="profile")))
+    assert _checks.problems(call, message[call]) == []
+
+
+@pytest.mark.parametrize("call", sorted(_checks.REQUESTS))
+@settings(deadline=None)  # a draw's first regex compiles slowly on a busy machine; the checks themselves are quick
+@given(data=st.data())
+def test_checks_refuse_what_the_suite_sends_as_invalid(call: str, data: st.DataObject) -> None:
+    broken = data.draw(invalid_messages(call))
+    note(f"breaks {broken.rule} at {broken.path}")
+    assume(lenient_refuses(broken.message))
+    assert _checks.problems(call, broken.message[call]) != []
+
+
+def holder(evco_id: str) -> dict[str, Any]:
+    return {"connector-id": CONNECTOR, "identifier": [{"evco-id": evco_id}]}
+
+
+def cdr(**changes: Any) -> dict[str, Any]:
+    return {**session_post().body["session-post"], **changes}
+
+
+def station(**changes: Any) -> dict[str, Any]:
+    body = station_post().body["station-post"]
+    return {**body, "station": {**body["station"], **changes}}
+
+
+# (description, call, body, valid): the forms of the spec's own examples are accepted (the lenient stance).
+CHECK_CASES = [
+    ("an unknown field is accepted", "session-start", {**session_start().body["session-start"], "note": "Süd"}, True),
+    ("the example's connector number is accepted", "session-stop", {"user": USER, "connector-id": "1356"}, True),
+    ("a connector id of other letters is refused", "session-stop", {"user": USER, "connector-id": "Berlin"}, False),
+    ("a user without an identifier is refused", "session-start",
+     {"user": {"identifier-type": "evco-id"}, "connector-id": CONNECTOR}, False),
+    ("a nine-character EVCO ID part is accepted", "reservation-start", holder("DE*8PS*156456730*9"), True),
+    ("an EVCO ID without its check digit is refused", "reservation-start", holder("DE*8PS*123456"), False),
+    ("a lower-case UID in a whitelist is accepted", "rfid-post", {"rfids": ["abcdefab"], "partner-identifier": PARTNER},
+     True),
+    ("a lower-case UID to verify is refused", "rfid-verify", {"rfid": "abcdefab"}, False),
+    ("a UID of nine characters is refused", "rfid-verify", {"rfid": "0A1B2C3D4"}, False),
+    ("a status the call does not list is refused", "connector-post-status",
+     {"connector-id": CONNECTOR, "status": "Charging", "partner-identifier": PARTNER}, False),
+    ("a partner identifier of 15 characters is refused", "connector-post-status",
+     {"connector-id": CONNECTOR, "status": "Occupied", "partner-identifier": PARTNER[:15]}, False),
+    ("the example's partner identifier '1' is accepted in a station-post", "station-post",
+     {**station(), "partner-identifier": "1"}, True),
+    ("a repeated connector id is refused", "station-post",
+     station(connectors=[{"id": CONNECTOR, "name": "Type2", "speed": 22}] * 2), False),
+    ("a latitude of true is refused", "station-post", station(latitude=True), False),
+    ("a speed of 0 kW is refused", "station-post", station(connectors=[{"id": CONNECTOR, "name": "Type2", "speed": 0}]),
+     False),
+    ("a day that no calendar has is refused", "session-post",
+     cdr(**{"session-interval": {"start": "2026-02-30T11:00:00+00:00"}}), False),
+    ("a stop before the start is refused", "session-post",
+     cdr(**{"session-interval": {"start": "2026-12-04T11:00:00+00:00", "stop": "2026-12-04T12:00:00+02:00"}}), False),
+    ("charging before the session is refused", "session-post",
+     cdr(**{"charging-interval": {"start": "2026-12-04T10:59:00Z"}}), False),
+    ("negative energy is refused", "session-post", cdr(**{"energy-consumed": -1.5}), False),
+    ("a cost in a currency of four letters is refused", "session-post",
+     cdr(**{"calculated-cost": {"amount": 14.32, "currency": "EURO"}}), False),
+]
+
+
+@pytest.mark.parametrize(("call", "body", "valid"), [c[1:] for c in CHECK_CASES], ids=[c[0] for c in CHECK_CASES])
+def test_checks_read_each_call_as_the_spec_does(call: str, body: dict[str, Any], valid: bool) -> None:
+    found = _checks.problems(call, body)
+    assert (found == []) is valid, found
 
 
 # --- over HTTP: the served implementations -------------------------------------------------------

@@ -1,59 +1,23 @@
-"""strict-validation: every field format the spec's field descriptions give, written from the spec's text.
+"""strict-validation: the stricter readings of the spec's field descriptions, on top of the transport's checks.
 
-Deliberately independent of ``oioi.validate`` and ``schemas/``: a witness that shares the
-harness's assumptions proves nothing. Each rule quotes its sentence; `problems` lists every
-field of a request that breaks one (empty: the request is acceptable).
+Like examples/_reference/_checks.py, written from the spec's text, independent of the harness's
+validator and JSON Schema files: a witness that shares the harness's assumptions proves nothing.
+Each rule quotes its sentence; `problems` lists every field of a request that breaks one (empty:
+the request is acceptable). It runs after `_checks.problems` found nothing, so what those already
+check (types, enums, date-times, the glossary's patterns) is not checked again: here are the
+country codes inside the IDs, upper-case UIDs everywhere, an identifier of its identifier-type,
+evco-id users for a remote start or stop, 16-character partner identifiers and a charging stop.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["COUNTRIES", "problems"]
+from examples._reference._checks import COUNTRIES, CPO_ID, EVCO_ID, EVSE_ID, PARTNER_IDENTIFIER_LENGTH, UID
 
-# ISO 3166-1 alpha-2, the officially assigned codes (glossary.rst: "Country Code (international two-letter
-# code in accordance with ISO 3166-1 alpha-2)"; calls/station_post.rst, address.country).
-COUNTRIES = frozenset(
-    """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
-    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR
-    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT
-    JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY
-    MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM
-    PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
-    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT
-    ZA ZM ZW
-    """.split()  # noqa: SIM905 - the list reads as ISO publishes it
-)
-# glossary.rst, EVCO ID: country code, "The literal * or the literal - (optional)", "EMP identifier (letters and
-# numbers; three characters ...)", "ID of the EVCO (letters and numbers; six characters)", "Check digit (A number
-# or the literal X)".
-EVCO_ID = re.compile(r"(?P<country>[A-Za-z]{2})[*-]?[A-Za-z0-9]{3}[*-]?[A-Za-z0-9]{6}[*-]?[0-9X]")
-# glossary.rst, EVSE: "An EVSE ID must be valid with respect to the following structure:
-# [A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9\*]{1,30}".
-EVSE_ID = re.compile(r"(?P<country>[A-Za-z]{2})\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9*]{1,30}")
-# calls/station_post.rst, cpo-id: "The EVSE identifier, e.g. DE*8PS, of the CPO" (the EVSE ID's first two parts).
-CPO_ID = re.compile(r"(?P<country>[A-Za-z]{2})\*?[A-Za-z0-9]{3}")
-# calls/rfid_post.rst, calls/rfid_verify.rst: "An RFID must have a length of 8, 14 or 20 characters", "All
-# characters must be upper-case", "read from left to right using big-endian format": the bytes of a 4, 7 or
-# 10 byte UID (ISO/IEC 14443's sizes) in upper-case hexadecimal.
-UID = re.compile(r"[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20}")
-# calls/session_post.rst: "The date/time format is RFC3339" (RFC 3339, 5.6: date-time; T, Z case-insensitive).
-RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
-)
-# glossary.rst, Partner Identifier: "Must be a random string that is at least 16 characters long."
-PARTNER_IDENTIFIER_LENGTH = 16
-# calls/connector_post_status.rst, status: "One of the following strings".
-STATUSES = ("Available", "Occupied", "Offline", "Reserved", "Unknown")
-# calls/station_post.rst, connectors[].name: "Allowed types are:".
-CONNECTOR_TYPES = (
-    "Type2", "Combo", "Chademo", "Schuko", "Type3", "CeeBlue", "3PinSquare", "Type1", "CeeRed", "Cee2Poles", "Tesla",
-    "Scame", "Nema5", "CeePlus", "T13", "T15", "T23", "Marechal", "TypeE",
-)  # fmt: skip
+__all__ = ["problems"]
 
 Problems = Iterator[str]
 
@@ -83,19 +47,6 @@ def _uid(path: str, value: Any) -> Problems:
         yield f"{path}: {value!r} is not a UID (8, 14 or 20 upper-case characters, zero-padded on the left)"
 
 
-def _date_time(path: str, value: Any) -> Problems:
-    found = RFC3339.fullmatch(value) if isinstance(value, str) else None
-    try:
-        if found is None:
-            raise ValueError
-        year, month, day, hour, minute, second = (int(part) for part in found.groups())
-        datetime.datetime(year, month, day, hour, minute, min(second, 59))  # 60: a leap second (RFC 3339, 5.7)
-        if second > 60:
-            raise ValueError
-    except ValueError:
-        yield f"{path}: {value!r} is not an RFC 3339 date-time (e.g. 2016-05-09T04:08:06+02:00)"
-
-
 def _partner(path: str, value: Any) -> Problems:
     if not isinstance(value, str) or len(value) < PARTNER_IDENTIFIER_LENGTH:
         yield f"{path}: {value!r} is not a partner identifier of at least 16 characters (glossary.rst)"
@@ -115,11 +66,9 @@ def _user(path: str, user: Any, *, evco_only: bool) -> Problems:
         yield from checks[kind](f"{path}.identifier", identifier)
 
 
-def _interval(path: str, interval: Any, *, stop_required: bool) -> Problems:
-    interval = interval if isinstance(interval, dict) else {}
-    yield from _date_time(f"{path}.start", interval.get("start"))
-    if stop_required or interval.get("stop") is not None:
-        yield from _date_time(f"{path}.stop", interval.get("stop"))
+def _stop(path: str, interval: Any) -> Problems:
+    if not isinstance(interval, dict) or interval.get("stop") is None:
+        yield f'{path}.stop: missing; a charging interval is its "start and stop time" (calls/session_post.rst)'
 
 
 def _session_start(body: dict[str, Any]) -> Problems:
@@ -148,7 +97,6 @@ def _reservation_stop(body: dict[str, Any]) -> Problems:
 def _rfid_post(body: dict[str, Any]) -> Problems:
     for n, uid in enumerate(body.get("rfids") or []):
         yield from _uid(f"rfids[{n}]", uid)
-    yield from _partner("partner-identifier", body.get("partner-identifier"))
 
 
 def _rfid_verify(body: dict[str, Any]) -> Problems:
@@ -157,9 +105,6 @@ def _rfid_verify(body: dict[str, Any]) -> Problems:
 
 def _connector_post_status(body: dict[str, Any]) -> Problems:
     yield from _evse_id("connector-id", body.get("connector-id"))
-    if body.get("status") not in STATUSES:
-        yield f"status: {body.get('status')!r} is not one of {', '.join(STATUSES)}"
-    yield from _partner("partner-identifier", body.get("partner-identifier"))
 
 
 def _session_post(body: dict[str, Any]) -> Problems:
@@ -168,26 +113,18 @@ def _session_post(body: dict[str, Any]) -> Problems:
     """
     yield from _user("user", body.get("user"), evco_only=False)
     yield from _evse_id("connector-id", body.get("connector-id"))
-    yield from _interval("session-interval", body.get("session-interval"), stop_required=False)
     if body.get("charging-interval") is not None:
-        yield from _interval("charging-interval", body["charging-interval"], stop_required=True)
-    yield from _partner("partner-identifier", body.get("partner-identifier"))
+        yield from _stop("charging-interval", body["charging-interval"])
 
 
 def _station_post(body: dict[str, Any]) -> Problems:
     station: dict[str, Any] = body["station"] if isinstance(body.get("station"), dict) else {}
-    address: dict[str, Any] = station["address"] if isinstance(station.get("address"), dict) else {}
-    country = address.get("country")
-    if not isinstance(country, str) or country not in COUNTRIES:
-        yield f"station.address.country: {country!r} is not an ISO 3166-1 alpha-2 code (calls/station_post.rst)"
     cpo_id = station.get("cpo-id")
     if not isinstance(cpo_id, str) or not _country(CPO_ID.fullmatch(cpo_id)):
         yield f"station.cpo-id: {cpo_id!r} is not a CPO's EVSE identifier such as 'DE*8PS' (calls/station_post.rst)"
     for n, connector in enumerate(station.get("connectors") or []):
         connector = connector if isinstance(connector, dict) else {}
         yield from _evse_id(f"station.connectors[{n}].id", connector.get("id"))
-        if connector.get("name") not in CONNECTOR_TYPES:
-            yield f"station.connectors[{n}].name: {connector.get('name')!r} is not an allowed type"
     yield from _partner("partner-identifier", body.get("partner-identifier"))
 
 

@@ -1,11 +1,15 @@
 """The OIOI transport both reference implementations share: ``POST /api/v4/request`` (request.rst).
 
 Checks, in order: the API key (401/210), the Content-Type (415/230), UTF-8 (400/230),
-JSON (400/230), one top-level key naming a call this role receives (400/230), the core
-validator (400/230, its findings in ``error``); then the call's handler, inside one SQLite
-transaction. A business outcome (181, 182, 189, 191-194, 320, 323, 330) is answered with
-HTTP 200 and its result code, as the call pages list only "200 OK". Every answer is JSON in
-UTF-8 with a ``result`` object; other paths answer 404 and other methods 405, also as JSON.
+JSON (400/230), one top-level key naming a call this role receives (400/230), the call's
+fields (400/230, each problem in ``error``); then the call's handler, inside one SQLite
+transaction. A business outcome (181, 182, 189, 191-194, 320, 323, 330) is answered with HTTP 200 and its
+result code, as the call pages list only "200 OK". Every answer is JSON in UTF-8 with a
+``result`` object; other paths answer 404 and other methods 405, also as JSON.
+
+The fields are judged by the references' own checks (examples/_reference/_checks.py), written
+from the spec's text: the references are independent witnesses of what the spec allows, so
+they never ask the harness's validator or its JSON Schema files.
 
 The transport's correct behaviours (examples/_reference/_behaviours.py) switch to other
 answers the spec allows: stricter validation, refusals as 4xx, general codes, extra fields,
@@ -32,12 +36,11 @@ from typing import Any, TypeVar
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from examples._reference import _checks, _strict
 from examples._reference._behaviours import SLOW_ANSWER, check_names, general_code, refusal_status
 from examples._reference._control import CONTROL_PATH, Action, respond
 from examples._reference._db import Database
 from examples._reference._outbox import Outbox
-from examples._reference._strict import problems
-from oioi import validate
 from oioi.errors import ConfigError
 from oioi.results import ResultCodeError, result
 
@@ -152,8 +155,8 @@ class Endpoint:
         self._check_content_type()
         message = self._parse(self._decode(request.get_data(cache=False)))
         call, message = self._call_of(message)
-        self._validate(message)
-        self._validate_strictly(call, message[call])
+        self._check(call, message[call])
+        self._check_strictly(call, message[call])
         return self._handle(call, message[call])
 
     def _authorize(self, header: str | None) -> None:
@@ -229,22 +232,19 @@ class Endpoint:
             f"receives: {', '.join(self.handlers)} (request.rst).",
         )
 
-    def _validate(self, message: Body) -> None:
-        """Refuse a request the core validator finds errors in (400/230, each one in ``error``)."""
-        if "skips-validation" in self.faults:
-            return
-        errors = [f for f in validate(message, direction="request", profile="lenient") if f.severity == "error"]
-        if errors:
-            raise refuse(
-                400, 230, "The request breaks OIOI 4.19; see 'error'.", error=[f"{f.path}: {f.message}" for f in errors]
-            )
-
-    def _validate_strictly(self, call: str, body: Any) -> None:
-        """strict-validation: 400/230 for a field whose format the spec's field descriptions do not allow.
+    def _check(self, call: str, body: Any) -> None:
+        """Refuse a request whose fields break its call's field descriptions (400/230, each problem in ``error``).
 
         request.rst: "400 Bad request. Your request contains data and/or is in a format that is not allowed."
         """
-        found = problems(call, body) if "strict-validation" in self.behaviours else []
+        found = [] if "skips-validation" in self.faults else _checks.problems(call, body)
+        if found:
+            spec = f"calls/{call.replace('-', '_')}.rst"
+            raise refuse(400, 230, f"The request breaks the field descriptions of {spec}; see 'error'.", error=found)
+
+    def _check_strictly(self, call: str, body: Any) -> None:
+        """strict-validation: 400/230 for a field whose format the spec's stricter reading does not allow."""
+        found = _strict.problems(call, body) if "strict-validation" in self.behaviours else []
         if found:
             raise refuse(400, 230, "A field breaks the format the spec gives it; see 'error'.", error=found)
 

@@ -1,7 +1,8 @@
 """The calls a CPO receives (cpo/remote_start.rst, cpo/reservation.rst, cpo/rfid_start.rst), one function each.
 
-Each handler gets a request the core validator accepted (unless ``skips-validation`` is on:
-then missing fields default to ``""`` or ``[]``) and runs inside one SQLite transaction.
+Each handler gets a request the transport's checks accepted (examples/_reference/_checks.py;
+unless ``skips-validation`` is on: then missing fields default to ``""`` or ``[]``) and runs
+inside one SQLite transaction.
 A session started or stopped here is announced to the partner (``ctx.outbound``): its
 connector's status, and at its end the CDR (`end_session`, shared with the control hook).
 """

@@ -1,7 +1,8 @@
 """The calls an EMP receives from a CPO (cpo/poi.rst, cpo/cdr.rst, cpo/rfid_start.rst), one function each.
 
-Each handler gets a request the core validator accepted (unless ``skips-validation`` is on:
-then missing fields default to ``""`` or ``[]``) and runs inside one SQLite transaction.
+Each handler gets a request the transport's checks accepted (examples/_reference/_checks.py;
+unless ``skips-validation`` is on: then missing fields default to ``""`` or ``[]``) and runs
+inside one SQLite transaction.
 """
 
 from __future__ import annotations
