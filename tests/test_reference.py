@@ -152,7 +152,7 @@ def transport_probes(role: str) -> dict[str, Probe]:
     return {
         "ignores-api-key": Probe((no_key,), (401, 210), (200, 0)),
         "accepts-any-api-key": Probe((wrong_key,), (401, 210), (200, 0)),
-        "ignores-content-type": Probe((text_plain,), (415, 230), (200, 0)),
+        "ignores-content-type": Probe((text_plain,), (400, 230), (200, 0)),
         "500-on-malformed-json": Probe((MALFORMED,), (400, 230), (500, None), mimetype("text/plain")),
         "decodes-latin1": Probe((latin1,), (400, 230), (200, 0)),
         "200-on-unknown-call": Probe((Req({"no-such-call": {}}),), (400, 230), (200, 0)),

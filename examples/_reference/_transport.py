@@ -1,9 +1,11 @@
 """The OIOI transport both reference implementations share: ``POST /api/v4/request`` (request.rst).
 
-Checks, in order: the API key (401/210), the Content-Type (415/230), UTF-8 (400/230),
+Checks, in order: the API key (401/210), the Content-Type (400/230), UTF-8 (400/230),
 JSON (400/230), one top-level key naming a call this role receives (400/230), the call's
 fields (400/230, each problem in ``error``); then the call's handler, inside one SQLite
-transaction. A business outcome (181, 182, 189, 191-194, 320, 323, 330) is answered with HTTP 200 and its
+transaction. Every refusal of a request's form is 400, "Bad request. Your request contains
+data and/or is in a format that is not allowed." (request.rst's table of HTTP codes). A
+business outcome (181, 182, 189, 191-194, 320, 323, 330) is answered with HTTP 200 and its
 result code, as the call pages list only "200 OK". Every answer is JSON in UTF-8 with a
 ``result`` object; other paths answer 404 and other methods 405, also as JSON.
 
@@ -178,10 +180,12 @@ class Endpoint:
         return found
 
     def _check_content_type(self) -> None:
-        """Request.rst: "The HTTP header must contain ... ``Content-Type: application/json``"."""
+        """Request.rst: "The HTTP header must contain ... ``Content-Type: application/json``"; 400, as its table
+        lists no other status for "a format that is not allowed".
+        """
         if request.mimetype != "application/json" and "ignores-content-type" not in self.faults:
             raise refuse(
-                415,
+                400,
                 230,
                 f"Received: Content-Type {request.content_type!r}\nExpected: 'application/json' (request.rst).",
             )
