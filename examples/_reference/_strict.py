@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from examples._reference._checks import COUNTRIES, CPO_ID, EVCO_ID, EVSE_ID, PARTNER_IDENTIFIER_LENGTH, UID
+from examples._reference._formats import COUNTRIES, CPO_ID, EVCO_ID, EVSE_ID, PARTNER_IDENTIFIER_LENGTH, UID
 
 __all__ = ["problems"]
 
