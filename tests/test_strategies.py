@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from oioi import _schemas, calls, strategies, validate
-from oioi.strategies import invalid_messages, messages
+from oioi import calls, definition, strategies, validate
+from oioi._findings import pointer
+from oioi._semantic import RULES, Rule
+from oioi.strategies import _values, invalid_messages, messages
 
 DIRECTIONS = ["request", "response"]
 
@@ -75,9 +77,9 @@ def test_lenient_draws_do_take_erratum_forms() -> None:
 
 # --- what a real partner sends ------------------------------------------------------------------------
 
-EVCO_ID = re.compile(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/evco-id")["pattern"])
-UID = re.compile(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/rfid-uid")["pattern"])
-COUNTRIES = set(_schemas.resolve(f"{_schemas.SCHEMA_BASE}common/definitions.json#/$defs/country")["enum"])
+EVCO_ID = re.compile(definition("evco-id")["pattern"])
+UID = re.compile(definition("rfid-uid")["pattern"])
+COUNTRIES = set(definition("country")["enum"])
 FORMATS = {"evco-id": EVCO_ID, "rfid": UID}
 
 
@@ -133,7 +135,7 @@ def test_times_and_dates_are_around_now(data: st.DataObject) -> None:
 
 
 def test_generated_times_follow_the_clock_seam(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(strategies, "clock", lambda: datetime.datetime(2030, 6, 1, 9, 30, tzinfo=datetime.UTC))
+    monkeypatch.setattr(_values, "clock", lambda: datetime.datetime(2030, 6, 1, 9, 30, tzinfo=datetime.UTC))
     assert strategies.today() == datetime.datetime(2030, 6, 1, tzinfo=datetime.UTC)
 
 
@@ -141,3 +143,30 @@ def test_generated_times_follow_the_clock_seam(monkeypatch: pytest.MonkeyPatch) 
 def test_generated_ids_use_countries_that_exist(data: st.DataObject) -> None:
     for name in ("evse-id", "evco-id", "cpo-id"):
         assert data.draw(strategies.DOMAIN[name]())[:2] in COUNTRIES
+
+
+# --- the semantic rules: each fix-up mends what its breakage breaks ---------------------------------------
+
+
+class _LowestPick:
+    """A fix-up's choices without Hypothesis: always the lowest integer, one fixed UUID."""
+
+    def integer(self, low: int, high: int) -> int:
+        return low
+
+    def uuid(self) -> str:
+        return "6f1f4b43-3cf4-4a1c-9d0e-8a5e0c2b7d11"
+
+    def today(self) -> datetime.datetime:
+        return strategies.today()
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.breakage is not None], ids=lambda r: r.id)
+@given(data=st.data())
+def test_a_rules_breakage_breaks_it_and_its_fixup_mends_it(rule: Rule, data: st.DataObject) -> None:
+    message = data.draw(messages(rule.call, rule.direction))
+    assert rule.breakage is not None
+    path = pointer(rule.breakage(message))
+    assert (rule.id, path) in {(f.rule, f.path) for f in validate(message, call=rule.call, direction=rule.direction)}
+    rule.fixup(_LowestPick(), message)
+    assert list(rule.check(message)) == []

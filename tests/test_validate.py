@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
-from oioi import Finding, validate
+from oioi import Finding, calls, validate
+from oioi._semantic import RULES
 from oioi.errors import ConfigError
 
 
@@ -206,3 +209,17 @@ def test_lenient_does_not_excuse_what_the_erratum_does_not_cover(station_post_re
     station_post_request["station-post"]["partner-identifier"] = ""
     [finding] = validate(station_post_request, profile="lenient")
     assert (finding.severity, finding.erratum) == ("error", None)
+
+
+def test_semantic_rules_are_one_table_of_known_calls() -> None:
+    """Each rule is one entry of RULES (check, fix-up, breakage) for a call and direction the schemas have."""
+    ids = [rule.id for rule in RULES]
+    assert len(ids) == len(set(ids))
+    assert all(rule.call in calls() and rule.direction in ("request", "response") for rule in RULES)
+
+
+def test_validating_imports_no_generator() -> None:
+    """The rules table keeps the validator free of Hypothesis: `oioi validate` does not pay for its import."""
+    code = "import sys, oioi; oioi.validate({'rfid-verify': {'rfid': '04523022AA4881'}}); print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'hypothesis'" not in loaded
