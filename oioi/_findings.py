@@ -14,7 +14,7 @@ class Finding:
 
     ``path`` is a JSON pointer into the message (for a missing field, the pointer the
     field would have); ``rule`` is a stable id such as ``schema/pattern`` or
-    ``semantic/session-interval-order``; ``message`` has two labelled lines,
+    ``semantic/session-interval-ordered``; ``message`` has two labelled lines,
     ``Received: …`` and ``Expected: …``; ``spec`` names the spec file of the rule;
     ``erratum`` names the registered spec erratum the finding matches, if any.
     """
