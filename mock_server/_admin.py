@@ -16,7 +16,7 @@ refused with 403, so a partner's API key can never read the journal. When the
                             true`` sends a message that breaks the schema, on purpose)
 ``POST /admin/faults``      queue a fault (see ``mock_server/_faults.py``); 201 with its id
 ``DELETE /admin/faults``    drop every fault still queued; how many there were
-``POST /admin/reset``       empty the state and reload the fixtures; ``{"journal": false}``
+``POST /admin/reset``       empty the state and load the seed data again; ``{"journal": false}``
                             keeps the journal
 ==========================  ================================================================
 """
@@ -28,8 +28,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from mock_server import _faults, _fixtures, _outbound
-from mock_server._context import store
+from mock_server import _faults, _outbound, _seed
+from mock_server._store import Store
 from oioi import calls, validate
 from oioi.errors import ConfigError
 
@@ -64,6 +64,12 @@ def _guard() -> None:
         given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
         if not hmac.compare_digest(given.encode(), str(token).encode()):
             raise AdminError(401, "The admin API needs 'Authorization: Bearer <admin token>'.")
+
+
+def store() -> Store:
+    """The store of the current app."""
+    found: Store = current_app.extensions["oioi_store"]
+    return found
 
 
 def _json_body() -> dict[str, Any]:
@@ -121,7 +127,7 @@ def send() -> tuple[Response, int]:
 
 def _default_body(call: str) -> Any:
     if call == "station-post":
-        return {"station": current_app.extensions["oioi_fixtures"]["stations"][0]}
+        return {"station": current_app.extensions["oioi_seed"]["stations"][0]}
     raise AdminError(400, f"Give the 'body' of the {call} request.")
 
 
@@ -140,9 +146,9 @@ def clear_faults() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    """Empty the state (and the journal unless ``{"journal": false}``), then reload the fixtures."""
+    """Empty the state (and the journal unless ``{"journal": false}``), then load the seed data again."""
     data = request.get_json(silent=True) or {}
     keep = isinstance(data, dict) and data.get("journal") is False
     store().reset(journal=not keep)
-    _fixtures.reload(current_app._get_current_object(), store())  # type: ignore[attr-defined]
+    _seed.reload(current_app._get_current_object(), store())  # type: ignore[attr-defined]
     return jsonify(reset=True, journal_kept=keep)

@@ -1,15 +1,15 @@
-"""Fixtures: what the mock knows before the first request.
+"""Seed data: what the mock knows before the first request.
 
 Defaults are the staging accounts of ``testaccount.rst`` (EMP) and one two-connector station
-(CPO). A JSON fixtures file (``FIXTURES`` setting, ``--fixtures PATH``) replaces any of the
-three lists::
+(CPO). A JSON fixtures file (the ``FIXTURES`` setting, ``--fixtures PATH``) replaces any of
+the three lists::
 
     {"rfids": [{"uid": "04523022AA4881", "evco-id": "DE*8PS*123456*7", "state": "active"}],
      "stations": [<a station object as in station-post>],
      "reservable": {"DE*8PS*E000001*2": false}}
 
 ``state`` is ``active``, ``inactive`` (answers 192) or ``no-payment`` (answers 193). Every
-station is checked against the station-post schema, so a fixture cannot carry a typo.
+station is checked against the station-post schema, so a seed station cannot carry a typo.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ RFID_STATES = ("active", "inactive", "no-payment")
 
 
 def read(path: str | None) -> dict[str, Any]:
-    """The fixtures of a file, checked, merged over the defaults."""
+    """The seed data of a fixtures file, checked, merged over the defaults."""
     data: dict[str, Any] = {}
     if path:
         try:
@@ -73,46 +73,46 @@ def read(path: str | None) -> dict[str, Any]:
             raise ConfigError(f"The fixtures file {path} is not JSON: {error}.") from None
         if not isinstance(data, dict) or set(data) - {"rfids", "stations", "reservable"}:
             raise ConfigError(f"The fixtures file {path} must be an object with 'rfids', 'stations' and 'reservable'.")
-    fixtures = {
+    seed = {
         "rfids": data.get("rfids", DEFAULT_RFIDS),
         "stations": data.get("stations", [DEFAULT_STATION]),
         "reservable": data.get("reservable", {}),
     }
-    for rfid in fixtures["rfids"]:
+    for rfid in seed["rfids"]:
         if not isinstance(rfid, dict) or "uid" not in rfid or rfid.get("state", "active") not in RFID_STATES:
             raise ConfigError(f"Fixture RFID {rfid!r} needs 'uid', 'evco-id' and a state out of {list(RFID_STATES)}.")
-    for station in fixtures["stations"]:
+    for station in seed["stations"]:
         message = {"station-post": {"station": station, "partner-identifier": "oioi-fixture-check-0001"}}
         errors = [f for f in validate(message) if f.severity == "error"]
         if errors:
             raise ConfigError(f"Fixture station {station.get('id')!r} breaks station-post: {errors[0]}")
-    return fixtures
+    return seed
 
 
-def load_fixtures(app: Flask, store: Store) -> None:
-    """Put the fixtures into an empty store (a store that already has state keeps it)."""
-    fixtures = read(app.config["FIXTURES"])
-    app.extensions["oioi_fixtures"] = fixtures
+def load(app: Flask, store: Store) -> None:
+    """Put the seed data into an empty store (a store that already has state keeps it)."""
+    seed = read(app.config["FIXTURES"])
+    app.extensions["oioi_seed"] = seed
     with store.write() as db:
         if db.execute("SELECT 1 FROM rfids UNION ALL SELECT 1 FROM stations LIMIT 1").fetchone() is not None:
             return
-        _insert(db, fixtures, app.config["ROLE"], app.config["OWN_PARTNER_IDENTIFIER"])
+        _insert(db, seed, app.config["ROLE"], app.config["OWN_PARTNER_IDENTIFIER"])
 
 
 def reload(app: Flask, store: Store) -> None:
-    """After a reset: the fixtures again."""
+    """After a reset: the seed data again."""
     with store.write() as db:
-        _insert(db, app.extensions["oioi_fixtures"], app.config["ROLE"], app.config["OWN_PARTNER_IDENTIFIER"])
+        _insert(db, app.extensions["oioi_seed"], app.config["ROLE"], app.config["OWN_PARTNER_IDENTIFIER"])
 
 
-def _insert(db: Any, fixtures: dict[str, Any], role: str, own: str) -> None:
+def _insert(db: Any, seed: dict[str, Any], role: str, own: str) -> None:
     db.executemany(
         "INSERT OR REPLACE INTO rfids (uid, evco_id, state) VALUES (?, ?, ?)",
-        [(r["uid"], r.get("evco-id"), r.get("state", "active")) for r in fixtures["rfids"]],
+        [(r["uid"], r.get("evco-id"), r.get("state", "active")) for r in seed["rfids"]],
     )
     if role != "cpo":
         return  # an EMP learns stations from its CPO partner's station-post
-    for station in fixtures["stations"]:
+    for station in seed["stations"]:
         db.execute(
             "INSERT OR REPLACE INTO stations (id, partner, body, deleted, changed) VALUES (?, ?, ?, ?, ?)",
             (station["id"], own, json.dumps(station), int(station.get("deleted", False)), now()),
@@ -122,5 +122,5 @@ def _insert(db: Any, fixtures: dict[str, Any], role: str, own: str) -> None:
             db.execute(
                 "INSERT OR REPLACE INTO connectors (evse_id, station_id, partner, status, reservable)"
                 " VALUES (?, ?, ?, 'Available', ?)",
-                (connector["id"], station["id"], own, int(fixtures["reservable"].get(connector["id"], reservable))),
+                (connector["id"], station["id"], own, int(seed["reservable"].get(connector["id"], reservable))),
             )
