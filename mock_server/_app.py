@@ -58,6 +58,7 @@ def create_app(role: str, config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["oioi_outbox"] = outbox
     atexit.register(outbox.shutdown, wait=False)
     app.extensions["oioi_handlers"] = dict(_emp.HANDLERS if role == "emp" else _cpo.HANDLERS)
+    app.extensions["oioi_api_keys"] = [str(key).encode() for key in app.config["API_KEYS"]]  # compared as bytes
     _seed.load(app, store)
     app.register_blueprint(_endpoint.bp)
     app.register_blueprint(_admin.bp)

@@ -12,24 +12,22 @@ import json
 import uuid
 from typing import Any
 
-from flask import current_app
-
 from mock_server import _outbound
-from mock_server._context import Exchange
+from mock_server._endpoint import Inbound
 from mock_server._store import now
 from oioi import results
 
 RESERVATION_MINUTES = 15
 
 
-def _connector(ex: Exchange, evse_id: str) -> Any:
+def _connector(ex: Inbound, evse_id: str) -> Any:
     row = ex.tx.execute("SELECT * FROM connectors WHERE evse_id = ?", (evse_id,)).fetchone()
     if row is None:
         raise results.EvseNotFound(f"This CPO has no connector {evse_id!r}.")
     return row
 
 
-def _active_reservation(ex: Exchange, evse_id: str) -> Any:
+def _active_reservation(ex: Inbound, evse_id: str) -> Any:
     row = ex.tx.execute("SELECT * FROM reservations WHERE connector_id = ?", (evse_id,)).fetchone()
     if row is not None and row["end_time"] <= now():
         ex.tx.execute("DELETE FROM reservations WHERE connector_id = ?", (evse_id,))
@@ -37,13 +35,13 @@ def _active_reservation(ex: Exchange, evse_id: str) -> Any:
     return row
 
 
-def _push_status(ex: Exchange, evse_id: str, status: str) -> None:
+def _push_status(ex: Inbound, evse_id: str, status: str) -> None:
     ex.tx.execute("UPDATE connectors SET status = ? WHERE evse_id = ?", (status, evse_id))
     message = _outbound.build("connector-post-status", {"connector-id": evse_id, "status": status})
-    ex.after.append(_outbound.later(current_app._get_current_object(), message))  # type: ignore[attr-defined]
+    ex.after.append(_outbound.later(ex.app, message))
 
 
-def session_start(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def session_start(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Start a session: 181 unknown connector, 320 occupied, 323 reserved by someone else."""
     evse_id, user = body["connector-id"], body["user"]
     connector = _connector(ex, evse_id)
@@ -69,7 +67,7 @@ def session_start(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {"session-start": {"session-id": session_id, "is-stoppable": True}}
 
 
-def session_stop(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def session_stop(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Stop a session (181 unknown connector, 182 no such session), free the connector, send the CDR."""
     evse_id = body["connector-id"]
     _connector(ex, evse_id)
@@ -98,11 +96,11 @@ def session_stop(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
             "energy-consumed": 0.0,
         },
     )
-    ex.after.append(_outbound.later(current_app._get_current_object(), cdr))  # type: ignore[attr-defined]
+    ex.after.append(_outbound.later(ex.app, cdr))
     return {}
 
 
-def rfid_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def rfid_post(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Replace the whole whitelist of the partner identifier; ``processed`` counts new UIDs (calls/rfid_post.rst)."""
     partner, uids = body["partner-identifier"], list(dict.fromkeys(body["rfids"]))
     before = {r["uid"] for r in ex.tx.execute("SELECT uid FROM whitelist WHERE partner = ?", (partner,))}
@@ -111,7 +109,7 @@ def rfid_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {"rfid": {"processed": len(set(uids) - before)}}
 
 
-def reservation_start(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def reservation_start(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Reserve a connector for all given EVCO IDs and UIDs: 181, 330, 323, 194 (calls/reservation_start.rst)."""
     evse_id = body["connector-id"]
     connector = _connector(ex, evse_id)
@@ -135,7 +133,7 @@ def reservation_start(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {"reservation-start": {"end": end}}
 
 
-def reservation_stop(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def reservation_stop(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Cancel the reservation that *any* of its EVCO IDs or UIDs names (cpo/reservation.rst); 189 if none."""
     column = "identifiers" if body["identifier-type"] == "evco-id" else "rfids"
     for row in ex.tx.execute(f"SELECT connector_id, {column} AS ids FROM reservations"):

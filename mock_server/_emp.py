@@ -5,23 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app
-
-from mock_server._context import Exchange, store
+from mock_server._endpoint import Inbound
 from mock_server._store import now
 from oioi import results
 
 
-def _partner_allowed(partner: str) -> None:
-    allowed = current_app.config["PARTNER_IDENTIFIERS"]
+def _partner_allowed(ex: Inbound, partner: str) -> None:
+    allowed = ex.app.config["PARTNER_IDENTIFIERS"]
     if allowed and partner not in allowed:
         raise results.InvalidPartnerIdentifier(f"Partner identifier {partner!r} is not known to this EMP.")
 
 
-def station_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def station_post(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Store a station and its connectors; "It is not allowed to change the connectors of an existing station"."""
     partner = body["partner-identifier"]
-    _partner_allowed(partner)
+    _partner_allowed(ex, partner)
     station = body["station"]
     db = ex.tx
     old = db.execute("SELECT body, partner FROM stations WHERE id = ?", (station["id"],)).fetchone()
@@ -29,9 +27,7 @@ def station_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     if old is not None:
         before = {c["id"]: c for c in json.loads(old["body"])["connectors"]}
         if before != connectors:
-            store().violation(
-                db,
-                "station-post",
+            ex.violation(
                 "station-connectors-unchanged",
                 f"station {station['id']!r} was posted again with other connectors: "
                 f"before {sorted(before)!r}, now {sorted(connectors)!r}",
@@ -39,9 +35,7 @@ def station_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     for evse_id in connectors:
         other = db.execute("SELECT station_id FROM connectors WHERE evse_id = ?", (evse_id,)).fetchone()
         if other is not None and other["station_id"] != station["id"]:
-            store().violation(
-                db,
-                "station-post",
+            ex.violation(
                 "connector-ids-globally-unique",
                 f"connector {evse_id!r} already belongs to station {other['station_id']!r}",
             )
@@ -63,7 +57,7 @@ def station_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def connector_post_status(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def connector_post_status(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Update a connector's status: "only ... stations that were pushed by the same partner" (cpo/poi.rst)."""
     connector = body["connector-id"]
     if ex.tx.execute(
@@ -76,13 +70,11 @@ def connector_post_status(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     raise results.EvseNotFound(f"Connector {connector!r} was posted by another partner.")
 
 
-def session_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def session_post(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Store a CDR; a later post with the same session-id updates the session (glossary.rst, CDR)."""
     db = ex.tx
     if db.execute("SELECT 1 FROM connectors WHERE evse_id = ?", (body["connector-id"],)).fetchone() is None:
-        store().violation(
-            db,
-            "session-post",
+        ex.violation(
             "cdr-for-posted-connector",
             f"CDR {body['session-id']!r} names connector {body['connector-id']!r}, never posted",
         )
@@ -107,7 +99,7 @@ def session_post(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
 RFID_OUTCOMES = {"inactive": results.EvcoIdLocked, "no-payment": results.EvcoIdNoPayment}
 
 
-def rfid_verify(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def rfid_verify(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Answer with the EVCO ID of a known, active UID; 191, 192 or 193 otherwise (calls/rfid_verify.rst)."""
     row = ex.tx.execute("SELECT evco_id, state FROM rfids WHERE uid = ?", (body["rfid"],)).fetchone()
     if row is None:
@@ -122,7 +114,7 @@ def rfid_verify(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
 SURFACE_LIMIT = 100
 
 
-def _stations(ex: Exchange, ids: list[int] | None = None) -> list[tuple[int, dict[str, Any], str]]:
+def _stations(ex: Inbound, ids: list[int] | None = None) -> list[tuple[int, dict[str, Any], str]]:
     query = "SELECT rowid, body, changed FROM stations WHERE deleted = 0"
     rows = ex.tx.execute(query + " ORDER BY rowid").fetchall()
     found = [(row["rowid"], json.loads(row["body"]), row["changed"]) for row in rows]
@@ -132,7 +124,7 @@ def _stations(ex: Exchange, ids: list[int] | None = None) -> list[tuple[int, dic
     return found
 
 
-def _connectors(ex: Exchange, station_id: str) -> list[Any]:
+def _connectors(ex: Inbound, station_id: str) -> list[Any]:
     return ex.tx.execute("SELECT rowid, evse_id, status FROM connectors WHERE station_id = ? ORDER BY rowid",
                          (station_id,)).fetchall()
 
@@ -147,7 +139,7 @@ def _summary(statuses: list[str]) -> str | None:
     return None
 
 
-def station_get_surface(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def station_get_surface(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """Stations inside the rectangle, after the filters (calls/station_get_surface.rst)."""
     filters = body["filters"]
     excludes = set(filters.get("excludes", []))
@@ -175,7 +167,7 @@ def station_get_surface(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {"stations": hits[:SURFACE_LIMIT], "hasMore": len(hits) > SURFACE_LIMIT}
 
 
-def station_get_by_ids(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def station_get_by_ids(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """The stored stations with these ids, in the layout of calls/station_get_by_ids.rst."""
     out = []
     for rowid, station, changed in _stations(ex, body["station-ids"]):
@@ -215,7 +207,7 @@ def station_get_by_ids(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
     return {"stations": out, "companies": []}
 
 
-def tariffs_get_by_station_ids(ex: Exchange, body: dict[str, Any]) -> dict[str, Any]:
+def tariffs_get_by_station_ids(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     """The stored stations with these ids; a station-post carries no tariff, so connectors have none."""
     return {"stations": [
         {"id": rowid, "is-free-charge": station.get("is-free-charge", False),

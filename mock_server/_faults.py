@@ -14,15 +14,17 @@ import json
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Response, request
+from flask import request
 
-from mock_server._context import Exchange
 from mock_server._store import Store
 from oioi import calls
 from oioi.errors import ConfigError
 from oioi.results import CODES, result
+
+if TYPE_CHECKING:
+    from mock_server._endpoint import Answer, Inbound
 
 FIELDS = {"count", "call", "status", "retry_after", "delay_ms", "result_code", "malformed", "drop"}
 MAX_DELAY_MS = 60_000
@@ -93,20 +95,27 @@ def take(store: Store, call_of: Callable[[], str | None]) -> dict[str, Any] | No
     return json.loads(row["spec"]) if row else None
 
 
-def before(fault: dict[str, Any], exchange: Exchange) -> tuple[int, Any] | Response | None:
-    """Apply a fault before the request is handled; an answer replaces the normal one."""
+def inject(inbound: Inbound, call_of: Callable[[], str | None]) -> Answer | None:
+    """Take the oldest fault that matches the request's call and apply it; None when the request goes on as usual."""
+    fault = take(inbound.store, call_of)
+    if fault is None:
+        return None
+    inbound.call, inbound.fault = call_of(), fault
+    return before(fault, inbound)
+
+
+def before(fault: dict[str, Any], inbound: Inbound) -> Answer | None:
+    """Apply a fault before the request is handled; its answer replaces the normal one (a string body goes as it is)."""
     if fault.get("delay_ms"):
         time.sleep(fault["delay_ms"] / 1000)
     if fault.get("drop"):
-        exchange.dropped = True
+        inbound.dropped = True
         return 200, {}
     if fault.get("malformed"):
-        return Response(
-            '{"result": {"code": 0, "message": "Succ', status=fault.get("status", 200), mimetype="application/json"
-        )
+        return fault.get("status", 200), '{"result": {"code": 0, "message": "Succ'
     if fault.get("status") and fault["status"] != 200:
         if "retry_after" in fault:
-            exchange.extra_headers["Retry-After"] = str(int(fault["retry_after"]))
+            inbound.extra_headers["Retry-After"] = str(int(fault["retry_after"]))
         code = fault.get("result_code", 100 if fault["status"] >= 500 else 200)
         return fault["status"], {"result": result(code, f"Injected fault: HTTP {fault['status']}.")}
     if "result_code" in fault:

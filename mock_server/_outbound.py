@@ -10,9 +10,8 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 
-from mock_server._endpoint import answer_findings
-from mock_server._store import Store
-from oioi import mask
+from mock_server._store import Store, masked_headers
+from oioi import Finding, validate
 from oioi.errors import ConfigError
 
 # Calls whose body names the sending partner (calls/*.rst, "partner-identifier").
@@ -40,33 +39,24 @@ def send(app: Flask, message: dict[str, Any]) -> dict[str, Any]:
         "exchange": "outbound",
         "call": call,
         "request_body": body,
-        "request_headers": {**headers, "Authorization": f"key={mask(key)}"},
+        "request_headers": masked_headers(headers),
     }
     started = time.perf_counter()
     try:
         answer = requests.post(url, data=body.encode(), headers=headers, timeout=config["OUTBOUND_TIMEOUT"])
     except requests.RequestException as error:
-        entry.update(
-            status=None,
-            response_body=None,
-            findings=[
-                {
-                    "severity": "error",
-                    "path": "",
-                    "rule": "transport/no-answer",
-                    "spec": "request.rst",
-                    "message": f"Received: no answer ({type(error).__name__})\nExpected: an HTTP answer within "
-                    f"{config['OUTBOUND_TIMEOUT']} s",
-                }
-            ],
-        )
+        why = (f"Received: no answer ({type(error).__name__})\n"
+               f"Expected: an HTTP answer within {config['OUTBOUND_TIMEOUT']} s")
+        findings = [Finding("error", "", "transport/no-answer", why, "request.rst")]
+        entry.update(status=None, response_body=None)
     else:
         entry.update(status=answer.status_code, response_body=answer.text)
-        entry["findings"] = _judge(call, answer)
+        findings = _judge(call, answer)
         try:
             entry["result_code"] = answer.json()["result"]["code"]
         except (ValueError, KeyError, TypeError):
             entry["result_code"] = None
+    entry["findings"] = [f.to_dict() for f in findings]
     entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
     store: Store = app.extensions["oioi_store"]
     with store.write() as db:
@@ -74,22 +64,16 @@ def send(app: Flask, message: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _judge(call: str | None, answer: requests.Response) -> list[dict[str, Any]]:
+def _judge(call: str | None, answer: requests.Response) -> list[Finding]:
+    """What is wrong with the partner's answer to ``call`` (see ``oioi.validate``)."""
     try:
         parsed = answer.json()
     except ValueError:
-        return [
-            {
-                "severity": "error",
-                "path": "",
-                "rule": "message/json",
-                "spec": "request.rst",
-                "message": f"Received: {answer.text[:80]!r}\nExpected: a JSON answer",
-            }
-        ]
+        why = f"Received: {answer.text[:80]!r}\nExpected: a JSON answer"
+        return [Finding("error", "", "message/json", why, "request.rst")]
     if call is None:
         return []
-    return answer_findings(call, answer.status_code, parsed)
+    return validate(parsed, call=call, direction="response", status=answer.status_code)
 
 
 def later(app: Flask, message: dict[str, Any]) -> Callable[[], None]:

@@ -1,15 +1,11 @@
 """State and journal of the mock partner, in SQLite.
 
 One `Store` per app (``app.extensions["oioi_store"]``), one connection per thread for
-reading; every write goes through one connection under a lock. An exchange's changes and
-its journal entry are committed before the HTTP answer leaves, so an acknowledged exchange
-survives a SIGKILL of the server (WAL journal; ``synchronous=NORMAL`` is durable against a
-process crash).
-
-Exchanges are written with group commit (`Store.exchange`): those that arrive while one is
-being written join its transaction, and the last of them commits for all. Under load this
-saves a ``BEGIN``/``COMMIT`` pair per exchange, and with it the most expensive part of a
-write in a threaded server: every SQLite call releases the GIL and hands it to another thread.
+reading; every write goes through one connection, ``Store.tx``, under ``Store.lock``. An
+exchange's changes and its journal row are committed together before the HTTP answer
+leaves, so an acknowledged exchange survives a SIGKILL of the server (WAL journal;
+``synchronous=NORMAL`` is durable against a process crash). The journal never holds an API
+key: `Store.record` masks the ``Authorization`` header of every row it writes.
 """
 
 from __future__ import annotations
@@ -21,10 +17,12 @@ import sqlite3
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import orjson
+
+from oioi import Finding, mask
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -65,9 +63,6 @@ CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT, call TEXT, remaining INTEGER NOT NULL, spec TEXT NOT NULL
 );
 """
-T = TypeVar("T")
-LATE_COMMIT_S = 1.0  # a member of a group commit commits the group itself when it has waited this long
-MAX_GROUP = 64  # exchanges per group commit at most (gunicorn's threads bound it lower: each waits for its answer)
 STATE_TABLES = ("stations", "connectors", "sessions", "rfids", "whitelist", "reservations", "violations", "faults")
 
 
@@ -77,34 +72,37 @@ def now() -> str:
 
 
 class Store:
-    """SQLite state and journal shared by the threads (and processes) of one mock."""
+    """SQLite state and journal shared by the threads of one mock.
+
+    ``with store.lock, store.tx:`` is one write transaction: ``tx`` opens ``BEGIN IMMEDIATE``
+    before its first change, commits when the block ends and rolls back when it raises;
+    ``store.tx.rollback()`` inside the block undoes the changes so far and the next change
+    opens a new transaction. Both are C objects, so the request path pays no Python call for
+    them; `write` is the same for callers off that path.
+    """
 
     def __init__(self, path: str, *, create: bool = True) -> None:
         """Open (and with ``create``, set up) the store at ``path``; ``:memory:`` lives as long as it."""
         if path in ("", ":memory:"):
-            # A named in-memory database shared by this process's threads; the anchor keeps it alive.
+            # A named in-memory database shared by this process's threads; ``tx`` keeps it alive.
             self.uri = f"file:oioi-mock-{uuid.uuid4().hex}?mode=memory&cache=shared"
         else:
             self.uri = f"file:{urllib.parse.quote(path)}" + ("" if create else "?mode=ro")
         self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queued = 0  # exchanges waiting for the write lock: they will join the open group
-        self._group: _Group | None = None  # the open transaction of a group commit
-        self._mark = 0  # total_changes when the exchange being written began
+        self.lock = threading.Lock()  # one write transaction at a time in this process
         # Whether queued faults may remain (checked on every request, so kept in memory; ``_faults`` keeps it true).
         self.faults_pending = True
-        # The anchor also does every write, under the lock: one writing connection keeps its page
+        # Every write goes through this one connection: one writing connection keeps its page
         # cache valid between transactions (a connection that another one wrote behind reloads pages).
-        self._anchor = self._connect()
+        self.tx = self._connect(isolation_level="IMMEDIATE")
         if create:
-            with self._write_lock:
-                self._anchor.executescript(SCHEMA)
+            with self.lock:
+                self.tx.executescript(SCHEMA)
         else:
-            self._anchor.execute("SELECT 1 FROM journal LIMIT 1")
+            self.tx.execute("SELECT 1 FROM journal LIMIT 1")
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+    def _connect(self, isolation_level: Literal["IMMEDIATE"] | None = None) -> sqlite3.Connection:
+        db = sqlite3.connect(self.uri, uri=True, timeout=30, check_same_thread=False, isolation_level=isolation_level)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout = 30000")
         if "mode=" not in self.uri:
@@ -113,124 +111,34 @@ class Store:
         return db
 
     def db(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use)."""
+        """This thread's connection for reading (opened on first use)."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = self._connect()
         return db
 
-    def write(self) -> _Transaction:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), serialised within the process.
-
-        ``with store.write() as db:`` commits when the block ends and rolls back when it raises.
-        A group commit still open is committed first.
-        """
-        return _Transaction(self)
-
-    def exchange(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Write one exchange — ``work(db)`` applies it and journals it — and return once it is committed.
-
-        Exchanges that are waiting for the write lock when ``work`` is done join the same
-        transaction; the last one commits for the group and wakes the others. ``work`` may
-        run again (the group's transaction was rolled back because another member had to
-        undo changes, see `undo`), so it must leave nothing behind but its database changes.
-        """
-        solo = False
-        while True:
-            with self._queue_lock:
-                self._queued += 1
-            self._write_lock.acquire()
-            with self._queue_lock:
-                self._queued -= 1
-            db = self._anchor
-            try:
-                group = self._group
-                if solo and group is not None:  # alone: not in a transaction with others' changes
-                    self._commit(group)
-                    group = None
-                if group is None:
-                    db.execute("BEGIN IMMEDIATE")
-                    group = self._group = _Group()
-                self._mark = db.total_changes
-                try:
-                    result = work(db)
-                except BaseException as failure:
-                    self._abandon(group)
-                    if isinstance(failure, _Redo):  # write it again in a transaction of its own
-                        solo = True
-                        continue
-                    raise
-                group.members += 1
-                with self._queue_lock:
-                    last = self._queued == 0
-                if last or solo or group.members >= MAX_GROUP:
-                    self._commit(group)
-            finally:
-                self._write_lock.release()
-            if not group.done.wait(LATE_COMMIT_S):
-                with self._write_lock:  # a safety net only: the last member commits the group
-                    if self._group is group:
-                        self._commit(group)
-                group.done.wait()
-            if group.error is not None:
-                raise group.error
-            if not group.redo:
-                return result
-
-    def undo(self, db: sqlite3.Connection) -> None:
-        """Undo the changes of the exchange being written (its handler refused or failed); the transaction goes on.
-
-        Nothing to do when it changed nothing (most refusals are decided before a write). When
-        it is alone in its transaction, a rollback and a new transaction. When other exchanges
-        of its group share the transaction, the group is rolled back and each member written
-        again (the others in their own group, this one alone).
-        """
-        if db.total_changes == self._mark:
-            return
-        group = self._group
-        if group is not None and group.members:
-            raise _Redo
-        db.execute("ROLLBACK")
-        db.execute("BEGIN IMMEDIATE")
-        self._mark = db.total_changes
-
-    def _commit(self, group: _Group) -> None:
-        """Commit the open group (under the write lock) and wake its members."""
-        try:
-            self._anchor.execute("COMMIT")
-        except BaseException as error:  # e.g. the disk is full: every member fails, no transaction stays open
-            if self._anchor.in_transaction:
-                self._anchor.execute("ROLLBACK")
-            group.error = error
-        finally:
-            self._group = None
-            group.done.set()
-
-    def _abandon(self, group: _Group) -> None:
-        """Roll the open group back (under the write lock); its members write their exchanges again."""
-        try:
-            if self._anchor.in_transaction:
-                self._anchor.execute("ROLLBACK")
-        finally:
-            group.redo = True
-            self._group = None
-            group.done.set()
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """``with store.write() as db:`` is one write transaction: committed at the end, rolled back if it raises."""
+        with self.lock, self.tx:
+            yield self.tx
 
     def close(self) -> None:
-        """Close this thread's connection and the anchor (committing a group still open)."""
-        with self._write_lock:
-            if self._group is not None:
-                self._commit(self._group)
+        """Close this thread's connection and the writing one."""
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
-        self._anchor.close()
+        with self.lock:
+            self.tx.close()
 
     # --- journal --------------------------------------------------------------------------------
 
     def record(self, db: sqlite3.Connection, entry: dict[str, Any]) -> int:
-        """Add one exchange to the journal (inside the caller's transaction); returns its id."""
+        """Add one exchange to the journal (inside the caller's transaction), its API key masked; returns its id.
+
+        ``findings`` are `oioi.Finding` objects or their dicts; both are stored as the dicts.
+        """
         cursor = db.execute(
             "INSERT INTO journal (time, exchange, call, request_headers, request_body, status, response_body,"
             " result_code, findings, latency_ms, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -238,12 +146,13 @@ class Store:
                 entry.get("time") or now(),
                 entry["exchange"],
                 entry.get("call"),
-                orjson.dumps(entry.get("request_headers", {})).decode(),
+                orjson.dumps(masked_headers(entry.get("request_headers", {}))).decode(),
                 entry.get("request_body", ""),
                 entry.get("status"),
                 entry.get("response_body"),
                 entry.get("result_code"),
-                orjson.dumps(entry.get("findings", [])).decode(),
+                orjson.dumps(entry.get("findings", []), default=Finding.to_dict,
+                             option=orjson.OPT_PASSTHROUGH_DATACLASS).decode(),
                 entry.get("latency_ms", 0.0),
                 orjson.dumps(entry["fault"]).decode() if entry.get("fault") else None,
             ),
@@ -301,57 +210,14 @@ class Store:
         )
 
 
-class _Group:
-    """One transaction shared by the exchanges of a group commit."""
-
-    __slots__ = ("done", "error", "members", "redo")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()  # set once committed or rolled back
-        self.error: BaseException | None = None  # why the COMMIT failed
-        self.redo = False  # rolled back: each member writes its exchange again
-        self.members = 0
-
-
-class _Redo(BaseException):
-    """An exchange must undo changes it shares a transaction with; raised by `Store.undo`, handled by
-    `Store.exchange`. A BaseException, so that a handler's ``except Exception`` does not swallow it."""
-
-
-class _Transaction:
-    """The context manager ``Store.write`` returns (a class, not a generator: it runs on every request)."""
-
-    __slots__ = ("store",)
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def __enter__(self) -> sqlite3.Connection:
-        store = self.store
-        store._write_lock.acquire()
-        try:
-            if store._group is not None:
-                store._commit(store._group)
-            store._anchor.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            store._write_lock.release()
-            raise
-        return store._anchor
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
-        db = self.store._anchor
-        try:
-            if kind is None:
-                try:
-                    db.execute("COMMIT")
-                except BaseException:  # e.g. the disk is full: leave no transaction open behind
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-            else:
-                db.execute("ROLLBACK")
-        finally:
-            self.store._write_lock.release()
+def masked_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Request headers for the journal, with the API key masked (``key=****cdef``, ``Bearer ****cdef``)."""
+    out = dict(headers)
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, secret = value.partition("=") if value.startswith("key=") else value.partition(" ")
+            out[name] = f"{scheme}{'=' if value.startswith('key=') else ' '}{mask(secret)}" if secret else mask(value)
+    return out
 
 
 _JSON_COLUMNS = {"request_headers", "findings", "fault", "body", "identifiers", "rfids", "spec"}
