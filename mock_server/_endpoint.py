@@ -37,9 +37,10 @@ Handler = Callable[["Inbound", dict[str, Any]], dict[str, Any]]
 class Inbound:
     """One inbound request while it is answered: what arrived, what its handler may use, what it leaves.
 
-    A handler (``_emp.HANDLERS``, ``_cpo.HANDLERS``) reads and writes the state with ``tx``
-    (inside the endpoint's transaction), records what the answer alone does not show with
-    `violation`, and leaves outbound pushes in ``after``; they run once the exchange is committed.
+    A handler (``_emp.HANDLERS``, ``_cpo.HANDLERS``) is called as ``handler(inbound, inbound.body)``;
+    it reads and writes the state with ``tx`` (inside the endpoint's transaction), finds the
+    settings in ``app.config``, records what the answer alone does not show with `violation`,
+    and leaves outbound pushes in ``after``; they run once the exchange is committed.
     """
 
     def __init__(self, app: Flask, request: Request) -> None:
@@ -55,7 +56,7 @@ class Inbound:
         except RequestEntityTooLarge:
             self.raw, self.too_large = f"<{request.content_length} bytes, not read>".encode(), True
         self.call: str | None = None
-        self.message: dict[str, Any] = {}
+        self.body: dict[str, Any] = {}  # the call's object, once the request has passed the checks
         self.findings: list[Finding] = []
         self.fault: dict[str, Any] | None = None
         self.dropped = False
@@ -77,16 +78,16 @@ def oioi_request() -> Response:
     """
     started = time.perf_counter()
     inbound = Inbound(current_app._get_current_object(), request)  # type: ignore[attr-defined]
-    try:
+    try:  # refuse
         status, body = _refusal(inbound) or (200, None)
     except Exception as bug:  # a mock bug: answer 500, and still journal the exchange
         status, body = _internal_error(inbound, bug)
     tx, call = inbound.tx, inbound.call
     with inbound.store.lock, tx:  # one write transaction: committed at the end of the block, rolled back if it raises
-        if body is None:
+        if body is None:  # handle
             handler: Handler = inbound.app.extensions["oioi_handlers"][call]
             try:
-                body = {**handler(inbound, inbound.message[str(call)]), "result": result(0, "Success.")}
+                body = {**handler(inbound, inbound.body), "result": result(0, "Success.")}
             except ResultCodeError as outcome:  # the call refused; its changes go, its journal row stays
                 tx.rollback()
                 status, body = (400 if outcome.code == 211 else 200), {"result": outcome.result()}
@@ -94,7 +95,7 @@ def oioi_request() -> Response:
                 tx.rollback()
                 inbound.after.clear()
                 status, body = _internal_error(inbound, bug)
-        if call == "session-post":
+        if call == "session-post":  # answer
             body = _with_reason(body)
         text = body if isinstance(body, str) else json.dumps(body)
         if call and not inbound.fault and status < 500 and inbound.app.config["CHECK_RESPONSES"]:
@@ -103,7 +104,7 @@ def oioi_request() -> Response:
                 status, body, text = _own_answer_checked(inbound, broken, status, body, text)
         code = body.get("result", {}).get("code") if isinstance(body, dict) else None
         dropped = inbound.dropped
-        inbound.store.record(tx, {
+        inbound.store.record(tx, {  # journal
             "exchange": "inbound", "call": call, "request_headers": inbound.headers,
             "request_body": inbound.raw.decode("utf-8", "backslashreplace"), "status": None if dropped else status,
             "response_body": None if dropped else text, "result_code": None if dropped else code,
@@ -126,7 +127,7 @@ def _refusal(inbound: Inbound) -> Answer | None:
         answer = _faults.inject(inbound, functools.cache(functools.partial(_peek_call, inbound.raw)))
         if answer is not None:
             return answer
-    header = environ.get("HTTP_AUTHORIZATION", "")  # 'key=<api-key>', compared with each key in constant time
+    header = environ.get("HTTP_AUTHORIZATION", "")  # 'key=<api-key>'; each comparison takes constant time
     if not header.startswith("key=") or not any(
         map(functools.partial(hmac.compare_digest, header[4:].encode()), inbound.app.extensions["oioi_api_keys"])
     ):
@@ -138,10 +139,13 @@ def _refusal(inbound: Inbound) -> Answer | None:
         message = json.loads(inbound.raw.decode("utf-8"))
     except (ValueError, RecursionError) as bad:  # UnicodeDecodeError is a ValueError
         return _unreadable(inbound, bad)
-    inbound.call, inbound.message = detect_call(message), message
+    inbound.call = detect_call(message)
     inbound.findings = validate(message, profile=config["PROFILE"])
     if inbound.findings or inbound.call not in inbound.app.extensions["oioi_handlers"]:
-        return _invalid(inbound)
+        refusal = _invalid(inbound)
+        if refusal is not None:
+            return refusal
+    inbound.body = message[inbound.call]
     return None
 
 
