@@ -200,7 +200,7 @@ def waits(times: list[float]) -> list[float]:
     return [round(b - a, 3) for a, b in itertools.pairwise(times)]
 
 
-def waits_grow(gaps: list[float], tolerance: float, journal: list[Entry],
+def waits_grow(gaps: list[float], *, tolerance: float, journal: list[Entry],
                requirement: str = "sender.retry-backoff") -> None:
     """request.rst: "Your services must implement exponential back-off." — the waits between tries grow.
 
@@ -235,7 +235,7 @@ def waits_grow(gaps: list[float], tolerance: float, journal: list[Entry],
                        "back-off clamped at a minimum (e.g. 4, 4, 4, 8 s)", journal=journal)
 
 
-def tries_thin_out(gaps: list[float], silence: float, tolerance: float, journal: list[Entry], *, seconds: float,
+def tries_thin_out(gaps: list[float], *, silence: float, tolerance: float, journal: list[Entry], seconds: float,
                    requirement: str = "sender.retry-bounded") -> None:
     """A message refused with 5xx for ``seconds`` is tried less and less often, or no more (exponential back-off).
 

@@ -20,7 +20,9 @@ import pytest
 from conformance._failures import Inconclusive, Nonconformance
 from conformance._partner import Control, NotDone
 from conformance._sent import identifiers, tries_thin_out, valid_request, waits, waits_grow
-from conformance.suite.test_sent import _as_read, _by_id, _same_evco_id, _two_sessions
+from conformance.suite.test_sent_cpo_poi import _by_id
+from conformance.suite.test_sent_cpo_sessions import _as_read, _two_sessions
+from conformance.suite.test_sent_emp import _same_evco_id
 
 SEEDS = range(500)
 
@@ -52,8 +54,8 @@ def _verdict(judge: Callable[..., None], *args: Any, **kwargs: Any) -> str:
 @pytest.mark.parametrize("kind", ["equal", "plus-minus-half"])
 @pytest.mark.parametrize("base", [0.1, 0.5, 2.0])
 def test_a_jittered_exponential_back_off_never_fails(kind: str, base: float) -> None:
-    verdicts = {_verdict(waits_grow, waits(_tries(_doubling(base, 3, random.Random(seed), kind))), 0.5, [])
-                for seed in SEEDS}
+    verdicts = {_verdict(waits_grow, waits(_tries(_doubling(base, 3, random.Random(seed), kind))), tolerance=0.5,
+                         journal=[]) for seed in SEEDS}
     assert verdicts == {"pass"}
 
 
@@ -62,7 +64,8 @@ def test_a_jittered_back_off_that_never_gives_up_is_not_failed_as_unbounded(kind
     verdicts = set()
     for seed in SEEDS:
         times = [t for t in _tries(_doubling(0.25, 12, random.Random(seed), kind)) if t <= 8.0]
-        verdicts.add(_verdict(tries_thin_out, waits(times), 8.0 - times[-1], 0.5, [], seconds=8.0))
+        verdicts.add(_verdict(tries_thin_out, waits(times), silence=8.0 - times[-1], tolerance=0.5, journal=[],
+                              seconds=8.0))
     assert "fail" not in verdicts and "pass" in verdicts, verdicts
 
 
@@ -70,14 +73,16 @@ def test_full_jitter_is_never_failed_when_declared() -> None:
     verdicts = set()
     for seed in SEEDS:
         jitter = random.Random(seed)
-        verdicts.add(_verdict(waits_grow, waits(_tries([jitter.uniform(0, 0.5 * 2**k) for k in range(3)])), 1.0, []))
+        gaps = waits(_tries([jitter.uniform(0, 0.5 * 2**k) for k in range(3)]))
+        verdicts.add(_verdict(waits_grow, gaps, tolerance=1.0, journal=[]))
     assert "fail" not in verdicts and "pass" in verdicts, verdicts
 
 
 def test_the_reference_back_off_passes() -> None:
-    assert _verdict(waits_grow, waits(_tries([0.5, 1.0, 2.0])), 0.5, []) == "pass"
+    assert _verdict(waits_grow, waits(_tries([0.5, 1.0, 2.0])), tolerance=0.5, journal=[]) == "pass"
     # four tries, then it gave up
-    assert _verdict(tries_thin_out, waits(_tries([0.5, 1.0, 2.0])), 4.5, 0.5, [], seconds=8.0) == "pass"
+    assert _verdict(tries_thin_out, waits(_tries([0.5, 1.0, 2.0])), silence=4.5, tolerance=0.5, journal=[],
+                    seconds=8.0) == "pass"
 
 
 @pytest.mark.parametrize("gaps", [[0.004, 0.003, 0.005], [0.003, 0.004, 0.06], [0.002, 0.006, 0.009]])
@@ -87,37 +92,38 @@ def test_a_storm_fails_the_back_off(gaps: list[float], tolerance: float) -> None
     under full jitter.
     """
     with pytest.raises(Nonconformance, match="a storm"):
-        waits_grow(gaps, tolerance, [])
+        waits_grow(gaps, tolerance=tolerance, journal=[])
 
 
 def test_a_back_off_clamped_at_a_minimum_is_not_failed() -> None:
     """tenacity's ``wait_exponential(min=4)`` waits 4, 4, 4, 8 s: its first three waits keep a steady pace."""
     with pytest.raises(Inconclusive, match="cannot be told from a back-off clamped at a minimum"):
-        waits_grow(waits(_tries([4.0, 4.0, 4.0])), 0.5, [])
-    waits_grow(waits(_tries([4.0, 4.0, 4.0, 8.0])), 0.5, [])  # a fourth wait shows the growth
+        waits_grow(waits(_tries([4.0, 4.0, 4.0])), tolerance=0.5, journal=[])
+    waits_grow(waits(_tries([4.0, 4.0, 4.0, 8.0])), tolerance=0.5, journal=[])  # a fourth wait shows the growth
 
 
 def test_a_steady_pace_is_inconclusive_over_three_waits_and_fails_over_eight_seconds() -> None:
     with pytest.raises(Inconclusive, match="none grew"):
-        waits_grow(waits(_tries([1.0, 1.0, 1.0])), 0.5, [])
+        waits_grow(waits(_tries([1.0, 1.0, 1.0])), tolerance=0.5, journal=[])
     steady = waits(_tries([0.5] + [1.0] * 7))  # the reference's steady-retries: 1 s after the first back-off
     with pytest.raises(Nonconformance, match="not a steady pace"):
-        tries_thin_out(steady, 0.5, 0.5, [], seconds=8.0)
+        tries_thin_out(steady, silence=0.5, tolerance=0.5, journal=[], seconds=8.0)
 
 
 def test_a_wait_shorter_than_the_tolerance_allows_fails() -> None:
     with pytest.raises(Nonconformance, match=r"no wait shorter than 0\.5 times the one before"):
-        waits_grow([1.0, 0.3, 4.0], 0.5, [])
-    waits_grow([1.0, 0.6, 4.0], 0.5, [])
+        waits_grow([1.0, 0.3, 4.0], tolerance=0.5, journal=[])
+    waits_grow([1.0, 0.6, 4.0], tolerance=0.5, journal=[])
 
 
 def test_too_few_tries_are_inconclusive_never_a_failure() -> None:
     with pytest.raises(Inconclusive, match="too few to judge the back-off"):
-        waits_grow([2.0, 4.0], 0.5, [])
+        waits_grow([2.0, 4.0], tolerance=0.5, journal=[])
     with pytest.raises(Inconclusive, match="too few to judge their pace"):
-        tries_thin_out([2.5, 3.0], 1.0, 0.5, [], seconds=8.0)  # a slow back-off: three tries, the next not yet due
+        # a slow back-off: three tries, the next not yet due
+        tries_thin_out([2.5, 3.0], silence=1.0, tolerance=0.5, journal=[], seconds=8.0)
     with pytest.raises(Inconclusive):
-        tries_thin_out([], 8.0, 0.5, [], seconds=8.0)
+        tries_thin_out([], silence=8.0, tolerance=0.5, journal=[], seconds=8.0)
 
 
 # --- the person at the terminal (the pseudo-terminal run is tests/test_prompt.py) -----------------
