@@ -20,7 +20,12 @@ from oioi._schemas import calls
 from oioi._validate import PROFILES
 from oioi.errors import HarnessError
 
-__all__ = ["Parser", "UsageError", "add_parser", "command", "main", "new_parser", "run"]
+__all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "command", "main", "missing_extra", "new_parser", "run"]
+
+# The modules the package's extras bring (pyproject.toml, [project.optional-dependencies]) and the extra
+# that brings each: the core installs without them; a command that needs one says what to install.
+EXTRAS = {"flask": "mock", "werkzeug": "mock", "gunicorn": "mock", "requests": "mock",
+          "pytest": "certify", "_pytest": "certify", "allure": "certify", "allure_pytest": "certify"}
 
 
 class UsageError(HarnessError):
@@ -53,11 +58,25 @@ def command(
             args = parser.parse_args(argv)
         run_it: Callable[..., int] = args.run
         return run_it(args, stdout, stderr, stdin if stdin is not None else sys.stdin)
+    except ModuleNotFoundError as missing:
+        if (why := missing_extra(missing, parser.prog)) is None:
+            raise
+        stderr.write(f"{why}\n")
+        return 2
     except HarnessError as error:
         stderr.write(f"{' '.join(str(error).split())}\n")
         return 2
     except SystemExit as leave:  # --help and --version
         return int(leave.code or 0)
+
+
+def missing_extra(missing: ImportError, what: str) -> str | None:
+    """One sentence saying which extra to install, when ``missing`` is a module an extra brings; else None."""
+    module = (missing.name or "").split(".")[0]
+    if module not in EXTRAS:
+        return None
+    return (f"{what} needs {module}, which is not installed here; install it with: "
+            f"pip install 'oioi-conformance[{EXTRAS[module]}]'.")
 
 
 def add_parser(commands: Any) -> None:

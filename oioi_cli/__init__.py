@@ -11,48 +11,46 @@ could not run — always with one sentence, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
-import conformance.cli
-import mock_server.cli
 import oioi.cli
 from oioi import SPEC_VERSION
-from oioi.errors import HarnessError
 
 __all__ = ["main", "run"]
 
 
-def parser() -> argparse.ArgumentParser:
-    """The ``oioi`` command line and its sub-commands."""
+def parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
+    """The ``oioi`` command line, and why each sub-command that cannot be imported here cannot run."""
     top, commands = oioi.cli.new_parser("oioi", f"Conformance harness for OIOI {SPEC_VERSION}.")
     oioi.cli.add_parser(commands)
-    mock_server.cli.add_parser(commands)
-    conformance.cli.add_parser(commands)
-    _add_demo(commands)
-    return top
+    missing = {}
+    for name, module in SUB_COMMANDS:
+        try:
+            importlib.import_module(module).add_parser(commands)
+        except ImportError as failure:
+            why = oioi.cli.missing_extra(failure, f"oioi {name}") or (
+                f"oioi {name} needs {module}, which is not here ({failure}); run it from a source checkout "
+                "installed with pip install -e '.[all]'.")
+            commands.add_parser(name, help=f"(cannot run here: {why})", add_help=False)
+            missing[name] = why
+    return top, missing
 
 
-def _add_demo(commands: Any) -> None:
-    """``demo``: from examples/, which only a source checkout has (the wheel leaves it out)."""
-    try:
-        from examples import demo
-    except ModuleNotFoundError:
-        stub = commands.add_parser("demo", help="certify the reference CPO and EMP (needs a source checkout)")
-        stub.set_defaults(run=_no_examples)
-    else:
-        demo.add_parser(commands)
-
-
-def _no_examples(*_: Any) -> int:
-    raise HarnessError("oioi demo needs the reference implementations in examples/: run it from a source checkout "
-                       "installed with pip install -e.")
+# Each sub-command and the module that owns it (``add_parser(commands)``; examples/ is in a source checkout only).
+SUB_COMMANDS = (("mock", "mock_server.cli"), ("certify", "conformance.cli"), ("demo", "examples.demo"))
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
     """Run the command line ``argv`` and return its exit code."""
-    return oioi.cli.command(parser(), argv, stdout, stderr, stdin)
+    top, missing = parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given and given[0] in missing:
+        stderr.write(f"{missing[given[0]]}\n")
+        return 2
+    return oioi.cli.command(top, given, stdout, stderr, stdin)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
