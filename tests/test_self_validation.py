@@ -24,7 +24,13 @@ from typing import Any
 import pytest
 
 from conformance._catalogue import requirement, requirements
-from conformance.suite import test_sent
+from conformance.suite import (
+    test_sent_cpo_poi,
+    test_sent_cpo_sessions,
+    test_sent_delivery,
+    test_sent_emp,
+    test_sent_everything,
+)
 from examples import declared_figures
 from examples.demo import start_reference
 from oioi.serving import free_port
@@ -109,7 +115,8 @@ def _verdicts(report: dict[str, Any]) -> dict[str, str]:
     return {row["id"]: row["verdict"] for row in report["requirements"]}
 
 
-SENDING_CHECKS = {name for name in dir(test_sent) if name.startswith("test_")}
+SENDING_CHECKS = {name for module in (test_sent_cpo_poi, test_sent_cpo_sessions, test_sent_delivery, test_sent_emp,
+                                      test_sent_everything) for name in dir(module) if name.startswith("test_")}
 TIMED = {"sender.retry-5xx", "sender.retry-backoff", "sender.retry-bounded", "sender.retry-timeout"}
 CORRECT = [pytest.param(role, name, id=f"{role}-{name}") for role in ("cpo", "emp") for name in VARIANTS[role]]
 
