@@ -11,8 +11,10 @@ full run, no requirement may fail at any level, and a CPO must be left as it was
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import sqlite3
 import subprocess
 import sys
@@ -23,14 +25,8 @@ from typing import Any
 
 import pytest
 
+import conformance.suite
 from conformance._catalogue import requirement, requirements
-from conformance.suite import (
-    test_sent_cpo_poi,
-    test_sent_cpo_sessions,
-    test_sent_delivery,
-    test_sent_emp,
-    test_sent_everything,
-)
 from examples import declared_figures
 from examples.demo import start_reference
 from oioi.serving import free_port
@@ -115,8 +111,11 @@ def _verdicts(report: dict[str, Any]) -> dict[str, str]:
     return {row["id"]: row["verdict"] for row in report["requirements"]}
 
 
-SENDING_CHECKS = {name for module in (test_sent_cpo_poi, test_sent_cpo_sessions, test_sent_delivery, test_sent_emp,
-                                      test_sent_everything) for name in dir(module) if name.startswith("test_")}
+# The checks of what the IUT sends: the suite's test_sent_* modules.
+SENDING_MODULES = [f"conformance.suite.{info.name}" for info in pkgutil.iter_modules(conformance.suite.__path__)
+                   if info.name.startswith("test_sent")]
+SENDING_CHECKS = {name for module in SENDING_MODULES for name in dir(importlib.import_module(module))
+                  if name.startswith("test_")}
 TIMED = {"sender.retry-5xx", "sender.retry-backoff", "sender.retry-bounded", "sender.retry-timeout"}
 CORRECT = [pytest.param(role, name, id=f"{role}-{name}") for role in ("cpo", "emp") for name in VARIANTS[role]]
 
