@@ -30,7 +30,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from oioi import _schemas, calls
+from oioi import calls, documents, schema
 from oioi.strategies import messages
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +90,7 @@ def python_jsonschema_rate(pool: list[dict[str, Any]], seconds: float = 3.0) -> 
     from referencing import Registry, Resource
 
     registry: Registry[Any] = Registry().with_resources(
-        (uri, Resource.from_contents(doc)) for uri, doc in _schemas._documents().items()
+        (uri, Resource.from_contents(doc)) for uri, doc in documents().items()
     )
     validators = {}
     count, start = 0, time.perf_counter()
@@ -103,7 +103,7 @@ def python_jsonschema_rate(pool: list[dict[str, Any]], seconds: float = 3.0) -> 
             )
             key = (call, direction)
             if key not in validators:
-                validators[key] = jsonschema.Draft202012Validator(_schemas.schema(call, direction), registry=registry)
+                validators[key] = jsonschema.Draft202012Validator(schema(call, direction), registry=registry)
             list(validators[key].iter_errors(body))
             count += 1
     return count / (time.perf_counter() - start)

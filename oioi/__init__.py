@@ -13,7 +13,18 @@ The facts about each call come from its schemas (the one place they are written)
 from __future__ import annotations
 
 from oioi._findings import Finding
-from oioi._schemas import ROLES, Erratum, calls, definition, errata, receiver, result_codes, spec_file
+from oioi._schemas import (
+    ROLES,
+    Erratum,
+    calls,
+    definition,
+    documents,
+    errata,
+    receiver,
+    result_codes,
+    schema,
+    spec_file,
+)
 from oioi._secrets import mask
 from oioi._validate import PROFILES, detect_call, validate
 
@@ -27,10 +38,12 @@ __all__ = [
     "calls",
     "definition",
     "detect_call",
+    "documents",
     "errata",
     "mask",
     "receiver",
     "result_codes",
+    "schema",
     "spec_file",
     "validate",
 ]

@@ -10,6 +10,7 @@ spec file lists (``x-result-codes``, response schema) and the shared patterns
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -72,6 +73,11 @@ def _documents() -> dict[str, dict[str, Any]]:
         doc = _read(path)
         docs[doc["$id"]] = doc
     return docs
+
+
+def documents() -> dict[str, dict[str, Any]]:
+    """A copy of every schema document by its ``$id``, for tools that build a validator of their own."""
+    return copy.deepcopy(_documents())
 
 
 @functools.cache
