@@ -1,6 +1,7 @@
 """The checks: plain functions named for the property they assert, one uniform signature.
 
-Each takes the exchange and the requirement it speaks for, and raises `Nonconformance`
+Each takes the exchange (and the call, where the answer's schema depends on it) and the
+requirement it speaks for, with anything else by keyword, and raises `Nonconformance`
 (``Received: …`` / ``Expected: …``) when the IUT's answer breaks it. What the spec
 allows comes from the catalogue (`conformance/requirements.json`) and the errata
 (`schemas/errata.json`).
@@ -102,7 +103,7 @@ def error_answer_has_result(exchange: Exchange, requirement: str | None = "trans
         )
 
 
-def refused_as_client_error(exchange: Exchange, requirement: str, codes: Iterable[int] = ()) -> None:
+def refused_as_client_error(exchange: Exchange, requirement: str, *, codes: Iterable[int] = ()) -> None:
     """A bad request gets a 4xx (never 200, never 5xx, never silence) that claims no success.
 
     request.rst: "If the request was valid and successful, … Otherwise, the HTTP response code will
@@ -225,7 +226,7 @@ def _expected_codes(codes: tuple[int, ...]) -> str:
     return f"result code {_codes(codes)}" + (f" (or a more general one: {_codes(general)})" * bool(general))
 
 
-def result_code_is(exchange: Exchange, requirement: str, codes: Iterable[int], note: str | None = None) -> None:
+def result_code_is(exchange: Exchange, requirement: str, *, codes: Iterable[int], note: str | None = None) -> None:
     """The result code is one of ``codes`` or a more general code of one of them."""
     codes = tuple(codes)
     code = exchange.result_code()
@@ -234,7 +235,7 @@ def result_code_is(exchange: Exchange, requirement: str, codes: Iterable[int], n
                              exchange=exchange, note=note)
 
 
-def refused(exchange: Exchange, call: str, requirement: str, codes: Iterable[int], *, note: str | None = None,
+def refused(exchange: Exchange, call: str, requirement: str, *, codes: Iterable[int], note: str | None = None,
             specific: str | None = None) -> None:
     """The IUT refuses, in an answer the spec allows (`answer_conforms`: HTTP 200 or a 4xx).
 
@@ -265,7 +266,7 @@ def is_success(exchange: Exchange) -> bool:
     return exchange.status == 200 and _success_code(exchange.result_code())
 
 
-def succeeded(exchange: Exchange, call: str, requirement: str, note: str | None = None) -> None:
+def succeeded(exchange: Exchange, call: str, requirement: str, *, note: str | None = None) -> None:
     """A 200 answer valid for the call with a success code (000, 011 or 012).
 
     Anything else fails ``requirement`` first: a refusal is no success, whatever its body holds.

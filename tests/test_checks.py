@@ -31,7 +31,7 @@ def result(code: Any, message: str = "…") -> dict[str, Any]:
 def test_a_refusal_as_200_or_4xx_with_its_code_is_accepted(status: int) -> None:
     exchange = answer(status, result(181, "EVSE not found"))
     checks.answer_conforms(exchange, "session-start")
-    checks.refused(exchange, "session-start", "session-start.unknown-connector", (181,))
+    checks.refused(exchange, "session-start", "session-start.unknown-connector", codes=(181,))
     checks.result_code_allowed_for_call(exchange, "session-start")
 
 
@@ -39,7 +39,7 @@ def test_a_refusal_as_200_or_4xx_with_its_code_is_accepted(status: int) -> None:
                                               (200, result(999)), (200, result("181")), (200, {"error": "no"})])
 def test_a_refusal_outside_200_and_4xx_or_without_an_oioi_code_fails_the_answer(status: int, body: Any) -> None:
     with pytest.raises(Nonconformance) as failure:
-        checks.refused(answer(status, body), "session-start", "session-start.unknown-connector", (181,))
+        checks.refused(answer(status, body), "session-start", "session-start.unknown-connector", codes=(181,))
     assert failure.value.requirement == "session-start.answer"
 
 
@@ -50,7 +50,7 @@ def test_a_4xx_without_a_usable_result_fails_only_the_error_answer_should(status
     """request.rst names only "The property error" and "more information in JSON format" for a 4xx body."""
     exchange = answer(status, body)
     for judge in (lambda: checks.answer_conforms(exchange, "session-start"),
-                  lambda: checks.refused(exchange, "session-start", "session-start.unknown-connector", (181,)),
+                  lambda: checks.refused(exchange, "session-start", "session-start.unknown-connector", codes=(181,)),
                   lambda: checks.answer_conforms(exchange, "reservation-stop", requirement="transport.recovers")):
         with pytest.raises(Nonconformance) as failure:
             judge()
@@ -122,47 +122,47 @@ def test_codes_no_call_can_give(call: str, code: Any) -> None:
 def test_any_refusal_of_the_table_passes_a_refusal_check(call: str, requirement: str, codes: tuple[int, ...],
                                                           code: int) -> None:
     for status in (200, 404):
-        checks.refused(answer(status, result(code)), call, requirement, codes)
+        checks.refused(answer(status, result(code)), call, requirement, codes=codes)
 
 
 def test_182_is_accepted_by_both_session_stop_checks() -> None:
     """Once a contradiction: session-stop.unknown-session expected 182, session-stop.answer refused it."""
     exchange = answer(200, result(182, "Session not found"))
-    checks.refused(exchange, "session-stop", "session-stop.unknown-session", (182,))
+    checks.refused(exchange, "session-stop", "session-stop.unknown-session", codes=(182,))
     checks.result_code_allowed_for_call(exchange, "session-stop")
 
 
 @pytest.mark.parametrize("code", [0, 11, 12])
 def test_a_success_where_a_refusal_is_due_fails_the_requirement(code: int) -> None:
     with pytest.raises(Nonconformance) as failure:
-        checks.refused(answer(200, result(code)), "session-start", "session-start.occupied", (320,))
+        checks.refused(answer(200, result(code)), "session-start", "session-start.occupied", codes=(320,))
     assert failure.value.requirement == "session-start.occupied"
     assert "Expected: a refusal: result code 320 (or a more general one: 300)" in str(failure.value)
 
 
 def test_another_refusal_the_call_gives_passes_unless_a_specific_requirement_wants_the_code() -> None:
     locked = answer(200, result(192, "EVCO ID locked"))
-    checks.refused(locked, "rfid-verify", "rfid-verify.unknown", (191,))
+    checks.refused(locked, "rfid-verify", "rfid-verify.unknown", codes=(191,))
     with pytest.raises(Nonconformance) as failure:
-        checks.refused(locked, "rfid-verify", "rfid-verify.unknown", (191,), specific="rfid-verify.unknown-code")
+        checks.refused(locked, "rfid-verify", "rfid-verify.unknown", codes=(191,), specific="rfid-verify.unknown-code")
     assert failure.value.requirement == "rfid-verify.unknown-code"
 
 
 def test_general_codes_pass_a_refusal_check() -> None:
     for code in (320, 300):
-        checks.refused(answer(200, result(code)), "session-start", "session-start.occupied", (320,))
-    checks.refused(answer(200, result(100)), "session-stop", "session-stop.unknown-session", (182,))
+        checks.refused(answer(200, result(code)), "session-start", "session-start.occupied", codes=(320,))
+    checks.refused(answer(200, result(100)), "session-stop", "session-stop.unknown-session", codes=(182,))
 
 
 def test_a_code_outside_the_table_fails_the_answer_not_the_refusal_requirement() -> None:
     with pytest.raises(Nonconformance) as failure:
-        checks.refused(answer(200, result(999)), "session-start", "session-start.occupied", (320,))
+        checks.refused(answer(200, result(999)), "session-start", "session-start.occupied", codes=(320,))
     assert failure.value.requirement == "session-start.answer"
 
 
 def test_the_exact_code_stays_for_the_specific_should() -> None:
     with pytest.raises(Nonconformance) as failure:
-        checks.refused(answer(200, result(300)), "rfid-verify", "rfid-verify.unknown", (191,),
+        checks.refused(answer(200, result(300)), "rfid-verify", "rfid-verify.unknown", codes=(191,),
                        specific="rfid-verify.unknown-code")
     assert failure.value.requirement == "rfid-verify.unknown-code"
 
@@ -210,7 +210,7 @@ def test_generated_session_ids_are_unique_per_session() -> None:
     target = Target(url="http://iut.invalid/api/v4/request", role="emp", api_key="key-0001", seed=5)
     counter = itertools.count()
     draws = [{"session-post": {"session-id": "Berlin", "partner-identifier": "x"}} for _ in range(5)]
-    ids = [_ours(d, "session-post", target, counter)["session-post"]["session-id"] for d in draws]
+    ids = [_ours(d, target, call="session-post", counter=counter)["session-post"]["session-id"] for d in draws]
     assert len(set(ids)) == 5
 
 

@@ -27,7 +27,7 @@ from conformance.suite.test_transport import RECEIVED
 from oioi.strategies import messages
 
 
-def _ours(message: dict[str, Any], call: str, target: Target, counter: itertools.count[int]) -> dict[str, Any]:
+def _ours(message: dict[str, Any], target: Target, *, call: str, counter: itertools.count[int]) -> dict[str, Any]:
     """Make a drawn request the harness's own: its partner identifier, stations of its operator with ids
     no other run uses, and a session-id of its own for each session (never one reused across connectors).
     """
@@ -45,7 +45,7 @@ def _ours(message: dict[str, Any], call: str, target: Target, counter: itertools
     return message
 
 
-def _undo(iut: Iut, target: Target, call: str, message: dict[str, Any], exchange: Exchange) -> None:
+def _undo(iut: Iut, exchange: Exchange, *, call: str, message: dict[str, Any]) -> None:
     """Undo what an accepted request changed: stop a started session with its session-id, cancel a
     reservation, soft-delete a posted station.
     """
@@ -80,14 +80,14 @@ def test_valid_requests_get_a_conforming_answer(target: Target, iut: Iut, call: 
     @target.hypothesis_settings()
     @given(message=messages(call))
     def each(message: dict[str, Any]) -> None:
-        message = _ours(message, call, target, counter)
+        message = _ours(message, target, call=call, counter=counter)
         exchange = iut.send(message)
         try:
             note(exchange.curl())
             checks.answer_conforms(exchange, call)
             checks.result_code_allowed_for_call(exchange, call)
         finally:
-            _undo(iut, target, call, message, exchange)
+            _undo(iut, exchange, call=call, message=message)
 
     try:
         each()

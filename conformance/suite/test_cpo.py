@@ -53,12 +53,27 @@ class Ledger:
         self.sessions: list[tuple[str, str, str | None]] = []  # connector, EVCO ID, session-id
         self.reservations: list[list[tuple[str, str]]] = []  # each reservation's (identifier-type, identifier)
 
-    def started(self, connector: str, evco: str, answer: dict[str, Any]) -> None:
-        session_id = answer.get("session-id")
+    def started(self, connector: str, evco: str, answer: Any) -> None:
+        """A session runs at ``connector`` for ``evco``; ``answer`` is the session-start answer's object."""
+        session_id = answer.get("session-id") if isinstance(answer, dict) else None
         self.sessions.append((connector, evco, session_id if isinstance(session_id, str) and session_id else None))
 
     def reserved(self, *holders: str, rfid: str | None = None) -> None:
         self.reservations.append([("evco-id", h) for h in holders] + ([("rfid", rfid)] if rfid else []))
+
+    def send_start(self, connector: str, evco: str) -> Exchange:
+        """Send a session-start; the session it started (a success) is recorded, to be stopped."""
+        exchange = self.iut.send(m.session_start(connector, evco))
+        if checks.is_success(exchange):
+            self.started(connector, evco, (exchange.json() or {}).get("session-start"))
+        return exchange
+
+    def send_reservation(self, connector: str, *holders: str, rfid: str | None = None) -> Exchange:
+        """Send a reservation-start; the reservation it made (a success) is recorded, to be cancelled."""
+        exchange = self.iut.send(m.reservation_start(connector, *holders, rfid=rfid))
+        if checks.is_success(exchange):
+            self.reserved(*holders, rfid=rfid)
+        return exchange
 
     def undo(self) -> None:
         """Stop every session with its session-id; cancel every reservation by one identifier that works."""
@@ -105,8 +120,8 @@ def two_connectors(target: Target, ledger: Ledger) -> tuple[str, str]:
     return first, second
 
 
-def cannot_proceed(exchange: Exchange, call: str, connector: str, requirement: str | None,
-                   target: Target) -> NoReturn:
+def cannot_proceed(exchange: Exchange, target: Target, *, call: str, connector: str,
+                   requirement: str | None) -> NoReturn:
     """A start or reservation that did not succeed: not-run, inconclusive, or (``requirement``) a FAIL.
 
     Only a refusal no station condition explains fails ``requirement``, the check that needs the
@@ -127,97 +142,87 @@ def cannot_proceed(exchange: Exchange, call: str, connector: str, requirement: s
     pytest.skip(f"needs a successful {call}: {seen}")
 
 
-def start(iut: Iut, target: Target, ledger: Ledger, connector: str, evco: str,
+def start(ledger: Ledger, target: Target, *, connector: str, evco: str,
           requirement: str | None = None) -> tuple[Exchange, dict[str, Any]]:
     """A session-start that must succeed for the check to go on (``requirement``: the one judged by it)."""
-    exchange = iut.send(m.session_start(connector, evco))
+    exchange = ledger.send_start(connector, evco)
     if checks.is_success(exchange):
-        answer = (exchange.json() or {}).get("session-start") or {}
-        ledger.started(connector, evco, answer if isinstance(answer, dict) else {})
         checks.succeeded(exchange, "session-start", requirement or "session-start.success")
+        answer = (exchange.json() or {}).get("session-start")
         return exchange, answer if isinstance(answer, dict) else {}
-    cannot_proceed(exchange, "session-start", connector, requirement, target)
+    cannot_proceed(exchange, target, call="session-start", connector=connector, requirement=requirement)
 
 
-def reserve(iut: Iut, target: Target, ledger: Ledger, connector: str, *holders: str, rfid: str | None = None,
+def reserve(ledger: Ledger, target: Target, *, connector: str, holders: tuple[str, ...], rfid: str | None = None,
             requirement: str | None = None) -> Exchange:
     """A reservation-start that must succeed for the check to go on (``requirement``: the one judged by it)."""
-    exchange = iut.send(m.reservation_start(connector, *holders, rfid=rfid))
+    exchange = ledger.send_reservation(connector, *holders, rfid=rfid)
     if checks.is_success(exchange):
-        ledger.reserved(*holders, rfid=rfid)
         checks.succeeded(exchange, "reservation-start", requirement or "reservation-start.success")
         return exchange
-    cannot_proceed(exchange, "reservation-start", connector, requirement, target)
+    cannot_proceed(exchange, target, call="reservation-start", connector=connector, requirement=requirement)
 
 
 @pytest.mark.requirement("session-start.unknown-connector")
 def test_session_start_on_unknown_connector_is_181(target: Target, iut: Iut, ledger: Ledger) -> None:
     unknown = m.unknown_connector(target.connectors)
-    exchange = iut.send(m.session_start(unknown, m.EVCO[0]))
-    if checks.is_success(exchange):
-        ledger.started(unknown, m.EVCO[0], (exchange.json() or {}).get("session-start") or {})
-    checks.refused(exchange, "session-start", "session-start.unknown-connector", (181,),
-                   note=f"{unknown} is not a connector of the CPO.")
+    checks.refused(ledger.send_start(unknown, m.EVCO[0]), "session-start", "session-start.unknown-connector",
+                   codes=(181,), note=f"{unknown} is not a connector of the CPO.")
 
 
 @pytest.mark.requirement("session-start.success", "session-stop.success")
 def test_session_starts_and_stops(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    _, started = start(iut, target, ledger, connector, m.EVCO[0], "session-start.success")
+    _, started = start(ledger, target, connector=connector, evco=m.EVCO[0], requirement="session-start.success")
     stop = iut.send(m.session_stop(connector, m.EVCO[0], started.get("session-id")))
     checks.succeeded(stop, "session-stop", "session-stop.success")
     ledger.sessions.clear()
-    _, again = start(iut, target, ledger, connector, m.EVCO[1], "session-start.success")
+    _, again = start(ledger, target, connector=connector, evco=m.EVCO[1], requirement="session-start.success")
     checks.succeeded(iut.send(m.session_stop(connector, m.EVCO[1], again.get("session-id"))), "session-stop",
                      "session-stop.success", note="A stopped session's connector must be free for the next start.")
     ledger.sessions.clear()
 
 
 @pytest.mark.requirement("session-start.session-id")
-def test_stoppable_session_has_session_id(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    exchange, started = start(iut, target, ledger, connector, m.EVCO[0])
+def test_stoppable_session_has_session_id(target: Target, ledger: Ledger, connector: str) -> None:
+    exchange, started = start(ledger, target, connector=connector, evco=m.EVCO[0])
     if started.get("is-stoppable") and not started.get("session-id"):
         raise Nonconformance(requirement="session-start.session-id", received=f"{started!r}",
                              expected="a session-id beside is-stoppable: true", exchange=exchange)
 
 
 @pytest.mark.requirement("session-start.occupied")
-def test_second_start_on_occupied_connector_is_refused(target: Target, iut: Iut, ledger: Ledger,
-                                                       connector: str) -> None:
-    start(iut, target, ledger, connector, m.EVCO[0])
-    second = iut.send(m.session_start(connector, m.EVCO[1]))
-    if checks.is_success(second):
-        ledger.started(connector, m.EVCO[1], (second.json() or {}).get("session-start") or {})
-    checks.refused(second, "session-start", "session-start.occupied", (320,),
+def test_second_start_on_occupied_connector_is_refused(target: Target, ledger: Ledger, connector: str) -> None:
+    start(ledger, target, connector=connector, evco=m.EVCO[0])
+    checks.refused(ledger.send_start(connector, m.EVCO[1]), "session-start", "session-start.occupied", codes=(320,),
                    note=f"{m.EVCO[0]} charges at {connector}.")
 
 
 @pytest.mark.requirement("session-stop.unknown-session")
 def test_stop_of_session_that_does_not_run_is_refused(iut: Iut, connector: str) -> None:
     checks.refused(iut.send(m.session_stop(connector, m.EVCO[0], "oioi-harness-no-such-session")), "session-stop",
-                   "session-stop.unknown-session", (182,), note=f"No session runs at {connector}.")
+                   "session-stop.unknown-session", codes=(182,), note=f"No session runs at {connector}.")
 
 
 @pytest.mark.requirement("session-stop.unknown-connector")
 def test_session_stop_on_unknown_connector_is_181(target: Target, iut: Iut) -> None:
     unknown = m.unknown_connector(target.connectors)
     checks.refused(iut.send(m.session_stop(unknown, m.EVCO[0], "oioi-harness-no-such-session")), "session-stop",
-                   "session-stop.unknown-connector", (181,), note=f"{unknown} is not a connector of the CPO.")
+                   "session-stop.unknown-connector", codes=(181,), note=f"{unknown} is not a connector of the CPO.")
 
 
 @pytest.mark.requirement("reservation-start.unknown-connector")
-def test_reservation_on_unknown_connector_is_181(target: Target, iut: Iut, ledger: Ledger) -> None:
+def test_reservation_on_unknown_connector_is_181(target: Target, ledger: Ledger) -> None:
     unknown = m.unknown_connector(target.connectors)
-    exchange = iut.send(m.reservation_start(unknown, m.EVCO[0]))
-    if checks.is_success(exchange):
-        ledger.reserved(m.EVCO[0])
-    checks.refused(exchange, "reservation-start", "reservation-start.unknown-connector", (181,),
+    checks.refused(ledger.send_reservation(unknown, m.EVCO[0]), "reservation-start",
+                   "reservation-start.unknown-connector", codes=(181,),
                    note=f"{unknown} is not a connector of the CPO.")
 
 
 @pytest.mark.requirement("reservation-start.success")
-def test_reservation_ends_in_the_future(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
+def test_reservation_ends_in_the_future(target: Target, ledger: Ledger, connector: str) -> None:
     sent = datetime.datetime.now(datetime.UTC)
-    exchange = reserve(iut, target, ledger, connector, m.EVCO[0], requirement="reservation-start.success")
+    exchange = reserve(ledger, target, connector=connector, holders=(m.EVCO[0],),
+                       requirement="reservation-start.success")
     end = ((exchange.json() or {}).get("reservation-start") or {}).get("end")
     moment = checks.instant(end)
     if moment is None or moment <= sent:
@@ -226,66 +231,54 @@ def test_reservation_ends_in_the_future(target: Target, iut: Iut, ledger: Ledger
                              exchange=exchange)
 
 
-def _refused_start(iut: Iut, ledger: Ledger, connector: str, evco: str, requirement: str, *codes: int) -> None:
-    exchange = iut.send(m.session_start(connector, evco))
-    if checks.is_success(exchange):
-        ledger.started(connector, evco, (exchange.json() or {}).get("session-start") or {})
-    checks.refused(exchange, "session-start", requirement, codes)
-
-
-def _refused_reservation(iut: Iut, ledger: Ledger, connector: str, evco: str, requirement: str, *codes: int) -> None:
-    exchange = iut.send(m.reservation_start(connector, evco))
-    if checks.is_success(exchange):
-        ledger.reserved(evco)
-    checks.refused(exchange, "reservation-start", requirement, codes)
-
-
 @pytest.mark.requirement("reservation-start.already-reserved")
-def test_second_reservation_is_323(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    reserve(iut, target, ledger, connector, m.EVCO[0])
-    _refused_reservation(iut, ledger, connector, m.EVCO[1], "reservation-start.already-reserved", 323, 320)
+def test_second_reservation_is_323(target: Target, ledger: Ledger, connector: str) -> None:
+    reserve(ledger, target, connector=connector, holders=(m.EVCO[0],))
+    checks.refused(ledger.send_reservation(connector, m.EVCO[1]), "reservation-start",
+                   "reservation-start.already-reserved", codes=(323, 320))
 
 
 @pytest.mark.requirement("reservation.blocks-others")
-def test_reservation_blocks_other_customers(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    reserve(iut, target, ledger, connector, m.EVCO[0])
-    _refused_start(iut, ledger, connector, m.EVCO[2], "reservation.blocks-others", 323, 320)
+def test_reservation_blocks_other_customers(target: Target, ledger: Ledger, connector: str) -> None:
+    reserve(ledger, target, connector=connector, holders=(m.EVCO[0],))
+    checks.refused(ledger.send_start(connector, m.EVCO[2]), "session-start", "reservation.blocks-others",
+                   codes=(323, 320))
 
 
 @pytest.mark.requirement("reservation.holders-start")
-def test_every_holder_of_a_reservation_can_start(target: Target, iut: Iut, ledger: Ledger, connector: str) -> None:
-    reserve(iut, target, ledger, connector, m.EVCO[0], m.EVCO[1])
-    exchange = iut.send(m.session_start(connector, m.EVCO[1]))
+def test_every_holder_of_a_reservation_can_start(target: Target, ledger: Ledger, connector: str) -> None:
+    reserve(ledger, target, connector=connector, holders=(m.EVCO[0], m.EVCO[1]))
+    exchange = ledger.send_start(connector, m.EVCO[1])
     if checks.is_success(exchange):
-        ledger.started(connector, m.EVCO[1], (exchange.json() or {}).get("session-start") or {})
         return
     if exchange.result_code() in NOT_DECIDABLE:
-        cannot_proceed(exchange, "session-start", connector, "reservation.holders-start", target)
+        cannot_proceed(exchange, target, call="session-start", connector=connector,
+                       requirement="reservation.holders-start")
     checks.succeeded(exchange, "session-start", "reservation.holders-start",
                      note=f"{m.EVCO[1]} is the second EVCO ID of the reservation.")
 
 
 @pytest.mark.requirement("reservation-start.evco-has-reservation")
-def test_evco_with_active_reservation_gets_194(target: Target, iut: Iut, ledger: Ledger,
+def test_evco_with_active_reservation_gets_194(target: Target, ledger: Ledger,
                                                two_connectors: tuple[str, str]) -> None:
     first, second = two_connectors
-    reserve(iut, target, ledger, first, m.EVCO[0])
-    _refused_reservation(iut, ledger, second, m.EVCO[0], "reservation-start.evco-has-reservation", 194)
+    reserve(ledger, target, connector=first, holders=(m.EVCO[0],))
+    checks.refused(ledger.send_reservation(second, m.EVCO[0]), "reservation-start",
+                   "reservation-start.evco-has-reservation", codes=(194,))
 
 
 @pytest.mark.requirement("reservation-stop.any-identifier")
 @pytest.mark.parametrize("by", ["second-evco-id", "rfid"])
 def test_any_identifier_cancels_the_reservation(target: Target, iut: Iut, ledger: Ledger, connector: str,
                                                 by: str) -> None:
-    reserve(iut, target, ledger, connector, m.EVCO[0], m.EVCO[1], rfid=m.UIDS[0])
+    reserve(ledger, target, connector=connector, holders=(m.EVCO[0], m.EVCO[1]), rfid=m.UIDS[0])
     cancel = m.reservation_stop(m.EVCO[1]) if by == "second-evco-id" else m.reservation_stop(m.UIDS[0], "rfid")
     checks.succeeded(iut.send(cancel), "reservation-stop", "reservation-stop.any-identifier")
     ledger.reservations.clear()
-    exchange = iut.send(m.reservation_start(connector, m.EVCO[2]))
-    if checks.is_success(exchange):
-        ledger.reserved(m.EVCO[2])
-    elif exchange.result_code() in NOT_DECIDABLE:  # e.g. 191: the CPO does not know this EVCO ID
-        cannot_proceed(exchange, "reservation-start", connector, "reservation-stop.any-identifier", target)
+    exchange = ledger.send_reservation(connector, m.EVCO[2])
+    if not checks.is_success(exchange) and exchange.result_code() in NOT_DECIDABLE:  # e.g. 191: an unknown EVCO ID
+        cannot_proceed(exchange, target, call="reservation-start", connector=connector,
+                       requirement="reservation-stop.any-identifier")
     checks.succeeded(exchange, "reservation-start", "reservation-stop.any-identifier",
                      note="After the cancellation the connector must be free to reserve again.")
 
@@ -293,7 +286,7 @@ def test_any_identifier_cancels_the_reservation(target: Target, iut: Iut, ledger
 @pytest.mark.requirement("reservation-stop.unknown")
 def test_reservation_stop_without_reservation_is_189(iut: Iut) -> None:
     checks.refused(iut.send(m.reservation_stop("DE*OIO*H99999*9")), "reservation-stop", "reservation-stop.unknown",
-                   (189,), note="DE*OIO*H99999*9 holds no reservation.")
+                   codes=(189,), note="DE*OIO*H99999*9 holds no reservation.")
 
 
 @pytest.fixture
@@ -311,7 +304,7 @@ def _post(iut: Iut, target: Target, uids: list[str]) -> tuple[Exchange, Any]:
     return exchange, ((exchange.json() or {}).get("rfid") or {}).get("processed")
 
 
-def _expect_processed(exchange: Exchange, processed: Any, expected: int, requirement: str, why: str) -> None:
+def _expect_processed(exchange: Exchange, processed: Any, *, expected: int, requirement: str, why: str) -> None:
     if processed != expected:
         raise Nonconformance(requirement=requirement, received=f"processed {processed!r}",
                              expected=f"processed {expected} ({why})", exchange=exchange)
@@ -321,7 +314,8 @@ def _expect_processed(exchange: Exchange, processed: Any, expected: int, require
 def test_processed_counts_new_uids(target: Target, iut: Iut, whitelist: None) -> None:
     _post(iut, target, [m.UIDS[0], m.UIDS[1]])
     exchange, processed = _post(iut, target, [m.UIDS[0], m.UIDS[1], m.UIDS[2]])
-    _expect_processed(exchange, processed, 1, "rfid-post.processed", f"only {m.UIDS[2]} is new")
+    _expect_processed(exchange, processed, expected=1, requirement="rfid-post.processed",
+                      why=f"only {m.UIDS[2]} is new")
 
 
 @pytest.mark.requirement("rfid-post.replaces-whitelist")
@@ -329,5 +323,5 @@ def test_rfid_post_replaces_the_whitelist(target: Target, iut: Iut, whitelist: N
     _post(iut, target, [m.UIDS[0], m.UIDS[1]])
     _post(iut, target, [m.UIDS[1]])
     exchange, processed = _post(iut, target, [m.UIDS[0], m.UIDS[1]])
-    _expect_processed(exchange, processed, 1, "rfid-post.replaces-whitelist",
-                      f"{m.UIDS[0]} was left out of the previous post, so it was removed and is new again")
+    _expect_processed(exchange, processed, expected=1, requirement="rfid-post.replaces-whitelist",
+                      why=f"{m.UIDS[0]} was left out of the previous post, so it was removed and is new again")

@@ -68,7 +68,7 @@ def station(target: Target, iut: Iut) -> Iterator[Station]:
 @pytest.mark.requirement("connector-post-status.unknown-connector")
 def test_status_of_never_posted_connector_is_181(target: Target, iut: Iut) -> None:
     exchange = iut.send(m.connector_post_status(m.UNKNOWN_CONNECTOR, "Available", target.partner))
-    checks.refused(exchange, "connector-post-status", "connector-post-status.unknown-connector", (181,),
+    checks.refused(exchange, "connector-post-status", "connector-post-status.unknown-connector", codes=(181,),
                    note=f"No station-post announced {m.UNKNOWN_CONNECTOR}.")
 
 
@@ -85,7 +85,7 @@ def test_status_of_own_connector_is_accepted(target: Target, iut: Iut, station: 
 def test_status_of_another_partners_connector_is_refused(target: Target, iut: Iut, station: Station) -> None:
     connectors = station("S2", target.other_partner)
     exchange = iut.send(m.connector_post_status(connectors[0], "Occupied", target.partner))
-    checks.refused(exchange, "connector-post-status", "connector-post-status.other-partner", (181, 211),
+    checks.refused(exchange, "connector-post-status", "connector-post-status.other-partner", codes=(181, 211),
                    note=f"{connectors[0]} was posted by partner {target.other_partner!r}, not {target.partner!r}.")
 
 
@@ -148,9 +148,9 @@ def verify_rfid(exchange: Exchange, target: Target, state: str, *, specific: boo
                                  expected="the EVCO ID of the UID's owner (glossary.rst format, or the "
                                           "9-character form of the spec's examples)", exchange=exchange)
     elif state == "inactive":
-        checks.refused(exchange, "rfid-verify", requirement, (192, 193), note=note)
+        checks.refused(exchange, "rfid-verify", requirement, codes=(192, 193), note=note)
     else:
-        checks.refused(exchange, "rfid-verify", requirement, (191,), note=note,
+        checks.refused(exchange, "rfid-verify", requirement, codes=(191,), note=note,
                        specific="rfid-verify.unknown-code" if specific else None)
 
 

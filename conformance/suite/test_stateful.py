@@ -35,7 +35,7 @@ def _run(machine: type[RuleBasedStateMachine], target: Target) -> None:
 
 
 def _code(exchange: Exchange, call: str, requirement: str, *codes: int, specific: str | None = None) -> None:
-    checks.refused(exchange, call, requirement, codes, specific=specific)
+    checks.refused(exchange, call, requirement, codes=codes, specific=specific)
 
 
 # Refusals of a session-stop the harness cannot rule out (a station condition, or a session the CPO said
@@ -129,7 +129,8 @@ class _CpoModel(RuleBasedStateMachine):
         else:
             requirement = "reservation.holders-start" if held else "session-start.success"
             if answer is None:
-                cannot_proceed(exchange, "session-start", connector, requirement, self.target)
+                cannot_proceed(exchange, self.target, call="session-start", connector=connector,
+                               requirement=requirement)
             checks.succeeded(exchange, "session-start", requirement)
             session_id = answer.get("session-id") if isinstance(answer, dict) else None
             self.sessions[connector] = (who, session_id if isinstance(session_id, str) else None)
@@ -167,16 +168,15 @@ class _CpoModel(RuleBasedStateMachine):
         charging = any(s[0] in holders for s in self.sessions.values())
         if connector in self.unsure or (not taken and not reserved and charging):
             return
-        exchange = self.iut.send(m.reservation_start(connector, *holders))
-        if checks.is_success(exchange):
-            self.ledger.reserved(*holders)
+        exchange = self.ledger.send_reservation(connector, *holders)
         if taken:
             _code(exchange, "reservation-start", "reservation-start.already-reserved", 323, 320)
         elif reserved:
             _code(exchange, "reservation-start", "reservation-start.evco-has-reservation", 194)
         else:
             if not checks.is_success(exchange):
-                cannot_proceed(exchange, "reservation-start", connector, "reservation-start.success", self.target)
+                cannot_proceed(exchange, self.target, call="reservation-start", connector=connector,
+                               requirement="reservation-start.success")
             checks.succeeded(exchange, "reservation-start", "reservation-start.success")
             end = ((exchange.json() or {}).get("reservation-start") or {}).get("end")
             self.reservations[connector] = _Reservation(set(holders), checks.instant(end))
