@@ -115,7 +115,7 @@ def send() -> tuple[Response, int]:
     if not isinstance(body, dict):
         raise AdminError(400, f"'body' must be the JSON object of the {call} request.")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    message = _outbound.build(call, body, app)
+    message = _outbound.build(app, call, body)
     errors = [f.to_dict() for f in validate(message) if f.severity == "error"]
     if errors and not data.get("allow_invalid"):
         return jsonify(

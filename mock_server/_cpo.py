@@ -37,7 +37,7 @@ def _active_reservation(ex: Inbound, evse_id: str) -> Any:
 
 def _push_status(ex: Inbound, evse_id: str, status: str) -> None:
     ex.tx.execute("UPDATE connectors SET status = ? WHERE evse_id = ?", (status, evse_id))
-    message = _outbound.build("connector-post-status", {"connector-id": evse_id, "status": status})
+    message = _outbound.build(ex.app, "connector-post-status", {"connector-id": evse_id, "status": status})
     ex.after.append(_outbound.later(ex.app, message))
 
 
@@ -86,6 +86,7 @@ def session_stop(ex: Inbound, body: dict[str, Any]) -> dict[str, Any]:
     ex.tx.execute("UPDATE sessions SET state = 'stopped', updated = ? WHERE session_id = ?", (stop, row["session_id"]))
     _push_status(ex, evse_id, "Available")
     cdr = _outbound.build(
+        ex.app,
         "session-post",
         {
             "user": record["user"],

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from flask import Flask, current_app
+from flask import Flask
 
 from mock_server._store import Store, masked_headers
 from oioi import Finding, validate
@@ -18,9 +18,9 @@ from oioi.errors import ConfigError
 NAMES_PARTNER = {"station-post", "connector-post-status", "session-post", "rfid-post"}
 
 
-def build(call: str, body: dict[str, Any], app: Flask | None = None) -> dict[str, Any]:
+def build(app: Flask, call: str, body: dict[str, Any]) -> dict[str, Any]:
     """A request of ``call``, with this mock's own partner identifier where the call carries one."""
-    config = (app or current_app).config
+    config = app.config
     if call in NAMES_PARTNER and "partner-identifier" not in body:
         body = {**body, "partner-identifier": config["OWN_PARTNER_IDENTIFIER"]}
     return {call: body}
