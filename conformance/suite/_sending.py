@@ -33,7 +33,7 @@ from conformance._target import Target
 Entry = dict[str, Any]
 Match = Callable[[Entry], bool]
 
-# The mock partner's own fixtures: the staging EVCO ID of testaccount.rst's active UID (README, "oioi mock").
+# The mock partner's seed data (mock_server/_seed.py): the staging EVCO ID of testaccount.rst's active UID.
 MOCK_EVCO = "DE*8PS*123456*7"
 CHANGED_STATUS = "Offline"  # what a check changes an Available connector to, and back
 

@@ -22,7 +22,7 @@ from oioi.errors import HarnessError
 
 pytestmark = pytest.mark.role("emp")
 
-MOCK_CPO_CONNECTOR = "DE*8PS*E000001*1"  # a connector of the CPO mock's station (README, "oioi mock")
+MOCK_CPO_CONNECTOR = "DE*8PS*E000001*1"  # a connector of the CPO mock's seed station (mock_server/_seed.py)
 FIELDS = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}  # what the hook is asked to act on
 
 
