@@ -27,6 +27,17 @@ __all__ = ["add_arguments", "add_parser", "certify", "default_report_dir", "main
 DESCRIPTION = ("Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers against every "
                "requirement of the catalogue; writes report.json, report.html, junit.xml and allure-results/.")
 SUITE = Path(__file__).resolve().parent / "suite"
+# The figures an IUT declares about its own sending (flag, metavar, help); the declaration has them too.
+FIGURES = (
+    ("--partner-timeout", "S", "seconds the IUT waits for its partner's answer before it gives up; without it, the "
+                               "timeout check is inconclusive when no retry comes"),
+    ("--retry-window", "S", "seconds within which the IUT retries a message after a 5xx; without it, no retry seen "
+                            "is inconclusive"),
+    ("--delivery-window", "S", "seconds within which the IUT sends what an event calls for (a status after a change, "
+                               "a CDR after a session); without it, nothing arriving within --wait is inconclusive"),
+    ("--backoff-tolerance", "F", "how much shorter than the one before a gap between retries may be, as a fraction "
+                                 "(jitter; default: 0.5)"),
+)
 HELP = "certify a CPO's or EMP's OIOI endpoint and write conformance reports"
 
 
@@ -70,18 +81,8 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
                    help="seconds to wait for each message the IUT sends (default: 10)")
     c.add_argument("--strict", action="store_true",
                    help="a failed SHOULD requirement fails the run too (default: only a failed MUST does)")
-    c.add_argument("--partner-timeout", type=float, metavar="S",
-                   help="seconds the IUT waits for its partner's answer before it gives up; without it, the "
-                        "timeout check is inconclusive when no retry comes")
-    c.add_argument("--retry-window", type=float, metavar="S",
-                   help="seconds within which the IUT retries a message after a 5xx; without it, no retry "
-                        "seen is inconclusive")
-    c.add_argument("--delivery-window", type=float, metavar="S",
-                   help="seconds within which the IUT sends what an event calls for (a status after a change, a "
-                        "CDR after a session); without it, nothing arriving within --wait is inconclusive")
-    c.add_argument("--backoff-tolerance", type=float, metavar="F",
-                   help="how much shorter than the one before a gap between retries may be, as a fraction "
-                        "(jitter; default: 0.5)")
+    for flag, metavar, help_text in FIGURES:
+        c.add_argument(flag, type=float, metavar=metavar, help=help_text)
     c.set_defaults(run=certify)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from oioi.cli import Parser, command
+from oioi.cli import Parser, add_profile_option, command
 from oioi.errors import ConfigError, InputError
 
 __all__ = ["add_commands", "add_parser", "main", "run"]
@@ -67,12 +67,7 @@ def add_commands(mock: argparse.ArgumentParser) -> None:
             help="SQLite file of state and journal (default: oioi-mock.sqlite3; :memory: keeps nothing)",
         )
         p.add_argument("--fixtures", metavar="PATH", help="JSON file of RFIDs and stations replacing the defaults")
-        p.add_argument(
-            "--profile",
-            choices=("strict", "lenient"),
-            default="strict",
-            help="how inbound requests are judged (default: strict)",
-        )
+        add_profile_option(p, "how inbound requests are judged (default: strict)")
         p.add_argument("--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /admin/")
         p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the partner (default: 5)")
         p.set_defaults(run=_serve)

@@ -20,7 +20,8 @@ from oioi._schemas import calls
 from oioi._validate import PROFILES
 from oioi.errors import HarnessError
 
-__all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "command", "main", "missing_extra", "new_parser", "run"]
+__all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "add_profile_option", "command", "main", "missing_extra",
+           "new_parser", "run"]
 
 # The modules the package's extras bring (pyproject.toml, [project.optional-dependencies]) and the extra
 # that brings each: the core installs without them; a command that needs one says what to install.
@@ -79,6 +80,11 @@ def missing_extra(missing: ImportError, what: str) -> str | None:
             f"pip install 'oioi-conformance[{EXTRAS[module]}]'.")
 
 
+def add_profile_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--profile strict|lenient``: how the validator judges (``oioi.PROFILES``)."""
+    parser.add_argument("--profile", choices=PROFILES, default="strict", help=help_text)
+
+
 def add_parser(commands: Any) -> None:
     """The ``validate`` command."""
     v = commands.add_parser(
@@ -89,12 +95,8 @@ def add_parser(commands: Any) -> None:
         '{"call": NAME, "direction": "request"|"response", "body": {...}}.',
     )
     v.add_argument("paths", nargs="+", metavar="PATH", help=".json or .jsonl file, or - for standard input")
-    v.add_argument(
-        "--profile",
-        choices=PROFILES,
-        default="strict",
-        help="strict: the field descriptions are the rule (default); lenient: also accept the spec's errata",
-    )
+    add_profile_option(v, "strict: the field descriptions are the rule (default); lenient: also accept the spec's "
+                          "errata")
     v.add_argument("--call", metavar="NAME", help="the call of every message (needed for bare responses)")
     v.add_argument(
         "--direction",
