@@ -13,8 +13,7 @@ from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._failures import Inconclusive, Nonconformance
-from oioi import Finding, calls, validate
-from oioi._schemas import SCHEMA_BASE, resolve
+from oioi import Finding, calls, definition, validate
 
 __all__ = ["as_exchange", "authenticated", "body", "for_the_partners_role", "identifiers", "json_content_type",
            "one_call", "tries_thin_out", "utf8", "valid_request", "waits", "waits_grow"]
@@ -26,7 +25,7 @@ AT_ONCE = 0.1  # seconds: waits that all stay under this are a storm, whatever t
 STEADY_GAPS = 5  # waits between tries needed before a pace is judged steady
 BACKOFF = "(request.rst: 'Your services must implement exponential back-off')"
 # A UID as schemas/common/definitions.json defines it (one place for the pattern: the schemas).
-UID = re.compile(resolve(SCHEMA_BASE + "common/definitions.json#/$defs/rfid-uid")["pattern"])
+UID = re.compile(definition("rfid-uid")["pattern"])
 # Validation rules that name a requirement of their own (the rest are sender.request-valid).
 SEMANTIC = {"semantic/session-interval-ordered": "session-post.intervals-consistent",
             "semantic/charging-interval-ordered": "session-post.intervals-consistent",
@@ -99,7 +98,7 @@ def one_call(entry: Entry, requirement: str = "sender.post-json") -> None:
 
 
 def _definition(name: str) -> dict[str, Any]:
-    found: dict[str, Any] = resolve(f"{SCHEMA_BASE}common/definitions.json#/$defs/{name}")
+    found: dict[str, Any] = definition(name)
     return found
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from conformance._catalogue import allowed_codes
 from conformance._exchange import Exchange
 from conformance._failures import Nonconformance
-from oioi import _schemas, results, validate
+from oioi import Erratum, errata, results, validate
 
 __all__ = [
     "answer_conforms",
@@ -145,9 +145,9 @@ def _general(code: int) -> set[int]:
 
 
 @functools.cache
-def _status_erratum() -> _schemas.Erratum:
+def _status_erratum() -> Erratum:
     """The erratum that lets a refusal come as a 4xx (schemas/errata.json, rule ``http/status``)."""
-    return next(e for e in _schemas.errata() if e.rule == "http/status")
+    return next(e for e in errata() if e.rule == "http/status")
 
 
 def refusal_status_allowed(status: int | None) -> bool:
