@@ -1,4 +1,4 @@
-"""Reference implementations of OIOI partners, with switchable faults, for certifying a conformance suite."""
+"""Reference implementations of OIOI partners, with switchable defects, for certifying a conformance suite."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The reference implementations (examples/): correct answers, and every fault showing its bug.
+"""The reference implementations (examples/): correct answers, and every defect showing its bug.
 
-In-process (Flask's test client, SQLite in memory): for each fault a probe, a few requests
+In-process (Flask's test client, SQLite in memory): for each defect a probe, a few requests
 whose last answer the correct implementation and the faulty variant answer differently, as
-the fault's description says. Over HTTP (the real gunicorn server, one process per role with
+the defect's description says. Over HTTP (the real gunicorn server, one process per role with
 ``--variants``): the served answers, the variant URLs, the masked API key, the exit codes.
 """
 
@@ -27,7 +27,7 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from examples import reference_cpo, reference_emp
-from examples._reference import EXTENSION, PATH, TRANSPORT_FAULTS, Endpoint, _checks
+from examples._reference import EXTENSION, PATH, TRANSPORT_DEFECTS, Endpoint, _checks
 from examples.demo import start_reference
 from examples.reference_cpo import _calls as cpo_calls
 from examples.reference_emp import _calls as emp_calls
@@ -114,7 +114,7 @@ NO_KEY = {"Content-Type": "application/json"}
 WRONG_KEY = {"Authorization": "key=not-the-key-0000", "Content-Type": "application/json"}
 TEXT_PLAIN = {"Authorization": f"key={API_KEY}", "Content-Type": "text/plain"}
 
-# --- probes: requests whose last answer shows the fault ------------------------------------------
+# --- probes: requests whose last answer shows the defect ------------------------------------------
 
 # Per role: a valid request the correct implementation answers 200/0, with a non-ASCII string in it.
 VALID = {"cpo": session_start(), "emp": station_post()}
@@ -124,14 +124,15 @@ EMPTY = {"cpo": Req({"session-start": {}}), "emp": Req({"rfid-verify": {}})}
 
 @dataclasses.dataclass(frozen=True)
 class Probe:
-    """Requests, and what the correct and the faulty implementation answer the last one: (status, code).
+    """Requests, and what the correct implementation and the variant (a defect or a behaviour on) answer the last one.
 
-    ``shows`` checks more of the faulty answer, when its status and code are those of a correct one.
+    Each answer as (status, code); ``shows`` checks more of the variant's answer, when its status and code are
+    those of a correct one.
     """
 
     steps: tuple[Req, ...]
     correct: tuple[int, Any]
-    faulty: tuple[int, Any]
+    variant: tuple[int, Any]
     shows: Callable[[Answer], bool] | None = None
 
 
@@ -212,9 +213,9 @@ PROBES = {
 CREATE: dict[str, Callable[..., Flask]] = {"cpo": reference_cpo.create_app, "emp": reference_emp.create_app}
 
 
-def client(role: str, faults: tuple[str, ...] = ()) -> FlaskClient:
+def client(role: str, defects: tuple[str, ...] = ()) -> FlaskClient:
     """A fresh implementation in memory, its clock and ids fixed."""
-    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], faults=faults)
+    app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], defects=defects)
     endpoint: Endpoint = app.extensions[EXTENSION]
     endpoint.now = lambda: NOW
     ids = itertools.count(1)
@@ -239,36 +240,36 @@ def outcome(answer: Answer) -> tuple[int, Any]:
     return status, body["result"]["code"] if isinstance(body, dict) else None
 
 
-def run_probe(role: str, faults: tuple[str, ...], probe: Probe) -> Answer:
-    app = client(role, faults)
-    answers = [send(app, req, check=not faults) for req in probe.steps]
+def run_probe(role: str, defects: tuple[str, ...], probe: Probe) -> Answer:
+    app = client(role, defects)
+    answers = [send(app, req, check=not defects) for req in probe.steps]
     return answers[-1]
 
 
-@pytest.mark.parametrize(("role", "fault"), [(r, f) for r in PROBES for f in PROBES[r]])
-def test_fault_shows_its_bug(role: str, fault: str) -> None:
-    probe = PROBES[role][fault]
-    correct, faulty = run_probe(role, (), probe), run_probe(role, (fault,), probe)
+@pytest.mark.parametrize(("role", "defect"), [(r, f) for r in PROBES for f in PROBES[r]])
+def test_defect_shows_its_bug(role: str, defect: str) -> None:
+    probe = PROBES[role][defect]
+    correct, defective = run_probe(role, (), probe), run_probe(role, (defect,), probe)
     assert outcome(correct) == probe.correct
-    assert outcome(faulty) == probe.faulty
-    assert faulty != correct
-    assert probe.shows is None or probe.shows(faulty)
+    assert outcome(defective) == probe.variant
+    assert defective != correct
+    assert probe.shows is None or probe.shows(defective)
 
 
-def test_the_faults_table_lists_every_fault() -> None:
-    """examples/faults.json (what self-validation certifies) names exactly each reference's faults."""
-    table = json.loads((Path(__file__).resolve().parent.parent / "examples" / "faults.json").read_text("utf-8"))
-    assert set(table["cpo"]) == set(reference_cpo.FAULTS)
-    assert set(table["emp"]) == set(reference_emp.FAULTS)
+def test_the_defects_table_lists_every_defect() -> None:
+    """examples/defects.json (what self-validation certifies) names exactly each reference's defects."""
+    table = json.loads((Path(__file__).resolve().parent.parent / "examples" / "defects.json").read_text("utf-8"))
+    assert set(table["cpo"]) == set(reference_cpo.DEFECTS)
+    assert set(table["emp"]) == set(reference_emp.DEFECTS)
 
 
-def test_every_fault_has_a_probe() -> None:
-    """Every fault of what a reference *receives* has a probe (tests/test_reference_client.py: what it sends)."""
+def test_every_defect_has_a_probe() -> None:
+    """Every defect of what a reference *receives* has a probe (tests/test_reference_client.py: what it sends)."""
     from tests.test_reference_client import SCENARIOS
 
-    assert set(PROBES["cpo"]) == set(reference_cpo.FAULTS) - set(SCENARIOS["cpo"])
-    assert set(PROBES["emp"]) == set(reference_emp.FAULTS) - set(SCENARIOS["emp"])
-    assert set(TRANSPORT_FAULTS) <= set(reference_cpo.FAULTS) & set(reference_emp.FAULTS)
+    assert set(PROBES["cpo"]) == set(reference_cpo.DEFECTS) - set(SCENARIOS["cpo"])
+    assert set(PROBES["emp"]) == set(reference_emp.DEFECTS) - set(SCENARIOS["emp"])
+    assert set(TRANSPORT_DEFECTS) <= set(reference_cpo.DEFECTS) & set(reference_emp.DEFECTS)
 
 
 # --- correct behaviours (examples/variants.json): answers the spec allows, shown against the default ---------
@@ -312,7 +313,7 @@ def test_behaviour_shows_itself(role: str, behaviour: str) -> None:
     app = CREATE[role](db_path=":memory:", api_keys=[API_KEY], behaviours=[behaviour])
     assert outcome(run_probe(role, (), probe)) == probe.correct
     answer = [send(app.test_client(), req, check=False) for req in probe.steps][-1]
-    assert outcome(answer) == probe.faulty
+    assert outcome(answer) == probe.variant
     assert probe.shows is None or probe.shows(answer)
 
 
@@ -337,7 +338,8 @@ def test_the_variants_table_lists_every_behaviour() -> None:
     """examples/variants.json (what self-validation certifies) names exactly each reference's behaviours."""
     assert set(VARIANTS["cpo"]) == set(reference_cpo.BEHAVIOURS)
     assert set(VARIANTS["emp"]) == set(reference_emp.BEHAVIOURS)
-    assert not set(VARIANTS["cpo"]) & set(reference_cpo.FAULTS) and not set(VARIANTS["emp"]) & set(reference_emp.FAULTS)
+    assert not set(VARIANTS["cpo"]) & set(reference_cpo.DEFECTS)
+    assert not set(VARIANTS["emp"]) & set(reference_emp.DEFECTS)
 
 
 def test_every_behaviour_quotes_the_spec_that_allows_it() -> None:
@@ -374,9 +376,9 @@ def test_other_paths_and_methods_answer_json() -> None:
         assert validate(response.get_json(), direction="response", status=status) == []
 
 
-def test_unknown_fault_is_a_value_error() -> None:  # ConfigError, with a "did you mean"
+def test_unknown_defect_is_a_value_error() -> None:  # ConfigError, with a "did you mean"
     with pytest.raises(ValueError, match="double-start"):
-        reference_cpo.create_app(db_path=":memory:", api_keys=[API_KEY], faults=["double-strat"])
+        reference_cpo.create_app(db_path=":memory:", api_keys=[API_KEY], defects=["double-strat"])
 
 
 # --- the references' own request checks (examples/_reference/_checks.py) --------------------------------------
@@ -484,7 +486,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Served]]:
-    """Both references, each with every fault variant, for the whole module."""
+    """Both references, each with every faulty variant, for the whole module."""
     workdir = tmp_path_factory.mktemp("reference")
     servers = {role: Served(role, workdir, "--variants", str(workdir / f"{role}-variants")) for role in CREATE}
     yield servers
@@ -553,15 +555,15 @@ def test_served_behaviour_variant_closes_each_connection(served: dict[str, Serve
 
 
 def test_served_unknown_variant_is_not_found(served: dict[str, Served]) -> None:
-    response = served["emp"].post(rfid_verify().body, path="/variant/no-such-fault/api/v4/request")
+    response = served["emp"].post(rfid_verify().body, path="/variant/no-such-defect/api/v4/request")
     assert result_of(response) == (404, "application/json", 230)
 
 
-def test_unknown_fault_exits_2_with_one_sentence() -> None:
-    command = [sys.executable, "-m", "examples.reference_emp", "--api-key", API_KEY, "--fault", "no-such-fault"]
+def test_unknown_defect_exits_2_with_one_sentence() -> None:
+    command = [sys.executable, "-m", "examples.reference_emp", "--api-key", API_KEY, "--defect", "no-such-defect"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "no-such-fault" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "no-such-defect" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
 
 

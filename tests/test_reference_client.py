@@ -2,8 +2,8 @@
 
 The scenarios are data (tests/scenarios/reference-client/*.json, shaped by scenario-schema.json):
 each is steps taken against a reference in-process whose partner is a ``RecordingPeer`` on a free
-loopback port, and each of its tests names a reference (the default, or with faults or behaviours)
-and what the observers read afterwards (tests/fixtures/reference_client.py). A sender fault shows
+loopback port, and each of its tests names a reference (the default, or with defects or behaviours)
+and what the observers read afterwards (tests/fixtures/reference_client.py). A sender defect shows
 its bug when its test expects something else than the default's test of the same scenario. The
 outbox's wait between tries is recorded instead of slept (its ``sleep`` seam), except below, where
 real time, a closed port or the outbox's own figures are the point.
@@ -41,16 +41,16 @@ def _cases() -> list[Any]:
             for scenario in _scenarios() for role in scenario["roles"] for test in scenario["tests"]]
 
 
-def _sender_faults() -> dict[str, dict[str, str]]:
-    """Each fault a scenario shows, per role, with that scenario's description."""
+def _sender_defects() -> dict[str, dict[str, str]]:
+    """Each defect a scenario shows, per role, with that scenario's description."""
     shown: dict[str, dict[str, str]] = {"cpo": {}, "emp": {}}
     for scenario in _scenarios():
         for role in scenario["roles"]:
-            shown[role].update({f: scenario["description"] for t in scenario["tests"] for f in t.get("faults", ())})
+            shown[role].update({f: scenario["description"] for t in scenario["tests"] for f in t.get("defects", ())})
     return shown
 
 
-SCENARIOS = _sender_faults()  # tests/test_reference.py: the faults shown here need no probe there
+SCENARIOS = _sender_defects()  # tests/test_reference.py: the defects shown here need no probe there
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def peer() -> Iterator[RecordingPeer]:
 
 @pytest.mark.parametrize(("role", "scenario", "test"), _cases())
 def test_scenario(peer: RecordingPeer, role: str, scenario: dict[str, Any], test: dict[str, Any]) -> None:
-    run = Run(reference(role, peer, *test.get("faults", ()), behaviours=tuple(test.get("behaviours", ()))), peer)
+    run = Run(reference(role, peer, *test.get("defects", ()), behaviours=tuple(test.get("behaviours", ()))), peer)
     for step in scenario["steps"]:
         run.step(step)
     observed = {name: OBSERVERS[name](run) for name in test["expect"]}
@@ -88,30 +88,30 @@ def test_scenario_descriptions_are_unique() -> None:
     assert [d for d, n in Counter(tests).items() if n > 1] == []
 
 
-def test_each_fault_and_behaviour_is_the_references() -> None:
+def test_each_defect_and_behaviour_is_the_references() -> None:
     for scenario in _scenarios():
         for role in scenario["roles"]:
             for test in scenario["tests"]:
-                assert set(test.get("faults", ())) <= set(MODULES[role].FAULTS), test["description"]
+                assert set(test.get("defects", ())) <= set(MODULES[role].DEFECTS), test["description"]
                 assert set(test.get("behaviours", ())) <= set(MODULES[role].BEHAVIOURS), test["description"]
 
 
-def test_each_fault_expects_something_else_than_the_default() -> None:
-    """A fault's test names only observers the default's test names too, and expects of one at least another value
+def test_each_defect_expects_something_else_than_the_default() -> None:
+    """A defect's test names only observers the default's test names too, and expects of one at least another value
     (the others are what its bug needs first, e.g. a started session).
     """
     for scenario in _scenarios():
-        defaults = [t["expect"] for t in scenario["tests"] if not t.keys() & {"faults", "behaviours"}]
-        for test in (t for t in scenario["tests"] if "faults" in t):
+        defaults = [t["expect"] for t in scenario["tests"] if not t.keys() & {"defects", "behaviours"}]
+        for test in (t for t in scenario["tests"] if "defects" in t):
             assert len(defaults) == 1, scenario["description"]
             assert test["expect"].keys() <= defaults[0].keys(), test["description"]
             assert any(defaults[0][n] != value for n, value in test["expect"].items()), test["description"]
 
 
-def test_every_fault_has_a_probe_or_a_scenario() -> None:
+def test_every_defect_has_a_probe_or_a_scenario() -> None:
     for role, module in MODULES.items():
         assert set(PROBES[role]).isdisjoint(SCENARIOS[role])
-        assert set(PROBES[role]) | set(SCENARIOS[role]) == set(module.FAULTS)
+        assert set(PROBES[role]) | set(SCENARIOS[role]) == set(module.DEFECTS)
 
 
 # --- what the scenarios cannot say: real time, a closed port, the reference's state and figures ----------------

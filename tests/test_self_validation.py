@@ -1,10 +1,10 @@
 """Self-validation: the correct reference implementations pass, every faulty variant is caught.
 
 Each reference runs once in gunicorn with ``--variants``: the correct implementation at
-``/api/v4/request``, each fault F at ``/variant/F/api/v4/request`` and each correct
+``/api/v4/request``, each defect F at ``/variant/F/api/v4/request`` and each correct
 behaviour B at ``/variant/B/api/v4/request``. ``oioi certify`` runs as a user runs it (a
-subprocess). For a fault, restricted to the requirements that must catch it, report.json
-must say ``fail`` for each of them (examples/faults.json); for a correct behaviour, in one
+subprocess). For a defect, restricted to the requirements that must catch it, report.json
+must say ``fail`` for each of them (examples/defects.json); for a correct behaviour, in one
 full run, no requirement may fail at any level, and a CPO must be left as it was found
 (examples/variants.json).
 """
@@ -32,7 +32,7 @@ from examples.demo import start_reference
 from oioi.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-FAULTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "faults.json").read_text(encoding="utf-8"))
+DEFECTS: dict[str, dict[str, Any]] = json.loads((ROOT / "examples" / "defects.json").read_text(encoding="utf-8"))
 VARIANTS: dict[str, Any] = json.loads((ROOT / "examples" / "variants.json").read_text(encoding="utf-8"))
 API_KEY = "self-validation-key-0123456789"
 
@@ -121,7 +121,7 @@ CORRECT = [pytest.param(role, name, id=f"{role}-{name}") for role in ("cpo", "em
 
 
 # First in the file: the longest runs, so pytest-xdist (--dist load) starts them first and the short
-# fault runs fill the workers around them.
+# defect runs fill the workers around them.
 @pytest.mark.parametrize(("role", "name"), CORRECT)
 def test_correct_variant_passes(request: pytest.FixtureRequest, tmp_path: Path, role: str, name: str) -> None:
     """One full certification of a correct variant (both directions, with the hook): no requirement fails at
@@ -138,16 +138,16 @@ def test_correct_variant_passes(request: pytest.FixtureRequest, tmp_path: Path, 
     if role == "cpo":  # an EMP's state (stations, statuses, CDRs it received) has no OIOI call to undo it
         left = initial_state_left(STATE_DIRS[role] / f"{name}.sqlite")
         assert left == {what: [] for what in left}, left
-CASES = [pytest.param(role, fault, entry["caught-by"], id=f"{role}-{fault}")
-         for role in ("cpo", "emp") for fault, entry in FAULTS[role].items()]
+CASES = [pytest.param(role, defect, entry["caught-by"], id=f"{role}-{defect}")
+         for role in ("cpo", "emp") for defect, entry in DEFECTS[role].items()]
 
 
-@pytest.mark.parametrize(("role", "fault", "caught_by"), CASES)
-def test_faulty_variant_is_caught_by_its_requirement(
-    request: pytest.FixtureRequest, tmp_path: Path, role: str, fault: str, caught_by: list[str]
+@pytest.mark.parametrize(("role", "defect", "caught_by"), CASES)
+def test_each_defect_is_caught_by_its_requirement(
+    request: pytest.FixtureRequest, tmp_path: Path, role: str, defect: str, caught_by: list[str]
 ) -> None:
     base = request.getfixturevalue(f"reference_{role}")
-    url = f"{base}/variant/{fault}/api/v4/request"
+    url = f"{base}/variant/{defect}/api/v4/request"
     options = [f"--requirement={r}" for r in caught_by]
     status, report, output = certify(role, url, tmp_path, *options, *declared(role, None))
     verdicts = _verdicts(report)
@@ -185,19 +185,19 @@ def test_correct_reference_passes_every_applicable_requirement(
         assert left == {what: [] for what in left}, left
 
 
-SHOULD_ONLY = [pytest.param(role, fault, entry["caught-by"], id=f"{role}-{fault}")
-               for role, fault in (("cpo", "ignores-content-type"), ("emp", "status-ignores-partner"))
-               for entry in [FAULTS[role][fault]]]
+SHOULD_ONLY = [pytest.param(role, defect, entry["caught-by"], id=f"{role}-{defect}")
+               for role, defect in (("cpo", "ignores-content-type"), ("emp", "status-ignores-partner"))
+               for entry in [DEFECTS[role][defect]]]
 
 
-@pytest.mark.parametrize(("role", "fault", "caught_by"), SHOULD_ONLY)
+@pytest.mark.parametrize(("role", "defect", "caught_by"), SHOULD_ONLY)
 def test_strict_makes_a_failed_should_fail_the_run(
-    request: pytest.FixtureRequest, tmp_path: Path, role: str, fault: str, caught_by: list[str]
+    request: pytest.FixtureRequest, tmp_path: Path, role: str, defect: str, caught_by: list[str]
 ) -> None:
-    """A fault caught only by SHOULDs: the run passes (exit 0, verdict pass) and --strict makes it fail (exit 1)."""
+    """A defect caught only by SHOULDs: the run passes (exit 0, verdict pass) and --strict makes it fail (exit 1)."""
     assert {requirement(r)["level"] for r in caught_by} == {"SHOULD"}
     base = request.getfixturevalue(f"reference_{role}")
-    url = f"{base}/variant/{fault}/api/v4/request"
+    url = f"{base}/variant/{defect}/api/v4/request"
     options = [f"--requirement={r}" for r in caught_by] + declared(role, None)
     for strict, status_expected, verdict in ((False, 0, "pass"), (True, 1, "fail")):
         report_dir = tmp_path / ("strict" if strict else "default")
@@ -206,35 +206,35 @@ def test_strict_makes_a_failed_should_fail_the_run(
         assert {r: _verdicts(report)[r] for r in caught_by} == dict.fromkeys(caught_by, "fail")
 
 
-def test_every_tested_requirement_is_proven_by_a_fault() -> None:
-    proven = {r for role in ("cpo", "emp") for entry in FAULTS[role].values() for r in entry["caught-by"]}
+def test_every_tested_requirement_is_proven_by_a_defect() -> None:
+    proven = {r for role in ("cpo", "emp") for entry in DEFECTS[role].values() for r in entry["caught-by"]}
     tested = {r["id"] for r in requirements() if "test" in r}
     assert sorted(tested - proven) == []
     assert sorted(proven - tested) == []
 
 
-def test_faults_table_in_the_readme_lists_every_fault() -> None:
+def test_defects_table_in_the_readme_lists_every_defect() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for role in ("cpo", "emp"):
-        for fault, entry in FAULTS[role].items():
+        for defect, entry in DEFECTS[role].items():
             for rid in entry["caught-by"]:
-                assert f"`{fault}`" in readme and f"`{rid}`" in readme, (fault, rid)
+                assert f"`{defect}`" in readme and f"`{rid}`" in readme, (defect, rid)
 
 
 @pytest.mark.parametrize(
-    ("role", "fault"),
+    ("role", "defect"),
     [("cpo", "double-start"), ("cpo", "forgets-reservations"), ("emp", "status-ignores-partner"),
      ("emp", "refuses-cdr-update")],
 )
-def test_state_machines_catch_faults_on_their_own(
-    request: pytest.FixtureRequest, tmp_path: Path, role: str, fault: str
+def test_state_machines_catch_defects_on_their_own(
+    request: pytest.FixtureRequest, tmp_path: Path, role: str, defect: str
 ) -> None:
-    """The hypothesis.stateful checks alone (pytest plugin, ``-k behaves``) fail on a requirement of the fault."""
+    """The hypothesis.stateful checks alone (pytest plugin, ``-k behaves``) fail on a requirement of the defect."""
     from examples.reference_cpo import DEFAULT_CONNECTORS
 
     base = request.getfixturevalue(f"reference_{role}")
     command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-               "-k", "behaves_like_the_model", "--oioi-url", f"{base}/variant/{fault}/api/v4/request",
+               "-k", "behaves_like_the_model", "--oioi-url", f"{base}/variant/{defect}/api/v4/request",
                "--oioi-role", role, "--oioi-seed", "8", "--oioi-report-dir", str(tmp_path)]  # seed 8: no other test's
     command += [f"--oioi-connector-id={c}" for c in DEFAULT_CONNECTORS] if role == "cpo" else []
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
@@ -242,7 +242,7 @@ def test_state_machines_catch_faults_on_their_own(
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert report["errors"] == [], done.stdout[-3000:]
     failed = {row["id"]: row["failures"][0]["check"] for row in report["requirements"] if row["verdict"] == "fail"}
-    assert failed and set(failed) <= set(FAULTS[role][fault]["caught-by"]), done.stdout[-3000:]
+    assert failed and set(failed) <= set(DEFECTS[role][defect]["caught-by"]), done.stdout[-3000:]
     assert set(failed.values()) == {f"test_{role}_behaves_like_the_model"}
 
 

@@ -1,11 +1,11 @@
-"""What both reference implementations share: the OIOI transport, their state, serving, fault variants.
+"""What both reference implementations share: the OIOI transport, their state, serving, faulty variants.
 
 A role package supplies its handlers (one plain function per call it receives), its control
-actions (what it sends, on a test's ``POST /control``) and its faults; `make_app` wraps them in
+actions (what it sends, on a test's ``POST /control``) and its defects; `make_app` wraps them in
 the transport of request.rst, `make_outbox` delivers what it sends to its partner,
 `variants_app` mounts every faulty variant next to the correct implementation, and `main` is
 the command line. A role's correct behaviours (`TRANSPORT_BEHAVIOURS`, `SENDER_BEHAVIOURS` and
-its own) are served like its faults, each at ``/variant/B/api/v4/request``.
+its own) are served like its defects, each at ``/variant/B/api/v4/request``.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from __future__ import annotations
 from examples._reference._behaviours import SENDER_BEHAVIOURS, TRANSPORT_BEHAVIOURS, check_behaviours
 from examples._reference._control import CONTROL_PATH, Action, ControlError, optional_text, required_text
 from examples._reference._db import Database
-from examples._reference._outbox import SENDER_FAULTS, Outbox, Outcome, make_outbox
+from examples._reference._outbox import SENDER_DEFECTS, Outbox, Outcome, make_outbox
 from examples._reference._serve import Role, main, run
 from examples._reference._transport import (
     EXTENSION,
     PATH,
-    TRANSPORT_FAULTS,
+    TRANSPORT_DEFECTS,
     Body,
     Context,
     Endpoint,
     Handler,
     check_api_keys,
-    check_faults,
+    check_defects,
     make_app,
 )
 from examples._reference._variants import PREFIX, Variants, variants_app
@@ -35,9 +35,9 @@ __all__ = [
     "PATH",
     "PREFIX",
     "SENDER_BEHAVIOURS",
-    "SENDER_FAULTS",
+    "SENDER_DEFECTS",
     "TRANSPORT_BEHAVIOURS",
-    "TRANSPORT_FAULTS",
+    "TRANSPORT_DEFECTS",
     "Action",
     "Body",
     "Context",
@@ -51,7 +51,7 @@ __all__ = [
     "Variants",
     "check_api_keys",
     "check_behaviours",
-    "check_faults",
+    "check_defects",
     "main",
     "make_app",
     "make_outbox",

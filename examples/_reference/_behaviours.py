@@ -1,8 +1,8 @@
 """Correct behaviours: switches for what the spec allows but the references' defaults do not do.
 
-A fault is a bug a conformance suite must catch; a behaviour is the mirror: something a
+A defect is a bug a conformance suite must catch; a behaviour is the mirror: something a
 correct partner may do, which a conformance suite must never fail. Each one is an ``if``
-where a real partner's choice would be, like the faults. A combination (e.g.
+where a real partner's choice would be, like the defects. A combination (e.g.
 ``strict-partner``) switches several on at once. examples/variants.json lists them with the
 spec sentence that allows each.
 """
@@ -66,7 +66,7 @@ def refusal_status(code: int) -> int:
 
 
 def check_names(valid: Mapping[str, str], given: Iterable[str], title: str, kind: str) -> list[str]:
-    """The ``kind``s (faults, behaviours) given; `ConfigError` (a ValueError) names an unknown one and lists the
+    """The ``kind``s (defects, behaviours) given; `ConfigError` (a ValueError) names an unknown one and lists the
     valid ones.
     """
     chosen = [given] if isinstance(given, str) else list(given)

@@ -8,7 +8,7 @@ Retry-After header included in the response. Your services must implement expone
 So: HTTP 200 is delivered; a 4xx is final (the partner refused this message, sending it again
 changes nothing); a 5xx, a timeout or a refused connection is tried again after
 max(Retry-After, ``base_delay`` * 2^(n-1)) seconds, at most ``max_tries`` tries in all.
-The sender faults live here, each one ``if`` where a real partner's bug would be, and so do the
+The sender defects live here, each one ``if`` where a real partner's bug would be, and so do the
 sender's correct behaviours (a 30 s client timeout, jittered back-off, no keep-alive).
 """
 
@@ -32,11 +32,11 @@ import requests
 from examples._reference._behaviours import JITTER_BASE, SLOW_CLIENT_TIMEOUT
 from oioi.errors import ConfigError
 
-__all__ = ["SENDER_FAULTS", "Outbox", "Outcome", "make_outbox"]
+__all__ = ["SENDER_DEFECTS", "Outbox", "Outcome", "make_outbox"]
 
 Body = dict[str, Any]
 
-SENDER_FAULTS: dict[str, str] = {
+SENDER_DEFECTS: dict[str, str] = {
     "bearer-auth": "Sends its partner API key as 'Authorization: Bearer <key>' instead of 'key=<key>'.",
     "no-retry-after-503": "Never sends a message again, whatever the partner answered.",
     "retry-storm": "Retries a message that failed with 5xx at once, up to 8 tries, ignoring Retry-After.",
@@ -47,7 +47,7 @@ SENDER_FAULTS: dict[str, str] = {
     "partner-identifier-outside": "Puts partner-identifier beside the call's key instead of inside the call's object.",
     "short-partner-identifier": "Names itself with the first 12 characters of its partner identifier.",
 }
-# Only the CPO switches this one on (its FAULTS); the outbox is shared, so the `if` is here.
+# Only the CPO switches this one on (its DEFECTS); the outbox is shared, so the `if` is here.
 RETRIES_AFTER_4XX = "retries-after-4xx"
 NEW_SESSION_ID_ON_RETRY = "new-session-id-on-retry"
 STORM_TRIES = 8
@@ -86,11 +86,11 @@ class Outbox:
         url: str,
         api_key: str,
         identifier: str,
-        faults: frozenset[str],
+        defects: frozenset[str],
         title: str,
         behaviours: frozenset[str] = frozenset(),
     ) -> None:
-        self.url, self.identifier, self.faults, self.title = url, identifier, faults, title
+        self.url, self.identifier, self.defects, self.title = url, identifier, defects, title
         self.behaviours = behaviours
         self._api_key = api_key
         self.base_delay = JITTER_BASE if "jittered-backoff" in behaviours else 0.5  # seconds before the 2nd try
@@ -149,25 +149,25 @@ class Outbox:
         tries = self.tries()
         for n in range(1, tries + 1):
             status, answer, retry_after = self._try(message)
-            done = status is not None and (status < 500 and not (status >= 400 and RETRIES_AFTER_4XX in self.faults))
-            done = done or (status is None and "no-retry-after-timeout" in self.faults)  # the fault: gives up
+            done = status is not None and (status < 500 and not (status >= 400 and RETRIES_AFTER_4XX in self.defects))
+            done = done or (status is None and "no-retry-after-timeout" in self.defects)  # the defect: gives up
             if done or n == tries:
                 self._log(call, n, tries, status, "delivered" if status == 200 else "given up")
                 return Outcome(status, answer, n)
             delay = self.delay(n, retry_after)
             self._log(call, n, tries, status, f"next try in {delay:g} s")
             self.sleep(delay)
-            if call == "session-post" and NEW_SESSION_ID_ON_RETRY in self.faults:  # the fault: a "new" CDR
+            if call == "session-post" and NEW_SESSION_ID_ON_RETRY in self.defects:  # the defect: a "new" CDR
                 message = {call: {**message[call], "session-id": str(uuid.uuid4())}}
         raise AssertionError("unreachable: the last try returns")
 
     def tries(self) -> int:
         """How many tries a message gets at most."""
-        if "no-retry-after-503" in self.faults:
+        if "no-retry-after-503" in self.defects:
             return 1
-        if "steady-retries" in self.faults:
+        if "steady-retries" in self.defects:
             return STEADY_TRIES
-        return STORM_TRIES if "retry-storm" in self.faults else self.max_tries
+        return STORM_TRIES if "retry-storm" in self.defects else self.max_tries
 
     def delay(self, tries: int, retry_after: float | None) -> float:
         """Seconds to wait after try ``tries`` failed: max(Retry-After, base_delay * 2^(tries-1)).
@@ -175,29 +175,29 @@ class Outbox:
         With jittered-backoff, "equal jitter": half of the back-off fixed, the other half random, so the
         waits still grow ("Your services must implement exponential back-off", request.rst).
         """
-        if "retry-storm" in self.faults:
+        if "retry-storm" in self.defects:
             return 0.0
         backoff = self.base_delay * 2.0 ** (tries - 1)
         if "jittered-backoff" in self.behaviours:
             backoff = backoff / 2 + self.random() * backoff / 2
-        if "steady-retries" in self.faults:  # the fault: the back-off stops growing at 2 * base_delay
+        if "steady-retries" in self.defects:  # the defect: the back-off stops growing at 2 * base_delay
             backoff = min(backoff, 2 * self.base_delay)
         return max(retry_after or 0.0, backoff)
 
     def _try(self, message: Body) -> tuple[int | None, Any, float | None]:
         """One POST: its status, its JSON answer (None if not JSON) and its Retry-After in seconds."""
-        scheme = "Bearer " if "bearer-auth" in self.faults else "key="
-        content_type = "text/plain" if "text-plain-content-type" in self.faults else "application/json"
+        scheme = "Bearer " if "bearer-auth" in self.defects else "key="
+        content_type = "text/plain" if "text-plain-content-type" in self.defects else "application/json"
         headers = {"Authorization": scheme + self._api_key, "Content-Type": content_type}
         if "connection-close" in self.behaviours:  # HTTP/1.0 style: one connection per message
             headers["Connection"] = "close"
         ((call, fields),) = message.items()
-        if "partner-identifier-outside" in self.faults and "partner-identifier" in fields:  # the fault: two keys
+        if "partner-identifier-outside" in self.defects and "partner-identifier" in fields:  # the defect: two keys
             message = {
                 call: {k: v for k, v in fields.items() if k != "partner-identifier"},
                 "partner-identifier": fields["partner-identifier"],
             }
-        data = json.dumps(message, ensure_ascii=False).encode("utf-16" if "utf16-body" in self.faults else "utf-8")
+        data = json.dumps(message, ensure_ascii=False).encode("utf-16" if "utf16-body" in self.defects else "utf-8")
         try:
             answer = requests.post(self.url, data=data, headers=headers, timeout=self.timeout)
         except requests.RequestException as error:
@@ -234,7 +234,7 @@ def make_outbox(
     url: str | None,
     api_key: str | None,
     identifier: str,
-    faults: Iterable[str],
+    defects: Iterable[str],
     title: str,
     behaviours: Iterable[str] = (),
 ) -> Outbox | None:
@@ -251,7 +251,7 @@ def make_outbox(
         raise ConfigError(f"Received: --partner-url {url!r}\nExpected: an http:// or https:// URL of the partner.")
     if not isinstance(identifier, str) or not identifier:
         raise ConfigError(f"Received: --partner-identifier {identifier!r}\nExpected: a non-empty partner identifier.")
-    faults = frozenset(faults)
-    if "short-partner-identifier" in faults:  # the fault: shorter than the glossary's 16 characters
+    defects = frozenset(defects)
+    if "short-partner-identifier" in defects:  # the defect: shorter than the glossary's 16 characters
         identifier = identifier[:12]
-    return Outbox(url, api_key, identifier, faults, title, frozenset(behaviours))
+    return Outbox(url, api_key, identifier, defects, title, frozenset(behaviours))

@@ -27,7 +27,7 @@ from flask import Flask
 
 from examples._reference._behaviours import check_behaviours
 from examples._reference._outbox import make_outbox
-from examples._reference._transport import PATH, check_api_keys, check_faults
+from examples._reference._transport import PATH, check_api_keys, check_defects
 from examples._reference._variants import PREFIX, variants_app
 from oioi import mask, serving
 from oioi.errors import ConfigError
@@ -42,7 +42,7 @@ class Role:
     name: str  # "cpo" or "emp": the module is examples.reference_<name>
     title: str  # "reference CPO"
     create_app: Callable[..., Flask]
-    faults: Mapping[str, str]
+    defects: Mapping[str, str]
     behaviours: Mapping[str, str] = dataclasses.field(default_factory=dict)
     combinations: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
@@ -51,7 +51,7 @@ def parser(role: Role) -> argparse.ArgumentParser:
     """The options of ``python -m examples.reference_<role>``."""
     p = argparse.ArgumentParser(
         prog=f"python -m examples.reference_{role.name}",
-        description=f"Serve the {role.title}, a correct OIOI 4.19 endpoint with switchable faults and behaviours, "
+        description=f"Serve the {role.title}, a correct OIOI 4.19 endpoint with switchable defects and behaviours, "
         "in gunicorn.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -66,12 +66,12 @@ def parser(role: Role) -> argparse.ArgumentParser:
     )
     p.add_argument("--db", metavar="PATH", help="SQLite file of the state (default: a file in a fresh temp dir)")
     p.add_argument(
-        "--fault",
+        "--defect",
         action="append",
-        dest="faults",
+        dest="defects",
         default=[],
         metavar="NAME",
-        help=f"switch a fault on (repeatable): {', '.join(role.faults)}",
+        help=f"switch a defect on (repeatable): {', '.join(role.defects)}",
     )
     p.add_argument(
         "--behaviour",
@@ -84,7 +84,7 @@ def parser(role: Role) -> argparse.ArgumentParser:
     p.add_argument(
         "--variants",
         metavar="DIR",
-        help=f"also serve every fault and behaviour V at {PREFIX}V{PATH}, its state in DIR/V.sqlite",
+        help=f"also serve every defect and behaviour V at {PREFIX}V{PATH}, its state in DIR/V.sqlite",
     )
     partner = p.add_argument_group(
         "partner", "where it sends (on POST /control, a test hook with no API key: never expose it in production)"
@@ -132,7 +132,7 @@ def _check_db(path: str) -> None:
 
 def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[], Any]:
     """What the worker calls to build the app, after checking the options (`ConfigError` names a wrong one)."""
-    faults = check_faults(role.faults, args.faults, role.title)
+    defects = check_defects(role.defects, args.defects, role.title)
     check_behaviours(role.behaviours, role.combinations, args.behaviours, role.title)
     check_api_keys(args.api_keys, role.title)
     partner = _partner(args)
@@ -142,19 +142,19 @@ def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[],
             role.create_app,
             db_path=db_path,
             api_keys=args.api_keys,
-            faults=faults,
+            defects=defects,
             behaviours=args.behaviours,
             **partner,
         )
-    if faults or args.behaviours:
+    if defects or args.behaviours:
         raise ConfigError(
-            "Use --fault/--behaviour or --variants, not both: with --variants every variant has its own endpoint."
+            "Use --defect/--behaviour or --variants, not both: with --variants every variant has its own endpoint."
         )
     os.makedirs(args.variants, exist_ok=True)
     return functools.partial(
         variants_app,
         role.create_app,
-        role.faults,
+        role.defects,
         args.variants,
         args.api_keys,
         behaviours=role.behaviours,
@@ -178,9 +178,9 @@ def _serve(
 ) -> int:
     def announce(host: str, port: int) -> None:
         keys = ", ".join(mask(key) for key in args.api_keys)
-        faults, behaviours = ", ".join(args.faults) or "none", ", ".join(args.behaviours) or "none"
+        defects, behaviours = ", ".join(args.defects) or "none", ", ".join(args.behaviours) or "none"
         print(
-            f"{role.title}: API keys {keys}; faults: {faults}; behaviours: {behaviours}; state in {db_path}",
+            f"{role.title}: API keys {keys}; defects: {defects}; behaviours: {behaviours}; state in {db_path}",
             file=stderr,
             flush=True,
         )
@@ -194,7 +194,7 @@ def _serve(
             )
         if args.variants is not None:
             print(
-                f"{role.title}: variants at http://{host}:{port}{PREFIX}<fault or behaviour>{PATH}, "
+                f"{role.title}: variants at http://{host}:{port}{PREFIX}<defect or behaviour>{PATH}, "
                 f"state in {args.variants}",
                 file=stderr,
                 flush=True,

@@ -17,7 +17,7 @@ The transport's correct behaviours (examples/_reference/_behaviours.py) switch t
 answers the spec allows: stricter validation, refusals as 4xx, general codes, extra fields,
 no keep-alive, slower answers.
 
-The transport faults live here, each one ``if`` where a real partner's bug would be.
+The transport defects live here, each one ``if`` where a real partner's bug would be.
 """
 
 from __future__ import annotations
@@ -49,13 +49,13 @@ from oioi.results import ResultCodeError, result
 __all__ = [
     "EXTENSION",
     "PATH",
-    "TRANSPORT_FAULTS",
+    "TRANSPORT_DEFECTS",
     "Body",
     "Context",
     "Endpoint",
     "Handler",
     "check_api_keys",
-    "check_faults",
+    "check_defects",
     "make_app",
 ]
 
@@ -67,7 +67,7 @@ SUCCESS = "Success."
 Body = dict[str, Any]
 T = TypeVar("T")
 
-TRANSPORT_FAULTS: dict[str, str] = {
+TRANSPORT_DEFECTS: dict[str, str] = {
     "ignores-api-key": "Processes requests that carry no Authorization header (a wrong key is still refused).",
     "accepts-any-api-key": "Accepts any 'key=…' value in the Authorization header (a missing header is still refused).",
     "ignores-content-type": "Handles a JSON body whatever its Content-Type, e.g. text/plain.",
@@ -88,7 +88,7 @@ class Context:
     """What a call's handler works with."""
 
     db: sqlite3.Connection  # this request's transaction: committed when the handler returns
-    faults: frozenset[str]
+    defects: frozenset[str]
     now: datetime.datetime  # this request's time (timezone-aware), from `Endpoint.now`
     new_id: Callable[[], str]
     partner_identifier: str = ""  # ours, as the partner knows us ("" when no partner is configured)
@@ -104,7 +104,7 @@ Handler = Callable[[Context, Body], Body]
 
 
 class EarlyAnswer(Exception):
-    """The answer to a request that never reaches its handler (a JSON body, or text for a fault)."""
+    """The answer to a request that never reaches its handler (a JSON body, or text for a defect)."""
 
     def __init__(self, status: int, body: Body | str) -> None:
         super().__init__(status)
@@ -126,18 +126,18 @@ class Endpoint:
         self,
         role: str,
         handlers: Mapping[str, Handler],
-        faults: frozenset[str],
+        defects: frozenset[str],
         api_keys: list[str],
         db: Database,
         outbox: Outbox | None = None,
         behaviours: frozenset[str] = frozenset(),
     ) -> None:
-        self.role, self.handlers, self.faults, self.db, self.outbox = role, dict(handlers), faults, db, outbox
+        self.role, self.handlers, self.defects, self.db, self.outbox = role, dict(handlers), defects, db, outbox
         self.behaviours = behaviours
         self._keys = [key.encode() for key in api_keys]
         self._lock = threading.Lock()
         self._broken = False  # breaks-after-malformed: the next request fails
-        self.extras: dict[str, Any] = {}  # what a fault of the control hook remembers between actions
+        self.extras: dict[str, Any] = {}  # what a defect of the control hook remembers between actions
         # Seams for tests: the clock (timezone-aware) and the session id generator.
         self.now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
         self.new_id: Callable[[], str] = lambda: str(uuid.uuid4())
@@ -163,10 +163,10 @@ class Endpoint:
 
     def _authorize(self, header: str | None) -> None:
         """Request.rst: "The HTTP header must contain ... ``Authorization: key=<your-API-key>``"."""
-        if header is None and "ignores-api-key" in self.faults:
+        if header is None and "ignores-api-key" in self.defects:
             return
         given = header[len("key=") :] if header is not None and header.startswith("key=") else None
-        if given is not None and "accepts-any-api-key" in self.faults:
+        if given is not None and "accepts-any-api-key" in self.defects:
             return
         if given is None or not self._known_key(given):
             raise refuse(401, 210, "Send 'Authorization: key=<api-key>' with a key this partner gave you.")
@@ -183,7 +183,7 @@ class Endpoint:
         """Request.rst: "The HTTP header must contain ... ``Content-Type: application/json``"; 400, as its table
         lists no other status for "a format that is not allowed".
         """
-        if request.mimetype != "application/json" and "ignores-content-type" not in self.faults:
+        if request.mimetype != "application/json" and "ignores-content-type" not in self.defects:
             raise refuse(
                 400,
                 230,
@@ -195,7 +195,7 @@ class Endpoint:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as bad:
-            if "decodes-latin1" in self.faults:
+            if "decodes-latin1" in self.defects:
                 return raw.decode("latin-1")
             raise refuse(
                 400,
@@ -209,9 +209,9 @@ class Endpoint:
         try:
             return json.loads(text, parse_constant=_not_json)
         except (ValueError, RecursionError) as bad:
-            if "500-on-malformed-json" in self.faults:
+            if "500-on-malformed-json" in self.defects:
                 raise EarlyAnswer(500, "Internal Server Error") from None
-            if "breaks-after-malformed" in self.faults:
+            if "breaks-after-malformed" in self.defects:
                 with self._lock:
                     self._broken = True
             problem = "nested too deeply" if isinstance(bad, RecursionError) else str(bad)
@@ -221,12 +221,12 @@ class Endpoint:
     def _call_of(self, message: Any) -> tuple[str, Body]:
         """The call named by the request's single top-level key, and the request holding only it."""
         keys = list(message) if isinstance(message, dict) else None
-        if keys and len(keys) > 1 and keys[0] in self.handlers and "first-of-two-calls" in self.faults:
+        if keys and len(keys) > 1 and keys[0] in self.handlers and "first-of-two-calls" in self.defects:
             return keys[0], {keys[0]: message[keys[0]]}
         if keys is not None and len(keys) == 1:
             if keys[0] in self.handlers:
                 return keys[0], message
-            if "200-on-unknown-call" in self.faults:
+            if "200-on-unknown-call" in self.defects:
                 raise EarlyAnswer(200, {"result": result(0, SUCCESS)})
         received = f"top-level keys {keys!r}" if keys is not None else f"a JSON {type(message).__name__}"
         raise refuse(
@@ -241,7 +241,7 @@ class Endpoint:
 
         request.rst: "400 Bad request. Your request contains data and/or is in a format that is not allowed."
         """
-        found = [] if "skips-validation" in self.faults else _checks.problems(call, body)
+        found = [] if "skips-validation" in self.defects else _checks.problems(call, body)
         if found:
             spec = f"calls/{call.replace('-', '_')}.rst"
             raise refuse(400, 230, f"The request breaks the field descriptions of {spec}; see 'error'.", error=found)
@@ -264,16 +264,16 @@ class Endpoint:
             status = refusal_status(outcome.code) if "refusals-as-4xx" in self.behaviours else 200
             return status, {"result": outcome.result()}
         except Exception:
-            if "skips-validation" not in self.faults:
+            if "skips-validation" not in self.defects:
                 raise  # our bug: Flask logs it and `http_error` answers 500/100
-            return 200, {"result": result(0, SUCCESS)}  # the fault: whatever went wrong, "success"
+            return 200, {"result": result(0, SUCCESS)}  # the defect: whatever went wrong, "success"
         return 200, {**payload, "result": payload.get("result", result(0, SUCCESS))}
 
     def transact(self, work: Callable[[Context], T]) -> T:
         """Run ``work`` in one transaction; then queue the messages it left in ``outbound`` for the partner."""
         identifier = self.outbox.identifier if self.outbox is not None else ""
         with self.db.transaction() as tx:
-            ctx = Context(tx, self.faults, self.now(), self.new_id, identifier, behaviours=self.behaviours)
+            ctx = Context(tx, self.defects, self.now(), self.new_id, identifier, behaviours=self.behaviours)
             value = work(ctx)
         if self.outbox is not None:
             for message in ctx.outbound:
@@ -282,16 +282,16 @@ class Endpoint:
         return value
 
     def send(self, status: int, body: Body | str) -> Response:
-        """The HTTP answer: JSON in UTF-8, unless a fault garbles it (or a behaviour generalises or extends it)."""
+        """The HTTP answer: JSON in UTF-8, unless a defect garbles it (or a behaviour generalises or extends it)."""
         if isinstance(body, dict):
             body = self._behave(body)
-        if "result-code-as-string" in self.faults and isinstance(body, dict) and "result" in body:
+        if "result-code-as-string" in self.defects and isinstance(body, dict) and "result" in body:
             body = {**body, "result": {**body["result"], "code": f"{body['result']['code']:03d}"}}
-        if "plain-text-errors" in self.faults and status != 200:
+        if "plain-text-errors" in self.defects and status != 200:
             body = http.HTTPStatus(status).phrase
         text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
         mimetype = "text/plain" if isinstance(body, str) else "application/json"
-        if "html-content-type" in self.faults:
+        if "html-content-type" in self.defects:
             mimetype = "text/html"
         return Response(text.encode("utf-8"), status=status, mimetype=mimetype)
 
@@ -344,7 +344,7 @@ def make_app(
     *,
     role: str,
     handlers: Mapping[str, Handler],
-    faults: frozenset[str],
+    defects: frozenset[str],
     api_keys: list[str],
     db: Database,
     outbox: Outbox | None = None,
@@ -357,7 +357,7 @@ def make_app(
     whose actions send through ``outbox`` (None: no partner configured, every action answers 409).
     """
     check_api_keys(api_keys, f"reference {role}")
-    endpoint = Endpoint(role, handlers, faults, api_keys, db, outbox, behaviours)
+    endpoint = Endpoint(role, handlers, defects, api_keys, db, outbox, behaviours)
     app = Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions[EXTENSION] = endpoint
@@ -394,9 +394,9 @@ def closing(wsgi_app: Any) -> Any:
     return app
 
 
-def check_faults(valid: Mapping[str, str], given: Iterable[str], title: str) -> frozenset[str]:
-    """The faults to switch on; `ConfigError` (a ValueError) names an unknown one and lists the valid ones."""
-    return frozenset(check_names(valid, given, title, "fault"))
+def check_defects(valid: Mapping[str, str], given: Iterable[str], title: str) -> frozenset[str]:
+    """The defects to switch on; `ConfigError` (a ValueError) names an unknown one and lists the valid ones."""
+    return frozenset(check_names(valid, given, title, "defect"))
 
 
 def check_api_keys(api_keys: list[str], title: str) -> None:

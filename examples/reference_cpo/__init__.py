@@ -1,15 +1,15 @@
-"""A reference CPO: a small, correct OIOI CPO, with switchable faults.
+"""A reference CPO: a small, correct OIOI CPO, with switchable defects.
 
 It receives session-start, session-stop, rfid-post, reservation-start and reservation-stop
 (cpo/remote_start.rst, cpo/reservation.rst, cpo/rfid_start.rst). With a partner configured it
 also sends, as a CPO does: station-post, connector-post-status, rfid-verify and session-post,
 when a test tells it what happened through ``POST /control`` (reference_cpo/_control.py) and
-when a remote session starts or stops. Each fault in `FAULTS` is the correct implementation
+when a remote session starts or stops. Each defect in `DEFECTS` is the correct implementation
 with one bug real partners make; a conformance suite must catch each. Each behaviour in
 `BEHAVIOURS` is the mirror: something the spec allows that the defaults do not do; a
 conformance suite must pass each.
 
->>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["double-start"])
+>>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], defects=["double-start"])
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from flask import Flask
 
 from examples._reference import (
     SENDER_BEHAVIOURS,
-    SENDER_FAULTS,
+    SENDER_DEFECTS,
     TRANSPORT_BEHAVIOURS,
-    TRANSPORT_FAULTS,
+    TRANSPORT_DEFECTS,
     Database,
     check_api_keys,
     check_behaviours,
-    check_faults,
+    check_defects,
     make_app,
     make_outbox,
 )
@@ -38,10 +38,10 @@ __all__ = [
     "BEHAVIOURS",
     "COMBINATIONS",
     "CPO_BEHAVIOURS",
-    "CPO_FAULTS",
+    "CPO_DEFECTS",
     "DEFAULT_CONNECTORS",
     "DEFAULT_PARTNER_IDENTIFIER",
-    "FAULTS",
+    "DEFECTS",
     "create_app",
 ]
 
@@ -51,7 +51,7 @@ DEFAULT_PARTNER_IDENTIFIER = "reference-cpo-partner-0001"  # how the partner kno
 # The EVSE IDs of this CPO's connectors, all reservable.
 DEFAULT_CONNECTORS = ["DE*REF*E000001*1", "DE*REF*E000001*2", "DE*REF*E000002*1", "DE*REF*E000002*2"]
 
-CPO_FAULTS: dict[str, str] = {
+CPO_DEFECTS: dict[str, str] = {
     "start-unknown-connector-succeeds": "Answers session-start on an unknown connector with success and a session-id.",
     "refuses-remote-start": "Answers every session-start with result 300.",
     "no-session-id": "Answers an accepted session-start with 'is-stoppable': true and no session-id.",
@@ -92,7 +92,7 @@ CPO_FAULTS: dict[str, str] = {
     "cdr-session-id-per-connector": "The CDRs of RFID sessions carry the session-id 'RFID-<connector>', one for all.",
     "cdr-update-new-session-id": "An RFID session's final CDR gets a new session-id, not the one sent at its start.",
 }
-FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **CPO_FAULTS}
+DEFECTS: dict[str, str] = {**TRANSPORT_DEFECTS, **SENDER_DEFECTS, **CPO_DEFECTS}
 
 CPO_BEHAVIOURS: dict[str, str] = {
     "honours-statuses": "Refuses a session-start on a connector whose status is Occupied or Reserved (320), Offline "
@@ -125,22 +125,22 @@ def create_app(
     *,
     db_path: str,
     api_keys: list[str],
-    faults: Iterable[str] = (),
+    defects: Iterable[str] = (),
     connectors: list[str] | None = None,
     partner_url: str | None = None,
     partner_api_key: str | None = None,
     partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
     behaviours: Iterable[str] = (),
 ) -> Flask:
-    """The reference CPO with ``faults`` and ``behaviours`` switched on, its state in SQLite at ``db_path``.
+    """The reference CPO with ``defects`` and ``behaviours`` switched on, its state in SQLite at ``db_path``.
 
     ``connectors`` are the EVSE IDs it has (default `DEFAULT_CONNECTORS`; one station per EVSE
     ID prefix). It sends to the EMP at ``partner_url`` with ``partner_api_key``, naming itself
     ``partner_identifier``; without a partner it only receives. ``ValueError`` (`ConfigError`)
-    for an unknown fault or behaviour, no API key, an empty connector list or half a partner.
+    for an unknown defect or behaviour, no API key, an empty connector list or half a partner.
     ``db_path`` may be ``:memory:``; a file keeps the state, the connectors' statuses too.
     """
-    chosen = check_faults(FAULTS, faults, TITLE)
+    chosen = check_defects(DEFECTS, defects, TITLE)
     behaving = check_behaviours(BEHAVIOURS, COMBINATIONS, behaviours, TITLE)
     check_api_keys(api_keys, TITLE)
     evse_ids = list(DEFAULT_CONNECTORS if connectors is None else connectors)
@@ -157,7 +157,7 @@ def create_app(
         __name__,
         role="CPO",
         handlers=HANDLERS,
-        faults=chosen,
+        defects=chosen,
         api_keys=api_keys,
         db=db,
         outbox=outbox,

@@ -60,17 +60,17 @@ def session_start(ctx: Context, body: Body) -> Body:
     "012 Successfully authorized a charging session" (request.rst, "OIOI Response Codes").
     """
     connector, identifier = body.get("connector-id", ""), body.get("user", {}).get("identifier", "")
-    if "refuses-remote-start" in ctx.faults:
+    if "refuses-remote-start" in ctx.defects:
         raise CPO_ERROR("The charge point could not be reached.")
     _require_connector(ctx, connector, unless="start-unknown-connector-succeeds")
-    if running_session(ctx, connector) is not None and "double-start" not in ctx.faults:
+    if running_session(ctx, connector) is not None and "double-start" not in ctx.defects:
         raise results.EvseInUse(f"Connector {connector!r} already has a running session.")
     if "honours-statuses" in ctx.behaviours:
         _require_available(ctx, connector)
     _claim_reservation(ctx, connector, identifier)
     kind = body.get("user", {}).get("identifier-type", "evco-id")
     session_id = begin_session(ctx, connector, kind, identifier, remote=True)
-    if "no-session-id" in ctx.faults:
+    if "no-session-id" in ctx.defects:
         return {"session-start": {"is-stoppable": True}}
     answer: Body = {"session-start": {"session-id": session_id, "is-stoppable": True}}
     for code in (11, 12):
@@ -106,14 +106,14 @@ def session_stop(ctx: Context, body: Body) -> Body:
     182 for a request without one: "Depending on the CPO's requirements, a ``session-id`` may be
     mandatory." (calls/session_stop.rst).
     """
-    if "stop-anything-succeeds" in ctx.faults:
+    if "stop-anything-succeeds" in ctx.defects:
         return {}
     connector, wanted = body.get("connector-id", ""), body.get("session-id")
     _require_connector(ctx, connector)
     if wanted is None and "stop-needs-session-id" in ctx.behaviours:
         raise results.SessionNotFound(f"This CPO stops a session by its session-id; none was given for {connector!r}.")
     running = running_session(ctx, connector, wanted)
-    if running is None or "forgets-sessions" in ctx.faults:
+    if running is None or "forgets-sessions" in ctx.defects:
         named = f"Session {wanted!r} is not" if wanted is not None else "No session is"
         raise results.SessionNotFound(f"{named} running on connector {connector!r}.")
     end_session(ctx, running)
@@ -147,7 +147,7 @@ def end_session(ctx: Context, session_id: str) -> None:
     ctx.db.execute("UPDATE sessions SET running = 0 WHERE session_id = ?", (session_id,))
     row = ctx.db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
     ctx.outbound.append(set_connector_status(ctx, row["connector_id"], "Available"))
-    if "no-cdr" not in ctx.faults:
+    if "no-cdr" not in ctx.defects:
         ctx.outbound.append(cdr(ctx, row))
 
 
@@ -175,13 +175,13 @@ def cdr(ctx: Context, session: sqlite3.Row) -> Body:
     stop = max(start, ctx.now.replace(microsecond=0))
     energy = math.floor(CONNECTOR_SPEED * CHARGING_SHARE * (stop - start).total_seconds() / 3.6) / 1000  # kWh
     session_id = session["session_id"]
-    if session["remote"] and "cdr-other-session-id" in ctx.faults:
+    if session["remote"] and "cdr-other-session-id" in ctx.defects:
         session_id = ctx.new_id()
-    if not session["remote"] and "cdr-session-id-per-connector" in ctx.faults:  # the fault: one id per connector
+    if not session["remote"] and "cdr-session-id-per-connector" in ctx.defects:  # the defect: one id per connector
         session_id = f"RFID-{session['connector_id']}"
-    if not session["remote"] and not session["running"] and "cdr-update-new-session-id" in ctx.faults:
-        session_id = ctx.new_id()  # the fault: the final CDR does not update the one sent at the start
-    partner = ctx.partner_identifier + ("-cdr" if "cdr-other-partner-identifier" in ctx.faults else "")
+    if not session["remote"] and not session["running"] and "cdr-update-new-session-id" in ctx.defects:
+        session_id = ctx.new_id()  # the defect: the final CDR does not update the one sent at the start
+    partner = ctx.partner_identifier + ("-cdr" if "cdr-other-partner-identifier" in ctx.defects else "")
     if session["running"]:
         return {
             "session-post": {
@@ -192,8 +192,8 @@ def cdr(ctx: Context, session: sqlite3.Row) -> Body:
                 "partner-identifier": partner,
             }
         }
-    interval_stop = start - datetime.timedelta(minutes=5) if "cdr-stop-before-start" in ctx.faults else stop
-    if "cdr-energy-too-high" in ctx.faults:  # the fault: more than the connector can deliver
+    interval_stop = start - datetime.timedelta(minutes=5) if "cdr-stop-before-start" in ctx.defects else stop
+    if "cdr-energy-too-high" in ctx.defects:  # the defect: more than the connector can deliver
         energy = 1000.0
     return {
         "session-post": {
@@ -214,7 +214,7 @@ def _rfc3339(moment: datetime.datetime) -> str:
 
 def _require_connector(ctx: Context, connector: str, unless: str | None = None) -> None:
     """181 ("EVSE not found", request.rst) unless ``connector`` is one of this CPO's."""
-    if unless in ctx.faults:
+    if unless in ctx.defects:
         return
     if ctx.db.execute("SELECT 1 FROM connectors WHERE evse_id = ?", (connector,)).fetchone() is None:
         raise results.EvseNotFound(f"Connector {connector!r} is not a connector of this CPO.")
@@ -247,7 +247,7 @@ def _may_start(ctx: Context, reservation: int) -> set[str]:
     rows = ctx.db.execute(
         "SELECT evco_id, rfid FROM reservation_holders WHERE reservation_id = ? ORDER BY position", (reservation,)
     ).fetchall()
-    if "reservation-first-holder-only" in ctx.faults:
+    if "reservation-first-holder-only" in ctx.defects:
         return {row["evco_id"] for row in rows[:1]}
     return {value for row in rows for value in (row["evco_id"], row["rfid"]) if value}
 
@@ -267,12 +267,12 @@ def reservation_start(ctx: Context, body: Body) -> Body:
         raise results.EvseAlreadyReserved(f"Connector {connector!r} is already reserved or in use.")
     if "honours-statuses" in ctx.behaviours and connector_status(ctx, connector) in ("Occupied", "Reserved"):
         raise results.EvseAlreadyReserved(f"Connector {connector!r} is {connector_status(ctx, connector)}.")
-    if "two-reservations-per-evco" not in ctx.faults:
+    if "two-reservations-per-evco" not in ctx.defects:
         _refuse_second_reservation(ctx, [holder.get("evco-id", "") for holder in holders])
     end = ctx.now + RESERVATION_LENGTH
-    if "forgets-reservations" not in ctx.faults:
+    if "forgets-reservations" not in ctx.defects:
         _store_reservation(ctx, connector, end, holders)
-    if "reservation-end-in-past" in ctx.faults:
+    if "reservation-end-in-past" in ctx.defects:
         end = ctx.now - RESERVATION_LENGTH
     return {"reservation-start": {"end": end.astimezone(datetime.UTC).isoformat(timespec="seconds")}}
 
@@ -282,9 +282,9 @@ def reservation_stop(ctx: Context, body: Body) -> Body:
     reservation for *all* EVCO IDs/UIDs of the reservation." (cpo/reservation.rst); 189 when none matches.
     """
     kind, identifier = body.get("identifier-type", ""), body.get("identifier", "")
-    first_only = "reservation-stop-first-identifier-only" in ctx.faults
+    first_only = "reservation-stop-first-identifier-only" in ctx.defects
     found = _reservation_held_by(ctx, kind, identifier, first_only=first_only)
-    if found is None and "reservation-stop-unknown-succeeds" not in ctx.faults:
+    if found is None and "reservation-stop-unknown-succeeds" not in ctx.defects:
         raise results.ReservationNotFound(f"No active reservation is held by {kind} {identifier!r}.")
     ctx.db.execute("UPDATE reservations SET state = 'cancelled' WHERE id = ?", (found,))
     return {}
@@ -338,10 +338,10 @@ def rfid_post(ctx: Context, body: Body) -> Body:
     partner, posted = body.get("partner-identifier", ""), body.get("rfids", [])
     uids = list(dict.fromkeys(posted))
     before = {row["uid"] for row in ctx.db.execute("SELECT uid FROM whitelist WHERE partner = ?", (partner,))}
-    if "rfid-post-appends" not in ctx.faults:
+    if "rfid-post-appends" not in ctx.defects:
         ctx.db.execute("DELETE FROM whitelist WHERE partner = ?", (partner,))
     ctx.db.executemany("INSERT OR IGNORE INTO whitelist (partner, uid) VALUES (?, ?)", [(partner, u) for u in uids])
-    processed = len(posted) if "processed-counts-all" in ctx.faults else len(set(uids) - before)
+    processed = len(posted) if "processed-counts-all" in ctx.defects else len(set(uids) - before)
     return {"rfid": {"processed": processed}}
 
 

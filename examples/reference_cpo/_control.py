@@ -26,29 +26,29 @@ UID = re.compile(r"[0-9A-F]{1,20}")
 def push_stations(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """A station-post for each station: "You have to send one request for each station." (calls/station_post.rst)."""
     posted = stations(_connectors(endpoint))
-    if "status-before-station" in endpoint.faults:
-        posted = posted[:1]  # the fault: statuses of the others' connectors name connectors never posted
-    if "duplicate-connector-ids" in endpoint.faults:  # the fault: one connector id in two stations
+    if "status-before-station" in endpoint.defects:
+        posted = posted[:1]  # the defect: statuses of the others' connectors name connectors never posted
+    if "duplicate-connector-ids" in endpoint.defects:  # the defect: one connector id in two stations
         first = posted[0]["connectors"][0]
         posted = [{**s, "connectors": [*s["connectors"], first]} if n else s for n, s in enumerate(posted)]
-    if "changes-connectors" in endpoint.faults and endpoint.extras.get("pushed-stations", 0):
-        posted = [{**s, "connectors": s["connectors"][:-1]} for s in posted]  # the fault: connectors changed
-    if "changes-connector-speed" in endpoint.faults and endpoint.extras.get("pushed-stations", 0):
+    if "changes-connectors" in endpoint.defects and endpoint.extras.get("pushed-stations", 0):
+        posted = [{**s, "connectors": s["connectors"][:-1]} for s in posted]  # the defect: connectors changed
+    if "changes-connector-speed" in endpoint.defects and endpoint.extras.get("pushed-stations", 0):
         posted = [{**s, "connectors": [{**c, "speed": c["speed"] / 2} for c in s["connectors"]]} for s in posted]
-    if "one-station-id" in endpoint.faults:  # the fault: every station under the first one's id
+    if "one-station-id" in endpoint.defects:  # the defect: every station under the first one's id
         posted = [{**s, "id": posted[0]["id"]} for s in posted]
-    if "evse-id-without-e" in endpoint.faults:  # the fault: DE*REF*000001*1, the 'E' left out
+    if "evse-id-without-e" in endpoint.defects:  # the defect: DE*REF*000001*1, the 'E' left out
         posted = [
             {**s, "connectors": [{**c, "id": c["id"].replace("*E", "*", 1)} for c in s["connectors"]]} for s in posted
         ]
     endpoint.extras["pushed-stations"] = endpoint.extras.get("pushed-stations", 0) + 1
-    if "station-without-address" in endpoint.faults:  # the fault: a required field left out
+    if "station-without-address" in endpoint.defects:  # the defect: a required field left out
         posted = [{k: v for k, v in s.items() if k != "address"} for s in posted]
-    if "stations-in-one-post" in endpoint.faults:  # the fault: a list of stations in one station-post
+    if "stations-in-one-post" in endpoint.defects:  # the defect: a list of stations in one station-post
         outbox.send("station-post", {"station": posted, "partner-identifier": outbox.identifier})
-    for station in posted if "stations-in-one-post" not in endpoint.faults else ():
+    for station in posted if "stations-in-one-post" not in endpoint.defects else ():
         outbox.send("station-post", {"station": station, "partner-identifier": outbox.identifier})
-    if "sends-emp-calls" in endpoint.faults:  # the fault: a call of the other role
+    if "sends-emp-calls" in endpoint.defects:  # the defect: a call of the other role
         outbox.send("rfid-post", {"rfids": ["04523022AA4881"], "partner-identifier": outbox.identifier})
     return {"stations": [station["id"] for station in posted]}
 
@@ -61,7 +61,7 @@ def set_status(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     if status not in STATUSES:
         raise ControlError(400, f"Received: status {status!r}\nExpected: one of {', '.join(STATUSES)}.")
     ((call, body),) = endpoint.transact(lambda ctx: set_connector_status(ctx, connector, status)).items()
-    if "no-status-on-change" not in endpoint.faults:
+    if "no-status-on-change" not in endpoint.defects:
         outbox.send(call, body)
     return {}
 
@@ -75,15 +75,15 @@ def present_rfid(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """
     connector, uid = _own_connector(endpoint, fields), normalise_uid(required_text(fields, "rfid"))
     _require_free(endpoint, connector)
-    sent = uid.lower() if "rfid-lowercase" in endpoint.faults else uid
-    sent = sent.lstrip("0") or "0" if "rfid-unpadded" in endpoint.faults else sent
+    sent = uid.lower() if "rfid-lowercase" in endpoint.defects else uid
+    sent = sent.lstrip("0") or "0" if "rfid-unpadded" in endpoint.defects else sent
     offline = "offline-whitelist" in endpoint.behaviours and _whitelisted(endpoint, uid)
-    if offline or "authorizes-offline-only" in endpoint.faults:  # the fault: no online verification at all
+    if offline or "authorizes-offline-only" in endpoint.defects:  # the defect: no online verification at all
         authorized, result = True, None
     else:
         outcome = outbox.request("rfid-verify", {"rfid": sent})
         authorized = outcome.status == 200 and outcome.code is not None and 0 <= outcome.code < 100
-        authorized = authorized or "ignores-verify-answer" in endpoint.faults  # the fault: charges anyway
+        authorized = authorized or "ignores-verify-answer" in endpoint.defects  # the defect: charges anyway
         result = outcome.answer.get("result") if isinstance(outcome.answer, dict) else None
     if not authorized:
         return {"authorized": False, "session-id": None, "rfid": sent, "result": result}

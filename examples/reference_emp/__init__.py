@@ -1,14 +1,14 @@
-"""A reference EMP: a small, correct OIOI EMP, with switchable faults.
+"""A reference EMP: a small, correct OIOI EMP, with switchable defects.
 
 It receives station-post, connector-post-status, session-post and rfid-verify (cpo/poi.rst,
 cpo/cdr.rst, cpo/rfid_start.rst). With a partner configured it also sends, as an EMP does:
 session-start, session-stop, rfid-post, reservation-start and reservation-stop, when a test
-tells it to through ``POST /control`` (reference_emp/_control.py). Each fault in `FAULTS` is
+tells it to through ``POST /control`` (reference_emp/_control.py). Each defect in `DEFECTS` is
 the correct implementation with one bug real partners make; a conformance suite must catch each.
 Each behaviour in `BEHAVIOURS` is the mirror: something the spec allows that the defaults do
 not do; a conformance suite must pass each.
 
->>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], faults=["forgets-stations"])
+>>> app = create_app(db_path=":memory:", api_keys=["a-key-of-at-least-16-chars"], defects=["forgets-stations"])
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from flask import Flask
 
 from examples._reference import (
     SENDER_BEHAVIOURS,
-    SENDER_FAULTS,
+    SENDER_DEFECTS,
     TRANSPORT_BEHAVIOURS,
-    TRANSPORT_FAULTS,
+    TRANSPORT_DEFECTS,
     Database,
     check_api_keys,
     check_behaviours,
-    check_faults,
+    check_defects,
     make_app,
     make_outbox,
 )
@@ -39,8 +39,8 @@ __all__ = [
     "COMBINATIONS",
     "DEFAULT_PARTNER_IDENTIFIER",
     "DEFAULT_RFIDS",
-    "EMP_FAULTS",
-    "FAULTS",
+    "DEFECTS",
+    "EMP_DEFECTS",
     "create_app",
 ]
 
@@ -55,7 +55,7 @@ DEFAULT_RFIDS: dict[str, dict[str, str]] = {
     "0477BD22AA4880": {"state": "inactive"},
 }
 
-EMP_FAULTS: dict[str, str] = {
+EMP_DEFECTS: dict[str, str] = {
     "status-for-any-connector": "Answers connector-post-status with 0 for connectors never posted.",
     "status-ignores-partner": "Accepts connector-post-status from any partner identifier for a known connector.",
     "forgets-stations": "Answers every connector-post-status with 181.",
@@ -75,7 +75,7 @@ EMP_FAULTS: dict[str, str] = {
     "reserve-sends-nothing": "reserve answers that it is done but sends no reservation-start.",
     "cancel-with-rfid-type": "cancel-reservation sends the EVCO ID with identifier-type 'rfid'.",
 }
-FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **SENDER_FAULTS, **EMP_FAULTS}
+DEFECTS: dict[str, str] = {**TRANSPORT_DEFECTS, **SENDER_DEFECTS, **EMP_DEFECTS}
 
 # Several behaviours at once: an EMP as strict as the spec lets it be.
 COMBINATIONS: dict[str, tuple[str, ...]] = {
@@ -92,21 +92,21 @@ def create_app(
     *,
     db_path: str,
     api_keys: list[str],
-    faults: Iterable[str] = (),
+    defects: Iterable[str] = (),
     rfids: dict[str, Any] | None = None,
     partner_url: str | None = None,
     partner_api_key: str | None = None,
     partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
     behaviours: Iterable[str] = (),
 ) -> Flask:
-    """The reference EMP with ``faults`` and ``behaviours`` on, its state in SQLite at ``db_path`` (``:memory:`` too).
+    """The reference EMP with ``defects`` and ``behaviours`` on, its state in SQLite at ``db_path`` (``:memory:`` too).
 
     ``rfids`` maps each UID it knows to ``{"state": "active"|"inactive", "evco-id": ...}``
     (default `DEFAULT_RFIDS`). It sends to the CPO at ``partner_url`` with ``partner_api_key``,
     naming itself ``partner_identifier``; without a partner it only receives. ``ValueError``
-    (`ConfigError`) for an unknown fault, no API key, a malformed UID entry or half a partner.
+    (`ConfigError`) for an unknown defect, no API key, a malformed UID entry or half a partner.
     """
-    chosen = check_faults(FAULTS, faults, TITLE)
+    chosen = check_defects(DEFECTS, defects, TITLE)
     behaving = check_behaviours(BEHAVIOURS, COMBINATIONS, behaviours, TITLE)
     check_api_keys(api_keys, TITLE)
     known = dict(DEFAULT_RFIDS if rfids is None else rfids)
@@ -124,7 +124,7 @@ def create_app(
         __name__,
         role="EMP",
         handlers=HANDLERS,
-        faults=chosen,
+        defects=chosen,
         api_keys=api_keys,
         db=db,
         outbox=outbox,

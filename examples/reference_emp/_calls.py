@@ -54,12 +54,12 @@ def connector_post_status(ctx: Context, body: Body) -> Body:
     to stations that were pushed by the same partner." (cpo/poi.rst); 181 otherwise.
     """
     connector, partner = body.get("connector-id", ""), body.get("partner-identifier", "")
-    if "forgets-stations" in ctx.faults:
+    if "forgets-stations" in ctx.defects:
         raise results.EvseNotFound(f"No station-post has announced connector {connector!r}.")
     row = ctx.db.execute("SELECT partner FROM connectors WHERE evse_id = ?", (connector,)).fetchone()
-    if row is None and "status-for-any-connector" not in ctx.faults:
+    if row is None and "status-for-any-connector" not in ctx.defects:
         raise results.EvseNotFound(f"No station-post has announced connector {connector!r}.")
-    if row is not None and row["partner"] != partner and "status-ignores-partner" not in ctx.faults:
+    if row is not None and row["partner"] != partner and "status-ignores-partner" not in ctx.defects:
         raise results.EvseNotFound(f"Connector {connector!r} belongs to a station another partner posted.")
     ctx.db.execute("UPDATE connectors SET status = ? WHERE evse_id = ?", (body.get("status", "Unknown"), connector))
     return {}
@@ -73,7 +73,7 @@ def session_post(ctx: Context, body: Body) -> Body:
     """
     session_id, partner = body.get("session-id", ""), body.get("partner-identifier", "")
     known = ctx.db.execute("SELECT 1 FROM cdrs WHERE session_id = ?", (session_id,)).fetchone() is not None
-    if known and "refuses-cdr-update" in ctx.faults:
+    if known and "refuses-cdr-update" in ctx.defects:
         reason = f"Session {session_id!r} is already stored."
         return {"reason": reason, "result": results.result(100, reason)}
     ctx.db.execute(
@@ -90,15 +90,15 @@ def rfid_verify(ctx: Context, body: Body) -> Body:
     """
     uid = body.get("rfid", "")
     row = ctx.db.execute("SELECT state, evco_id FROM rfids WHERE uid = ?", (uid,)).fetchone()
-    if row is None and "rfid-verify-unknown-succeeds" in ctx.faults:
+    if row is None and "rfid-verify-unknown-succeeds" in ctx.defects:
         return {"evco-id": PLACEHOLDER_EVCO_ID}
     if row is None:
-        if "rfid-verify-unknown-is-locked" in ctx.faults:
+        if "rfid-verify-unknown-is-locked" in ctx.defects:
             raise results.EvcoIdLocked(f"UID {uid!r} is locked.")
         raise results.EvcoIdNotFound(f"UID {uid!r} is not known.")
-    if "rfid-verify-denies-all" in ctx.faults:
+    if "rfid-verify-denies-all" in ctx.defects:
         raise results.EvcoIdLocked(f"UID {uid!r} is locked.")
-    if row["state"] != "active" and "rfid-verify-allows-inactive" not in ctx.faults:
+    if row["state"] != "active" and "rfid-verify-allows-inactive" not in ctx.defects:
         raise results.EvcoIdLocked(f"UID {uid!r} is {row['state']}.")
     return {"evco-id": row["evco_id"] or PLACEHOLDER_EVCO_ID}
 

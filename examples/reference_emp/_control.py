@@ -15,8 +15,8 @@ def start_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     **must** be ``"evco-id"``." (calls/session_start.rst); the answer's session-id is kept per connector.
     """
     connector, evco_id = required_text(fields, "connector-id"), required_text(fields, "evco-id")
-    kind = "rfid" if "session-start-rfid-identifier" in endpoint.faults else "evco-id"
-    sent = evco_id.rpartition("*")[0] if "evco-id-without-check-digit" in endpoint.faults else evco_id
+    kind = "rfid" if "session-start-rfid-identifier" in endpoint.defects else "evco-id"
+    sent = evco_id.rpartition("*")[0] if "evco-id-without-check-digit" in endpoint.defects else evco_id
     outcome = outbox.request(
         "session-start", {"user": {"identifier-type": kind, "identifier": sent}, "connector-id": connector}
     )
@@ -42,11 +42,11 @@ def stop_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     with endpoint.db.transaction() as tx:
         row = tx.execute("SELECT session_id FROM remote_sessions WHERE connector_id = ?", (connector,)).fetchone()
     session_id = session_id or (row["session_id"] if row is not None else None)
-    kind = "rfid" if "stop-rfid-identifier" in endpoint.faults else "evco-id"
+    kind = "rfid" if "stop-rfid-identifier" in endpoint.defects else "evco-id"
     body: Body = {"user": {"identifier-type": kind, "identifier": evco_id}, "connector-id": connector}
-    if session_id is not None and "stop-without-session-id" not in endpoint.faults:
+    if session_id is not None and "stop-without-session-id" not in endpoint.defects:
         body["session-id"] = session_id
-    if "ignores-stop-session" in endpoint.faults:  # the fault: the user's stop goes nowhere
+    if "ignores-stop-session" in endpoint.defects:  # the defect: the user's stop goes nowhere
         return {"status": None, "result": None, "session-id": body.get("session-id")}
     outcome = outbox.request("session-stop", body)
     if outcome.code is not None and 0 <= outcome.code < 100:
@@ -61,9 +61,9 @@ def push_rfids(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """
     with endpoint.db.transaction() as tx:
         uids = [row["uid"] for row in tx.execute("SELECT uid FROM rfids WHERE state = 'active' ORDER BY uid")]
-    if "partial-whitelist" in endpoint.faults:
+    if "partial-whitelist" in endpoint.defects:
         uids = []
-    if "no-rfid-post" not in endpoint.faults:
+    if "no-rfid-post" not in endpoint.defects:
         outbox.send("rfid-post", {"rfids": uids, "partner-identifier": outbox.identifier})
     return {"rfids": uids}
 
@@ -71,7 +71,7 @@ def push_rfids(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
 def reserve(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """reservation-start for one EVCO ID (calls/reservation_start.rst)."""
     connector, evco_id = required_text(fields, "connector-id"), required_text(fields, "evco-id")
-    if "reserve-sends-nothing" in endpoint.faults:  # the fault: the driver's reservation goes nowhere
+    if "reserve-sends-nothing" in endpoint.defects:  # the defect: the driver's reservation goes nowhere
         return {"status": None, "result": None}
     return _answer(
         outbox.request("reservation-start", {"connector-id": connector, "identifier": [{"evco-id": evco_id}]})
@@ -81,7 +81,7 @@ def reserve(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
 def cancel_reservation(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """reservation-stop by EVCO ID (calls/reservation_stop.rst)."""
     evco_id = required_text(fields, "evco-id")
-    kind = "rfid" if "cancel-with-rfid-type" in endpoint.faults else "evco-id"
+    kind = "rfid" if "cancel-with-rfid-type" in endpoint.defects else "evco-id"
     return _answer(outbox.request("reservation-stop", {"identifier-type": kind, "identifier": evco_id}))
 
 
