@@ -40,37 +40,48 @@ def add_commands(mock: argparse.ArgumentParser) -> None:
         ("cpo", "a charge point operator (receives session-start, rfid-post, …)"),
     ):
         p = sub.add_parser(role, help=f"serve the mock as {plays}", description=f"Serve the mock as {plays}.")
-        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-        p.add_argument("--port", type=int, default=8642, help="port (default: 8642; 0 picks a free one)")
-        p.add_argument(
-            "--api-key",
-            action="append",
-            dest="api_keys",
-            required=True,
-            metavar="KEY",
-            help="an API key the partner may send as 'Authorization: key=KEY' (repeatable)",
-        )
-        p.add_argument("--partner-url", metavar="URL", help="the partner's OIOI endpoint, for outbound calls")
-        p.add_argument("--partner-api-key", metavar="KEY", help="the API key to send with outbound calls")
-        p.add_argument(
-            "--partner-identifier",
-            action="append",
-            dest="partner_identifiers",
-            default=[],
-            metavar="ID",
-            help="EMP: a partner identifier accepted in station-post (repeatable; default: any)",
-        )
-        p.add_argument(
-            "--db",
-            default="oioi-mock.sqlite3",
-            metavar="PATH",
-            help="SQLite file of state and journal (default: oioi-mock.sqlite3; :memory: keeps nothing)",
-        )
-        p.add_argument("--fixtures", metavar="PATH", help="JSON file of RFIDs and stations replacing the defaults")
-        add_profile_option(p, "how inbound requests are judged (default: strict)")
-        p.add_argument("--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /admin/")
-        p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the partner (default: 5)")
-        p.set_defaults(run=_serve)
+        add_serve_arguments(p)
+    add_send_parser(sub)
+    add_journal_parser(sub)
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``emp`` and ``cpo`` (serve the mock)."""
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8642, help="port (default: 8642; 0 picks a free one)")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        required=True,
+        metavar="KEY",
+        help="an API key the partner may send as 'Authorization: key=KEY' (repeatable)",
+    )
+    p.add_argument("--partner-url", metavar="URL", help="the partner's OIOI endpoint, for outbound calls")
+    p.add_argument("--partner-api-key", metavar="KEY", help="the API key to send with outbound calls")
+    p.add_argument(
+        "--partner-identifier",
+        action="append",
+        dest="partner_identifiers",
+        default=[],
+        metavar="ID",
+        help="EMP: a partner identifier accepted in station-post (repeatable; default: any)",
+    )
+    p.add_argument(
+        "--db",
+        default="oioi-mock.sqlite3",
+        metavar="PATH",
+        help="SQLite file of state and journal (default: oioi-mock.sqlite3; :memory: keeps nothing)",
+    )
+    p.add_argument("--fixtures", metavar="PATH", help="JSON file of RFIDs and stations replacing the defaults")
+    add_profile_option(p, "how inbound requests are judged (default: strict)")
+    p.add_argument("--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /admin/")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the partner (default: 5)")
+    p.set_defaults(run=_serve)
+
+
+def add_send_parser(sub: Any) -> None:
+    """``send``: make a running mock send one call to its partner."""
     send = sub.add_parser(
         "send",
         help="make a running mock send one call to its partner",
@@ -84,6 +95,10 @@ def add_commands(mock: argparse.ArgumentParser) -> None:
     send.add_argument("--admin-token", metavar="TOKEN")
     send.add_argument("--allow-invalid", action="store_true", help="send a body that breaks the schema, on purpose")
     send.set_defaults(run=_send)
+
+
+def add_journal_parser(sub: Any) -> None:
+    """``journal``: export the journal of a mock's --db file."""
     journal = sub.add_parser(
         "journal",
         help="export the journal of a mock's --db file",
