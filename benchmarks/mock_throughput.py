@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ KEY = "benchmark-key-5d1c0e7a9b"
 PARTNER = "benchmark-partner-0001"
 CONNECTOR = "DE*8PS*E900001*1"
 SUCCESS = b'{"result": {"code": 0, "message": "Success."}}'
+_MEASUREMENTS = itertools.count(1)
 
 
 # --- the servers (run in a child process: ``--serve TARGET --server NAME``) -------------
@@ -165,7 +167,8 @@ def load(port: int, requests: int, threads: int) -> float:
 
 def measure(target: str, server: str, folder: Path, requests: int, threads: int) -> tuple[float, float]:
     """Requests/s, and the server's CPU microseconds per request."""
-    db = str(folder / f"{target}-{server}-{len(list(folder.iterdir()))}.sqlite3")  # a new file each time
+    # A new file each time: counting the folder's files would repeat a name once SQLite removes a -wal file.
+    db = str(folder / f"{target}-{server}-{next(_MEASUREMENTS)}.sqlite3")
     proc, port = start(target, server, db)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
