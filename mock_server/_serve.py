@@ -1,11 +1,12 @@
 """Serve the mock with gunicorn (one worker process, threads), never Flask's development server.
 
 One worker process keeps every request on one ``Store`` and its write lock; threads give
-concurrency (SQLite serialises the writes anyway, and the store groups them). Measured with
-``benchmarks/mock_throughput.py``, waitress serves the mock faster (gunicorn: about 0.74 times its
-rate); gunicorn is kept because it hands the view the client's socket, which the ``drop``
-fault needs, and stops cleanly on Ctrl-C and SIGTERM. The serving itself is ``oioi.serving``'s,
-shared with the reference implementations; the first line printed is its announce line.
+concurrency (SQLite serialises the writes anyway: one write transaction at a time under the
+store's lock). Measured with ``benchmarks/mock_throughput.py``, waitress serves the mock
+faster; gunicorn is kept because it hands the view the client's socket, which the ``drop``
+fault needs, and stops cleanly on Ctrl-C and SIGTERM. The serving itself is
+``oioi.serving``'s, shared with the reference implementations; the first line printed is
+its announce line.
 """
 
 from __future__ import annotations
