@@ -173,7 +173,7 @@ def measure(target: str, server: str, folder: Path, requests: int, threads: int)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         if target == "mock":
-            from mock_server._seed import DEFAULT_STATION
+            from mock_server.seed import DEFAULT_STATION
 
             station = {**DEFAULT_STATION, "id": "benchmark-station-1",
                        "connectors": [{"id": CONNECTOR, "name": "Type2", "speed": 22.0}]}

@@ -28,7 +28,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from mock_server import _faults, _outbound, _seed
+from mock_server import _faults, _outbound, seed
 from mock_server._store import Store
 from oioi import calls, validate
 from oioi.errors import ConfigError
@@ -150,5 +150,5 @@ def reset() -> Response:
     data = request.get_json(silent=True) or {}
     keep = isinstance(data, dict) and data.get("journal") is False
     store().reset(journal=not keep)
-    _seed.reload(current_app._get_current_object(), store())  # type: ignore[attr-defined]
+    seed.reload(current_app._get_current_object(), store())  # type: ignore[attr-defined]
     return jsonify(reset=True, journal_kept=keep)

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from mock_server import _admin, _cpo, _emp, _endpoint, _seed
+from mock_server import _admin, _cpo, _emp, _endpoint, seed
 from mock_server._store import Store
 from oioi.errors import ConfigError
 
@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "PARTNER_IDENTIFIERS": [],  # EMP: partner identifiers accepted in station-post (empty: any)
     "OWN_PARTNER_IDENTIFIER": "oioi-mock-partner-0000000000000001",
     "DATABASE": ":memory:",  # SQLite file of state and journal
-    "FIXTURES": None,  # JSON fixtures file overriding the default seed data (mock_server/_seed.py)
+    "FIXTURES": None,  # JSON fixtures file overriding the default seed data (mock_server/seed.py)
     "PROFILE": "strict",  # validation profile for inbound requests
     "OUTBOUND_TIMEOUT": 5.0,  # seconds
     "ADMIN_TOKEN": None,  # when set, /admin/ needs 'Authorization: Bearer <token>'
@@ -59,7 +59,7 @@ def create_app(role: str, config: Mapping[str, Any] | None = None) -> Flask:
     atexit.register(outbox.shutdown, wait=False)
     app.extensions["oioi_handlers"] = dict(_emp.HANDLERS if role == "emp" else _cpo.HANDLERS)
     app.extensions["oioi_api_keys"] = [str(key).encode() for key in app.config["API_KEYS"]]  # compared as bytes
-    _seed.load(app, store)
+    seed.load(app, store)
     app.register_blueprint(_endpoint.bp)
     app.register_blueprint(_admin.bp)
     app.register_error_handler(HTTPException, _http_error)

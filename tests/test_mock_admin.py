@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mock_server._seed import DEFAULT_STATION
+from mock_server.seed import DEFAULT_STATION
 from oioi_cli import run
 from tests.fixtures.mock import CPO_KEY, EMP_KEY, MockProcess, free_port
 

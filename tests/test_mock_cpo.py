@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mock_server._seed import ACTIVE_EVCO_ID
+from mock_server.seed import ACTIVE_EVCO_ID
 from tests.fixtures.mock import CPO_KEY, MockProcess
 
 FREE = "DE*8PS*E000001*1"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mock_server._seed import ACTIVE_EVCO_ID, ACTIVE_UID, DEFAULT_STATION, INACTIVE_UID, UNKNOWN_UID
+from mock_server.seed import ACTIVE_EVCO_ID, ACTIVE_UID, DEFAULT_STATION, INACTIVE_UID, UNKNOWN_UID
 from tests.fixtures.mock import EMP_KEY, PARTNER, MockProcess
 
 STATION_ID = "berlin-0001"

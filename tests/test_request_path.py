@@ -22,8 +22,8 @@ from flask import Flask
 
 from mock_server import create_app
 from mock_server._endpoint import oioi_request
-from mock_server._seed import DEFAULT_STATION
 from mock_server._store import Store
+from mock_server.seed import DEFAULT_STATION
 
 MAX_FUNCTIONS = 5
 MAX_MODULES = 3

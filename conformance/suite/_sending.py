@@ -29,12 +29,12 @@ from conformance._failures import Inconclusive, Nonconformance
 from conformance._partner import Control, NotDone, Partner
 from conformance._sent import UID, as_exchange, body
 from conformance._target import Target
+from mock_server.seed import ACTIVE_EVCO_ID
 
 Entry = dict[str, Any]
 Match = Callable[[Entry], bool]
 
-# The mock partner's seed data (mock_server/_seed.py): the staging EVCO ID of testaccount.rst's active UID.
-MOCK_EVCO = "DE*8PS*123456*7"
+MOCK_EVCO = ACTIVE_EVCO_ID  # the mock partner's seed data: the staging EVCO ID of testaccount.rst's active UID
 CHANGED_STATUS = "Offline"  # what a check changes an Available connector to, and back
 
 

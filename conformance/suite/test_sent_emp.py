@@ -18,11 +18,12 @@ from conformance._partner import Control, Partner, answer_of
 from conformance._sent import as_exchange, body, identifiers
 from conformance._target import Target
 from conformance.suite._sending import MOCK_EVCO, act, expect_arrival, has_session_id, settled, uid_conforms
+from mock_server.seed import DEFAULT_STATION
 from oioi.errors import HarnessError
 
 pytestmark = pytest.mark.role("emp")
 
-MOCK_CPO_CONNECTOR = "DE*8PS*E000001*1"  # a connector of the CPO mock's seed station (mock_server/_seed.py)
+MOCK_CPO_CONNECTOR = DEFAULT_STATION["connectors"][0]["id"]  # a connector of the CPO mock's seed station
 FIELDS = {"connector-id": MOCK_CPO_CONNECTOR, "evco-id": MOCK_EVCO}  # what the hook is asked to act on
 
 
