@@ -82,14 +82,15 @@ class Exchange:
             else:
                 parts += ["-H", shlex.quote(f"{name}: {value}")]
         body = self.request_body.decode("utf-8", errors="surrogateescape")
-        if self.request_body.isascii() or _is_utf8(self.request_body):
+        if self.request_body.isascii() or is_utf8(self.request_body):
             parts += ["--data-binary", shlex.quote(body)]
         else:
             parts = [f"printf {shlex.quote(_printf_escape(self.request_body))} |", *parts, "--data-binary", "@-"]
         return " ".join(parts)
 
 
-def _is_utf8(raw: bytes) -> bool:
+def is_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` decodes as UTF-8 (request.rst: "All data must be UTF-8 encoded")."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

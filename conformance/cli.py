@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from oioi.cli import Parser, command
+from oioi.cli import exit_with, standalone
 from oioi.errors import ConfigError, HarnessError
 
 if TYPE_CHECKING:
@@ -215,13 +215,10 @@ def _scrub_reports(report_dir: Path, keys: tuple[str, ...]) -> None:
                     path.write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
-def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
-    """``python -m conformance``: the same arguments as ``oioi certify``; the exit code."""
-    parser = Parser(prog="python -m conformance", description=DESCRIPTION)
-    add_arguments(parser)
-    return command(parser, argv, stdout, stderr, stdin)
+# ``python -m conformance``, the same arguments as ``oioi certify``: run(argv, stdout, stderr, stdin=None) -> int
+run = standalone("python -m conformance", DESCRIPTION, add_arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """``python -m conformance``."""
-    sys.exit(run(argv, sys.stdout, sys.stderr))
+    exit_with(run, argv)

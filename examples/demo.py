@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TextIO
 from conformance.cli import default_report_dir
 from examples import declared_figures
 from oioi import serving
-from oioi.cli import Parser, command
+from oioi.cli import exit_with, standalone
 
 __all__ = ["add_arguments", "add_parser", "demo", "main", "run", "start_reference"]
 
@@ -115,13 +115,10 @@ def _relay_until_done(runs: dict[str, subprocess.Popen[str]], say: Callable[[str
     return verdicts
 
 
-def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
-    """``python -m examples``: the same arguments as ``oioi demo``; the exit code."""
-    parser = Parser(prog="python -m examples", description=DESCRIPTION)
-    add_arguments(parser)
-    return command(parser, argv, stdout, stderr, stdin)
+# ``python -m examples``, the same arguments as ``oioi demo``: run(argv, stdout, stderr, stdin=None) -> int
+run = standalone("python -m examples", DESCRIPTION, add_arguments)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """``python -m examples``."""
-    sys.exit(run(argv, sys.stdout, sys.stderr))
+    exit_with(run, argv)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from oioi.cli import Parser, add_profile_option, command
+from oioi import serving
+from oioi.cli import add_profile_option, exit_with, standalone
 from oioi.errors import ConfigError, InputError
 
 __all__ = ["add_commands", "add_parser", "main", "run"]
@@ -47,26 +47,12 @@ def add_commands(mock: argparse.ArgumentParser) -> None:
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``emp`` and ``cpo`` (serve the mock)."""
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8642, help="port (default: 8642; 0 picks a free one)")
-    p.add_argument(
-        "--api-key",
-        action="append",
-        dest="api_keys",
-        required=True,
-        metavar="KEY",
-        help="an API key the partner may send as 'Authorization: key=KEY' (repeatable)",
-    )
+    serving.add_server_options(p, port=8642, port_help="port (default: 8642; 0 picks a free one)",
+                               key_help="an API key the partner may send as 'Authorization: key=KEY' (repeatable)")
     p.add_argument("--partner-url", metavar="URL", help="the partner's OIOI endpoint, for outbound calls")
     p.add_argument("--partner-api-key", metavar="KEY", help="the API key to send with outbound calls")
-    p.add_argument(
-        "--partner-identifier",
-        action="append",
-        dest="partner_identifiers",
-        default=[],
-        metavar="ID",
-        help="EMP: a partner identifier accepted in station-post (repeatable; default: any)",
-    )
+    p.add_argument("--partner-identifier", action="append", dest="partner_identifiers", default=[], metavar="ID",
+                   help="EMP: a partner identifier accepted in station-post (repeatable; default: any)")
     p.add_argument(
         "--db",
         default="oioi-mock.sqlite3",
@@ -112,16 +98,13 @@ def add_journal_parser(sub: Any) -> None:
     journal.set_defaults(run=_journal)
 
 
-def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
-    """``python -m mock_server``: the same sub-commands as ``oioi mock``; the exit code."""
-    parser = Parser(prog="python -m mock_server", description=description("python -m mock_server"))
-    add_commands(parser)
-    return command(parser, argv, stdout, stderr, stdin)
+# ``python -m mock_server``, the same arguments as ``oioi mock``: run(argv, stdout, stderr, stdin=None) -> int
+run = standalone("python -m mock_server", description("python -m mock_server"), add_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """``python -m mock_server``."""
-    sys.exit(run(argv, sys.stdout, sys.stderr))
+    exit_with(run, argv)
 
 
 def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:

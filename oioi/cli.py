@@ -20,8 +20,8 @@ from oioi._schemas import calls
 from oioi._validate import PROFILES
 from oioi.errors import HarnessError
 
-__all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "add_profile_option", "command", "main", "missing_extra",
-           "new_parser", "run"]
+__all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "add_profile_option", "command", "exit_with", "main",
+           "missing_extra", "new_parser", "run", "standalone"]
 
 # The modules the package's extras bring (pyproject.toml, [project.optional-dependencies]) and the extra
 # that brings each: the core installs without them; a command that needs one says what to install.
@@ -69,6 +69,24 @@ def command(
         return 2
     except SystemExit as leave:  # --help and --version
         return int(leave.code or 0)
+
+
+def standalone(
+    prog: str, description: str, add_arguments: Callable[[argparse.ArgumentParser], None]
+) -> Callable[..., int]:
+    """``run(argv, stdout, stderr, stdin=None) -> int`` for a package's command run alone (``python -m <package>``)."""
+
+    def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
+        parser = Parser(prog=prog, description=description)
+        add_arguments(parser)
+        return command(parser, argv, stdout, stderr, stdin)
+
+    return run
+
+
+def exit_with(run: Callable[..., int], argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``run`` on the command line (or ``argv``) with the standard streams, and exit with its code."""
+    sys.exit(run(argv, sys.stdout, sys.stderr))
 
 
 def missing_extra(missing: ImportError, what: str) -> str | None:
@@ -140,4 +158,4 @@ def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextI
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """``python -m oioi``."""
-    sys.exit(run(argv, sys.stdout, sys.stderr))
+    exit_with(run, argv)

@@ -9,6 +9,7 @@ plumbing: nothing here judges a message, so the references may share it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -25,7 +26,7 @@ from typing import Any
 
 from oioi.errors import HarnessError
 
-__all__ = ["ANNOUNCE", "Child", "announce_line", "free_port", "serve", "start"]
+__all__ = ["ANNOUNCE", "Child", "add_server_options", "announce_line", "free_port", "serve", "start"]
 
 ANNOUNCE = "listening on "
 START_TIMEOUT = 30.0  # seconds a child may take to announce its URL
@@ -34,6 +35,13 @@ START_TIMEOUT = 30.0  # seconds a child may take to announce its URL
 def announce_line(url: str, what: str = "") -> str:
     """The line a server prints once it listens: ``[what ]listening on URL``."""
     return f"{what} {ANNOUNCE}{url}" if what else f"{ANNOUNCE}{url}"
+
+
+def add_server_options(parser: argparse.ArgumentParser, *, port: int, port_help: str, key_help: str) -> None:
+    """``--host``, ``--port`` and ``--api-key`` (required, repeatable): where a server listens and whom it lets in."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=port, help=port_help)
+    parser.add_argument("--api-key", action="append", dest="api_keys", required=True, metavar="KEY", help=key_help)
 
 
 def free_port() -> int:

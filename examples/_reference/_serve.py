@@ -54,16 +54,8 @@ def parser(role: Role) -> argparse.ArgumentParser:
         description=f"Serve the {role.title}, a correct OIOI 4.19 endpoint with switchable defects and behaviours, "
         "in gunicorn.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port (default: 0, a free one; the line on stdout names it)")
-    p.add_argument(
-        "--api-key",
-        action="append",
-        dest="api_keys",
-        required=True,
-        metavar="KEY",
-        help="an API key to accept as 'Authorization: key=KEY' (repeatable)",
-    )
+    serving.add_server_options(p, port=0, port_help="port (default: 0, a free one; the line on stdout names it)",
+                               key_help="an API key to accept as 'Authorization: key=KEY' (repeatable)")
     p.add_argument("--db", metavar="PATH", help="SQLite file of the state (default: a file in a fresh temp dir)")
     p.add_argument(
         "--defect",
