@@ -1,4 +1,4 @@
-"""The layers point down: oioi ← mock_server ← conformance ← examples ← oioi_cli (ARCHITECTURE.md).
+"""The layers point down: oioi ← mock_server ← conformance ← examples ← oioi_cli (ARCHITECTURE.md); no function is long.
 
 A module may use its own layer and those below it. An upward use is an ``import``, and also a
 lazy one (``importlib.import_module``, ``importlib.util.find_spec``, ``__import__``) or a child
@@ -122,3 +122,23 @@ def test_downward_uses_and_plumbing_pass() -> None:
                                       "cmd = ['-m', 'mock_server', 'emp']") == []
     assert judging_uses("from oioi import mask, serving\nfrom oioi.results import result\n"
                         "from oioi.errors import ConfigError\nimport oioi.serving") == []
+
+
+MAX_FUNCTION_LINES = 50  # STYLE.md: "a function over 50 lines ... needs a reason"
+
+
+def long_functions(source: str) -> list[str]:
+    """The functions of ``source`` longer than `MAX_FUNCTION_LINES`, from their `def` to their last line."""
+    return [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.end_lineno is not None and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_no_function_is_longer_than_fifty_lines(path: Path) -> None:
+    assert long_functions(path.read_text(encoding="utf-8")) == []
+
+
+def test_a_long_function_is_caught() -> None:
+    body = "\n".join(f"    x{n} = {n}" for n in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def long():\n{body}\n") == [f"long ({MAX_FUNCTION_LINES + 1} lines)"]
