@@ -82,3 +82,10 @@ def test_the_extras_table_names_what_pyproject_installs() -> None:
             name = re.split(r"[<>=\[;! ]", requirement)[0]
             if name != "oioi-conformance":
                 assert EXTRAS.get(name.replace("-", "_")) == extra, requirement
+
+
+def test_python_m_mock_server_without_its_extra_says_what_to_install() -> None:
+    done = run_without(MOCK_EXTRA, "import runpy\nsys.argv = ['mock_server', 'emp', '--api-key', 'k' * 16]\n"
+                                   "runpy.run_module('mock_server', run_name='__main__')")
+    assert done.returncode == 2
+    assert "oioi-conformance[mock]" in done.stderr and "Traceback" not in done.stderr
