@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import socket
 import uuid
 from typing import Any
 
@@ -21,7 +22,7 @@ from conformance._target import Target
 from conformance.suite._messages import EVCO, probe, rfid_verify, session_stop
 from oioi import validate
 
-__all__ = ["doubts", "not_oioi", "preflight", "unsendable"]
+__all__ = ["doubts", "not_oioi", "preflight", "unlistenable", "unsendable"]
 
 PATH = "/api/v4/request"
 GATEWAY = (502, 504)  # a proxy in front of the IUT answered: the IUT behind it did not
@@ -30,6 +31,8 @@ GATEWAY = (502, 504)  # a proxy in front of the IUT answered: the IUT behind it 
 def preflight(target: Target) -> str | None:
     """Why the run cannot go ahead: the IUT is unreachable, refuses the key, or does not answer OIOI."""
     if why := unsendable(target):
+        return why
+    if target.listen and (why := unlistenable(target.listen)):
         return why
     if why := target.unreachable():
         return why
@@ -43,6 +46,28 @@ def preflight(target: Target) -> str | None:
         return (f"The IUT at {target.url} refused the API key {target.describe()['api_key']} with HTTP "
                 f"{exchange.status}; give the key it accepts with --api-key (or OIOI_API_KEY).")
     return not_oioi(target.url, call, exchange)
+
+
+def unlistenable(listen: str) -> str | None:
+    """Why the mock partner cannot listen on ``listen`` (HOST:PORT): not that shape, or not bindable here.
+
+    The address is bound for a moment and let go at once; the partner binds it when the run starts.
+    """
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        return f"--listen {listen!r} is not HOST:PORT, e.g. 127.0.0.1:8765."
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        why = getattr(error, "strerror", None) or str(error)
+        return (f"Cannot listen on {listen} for the IUT's messages ({why}); give --listen a free HOST:PORT "
+                "(the address the IUT sends to).")
+    return None
 
 
 def unsendable(target: Target) -> str | None:

@@ -1,0 +1,60 @@
+"""``oioi certify``: a user's mistake is one sentence on standard error and exit 2, before any check runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.demo import start_reference
+from tests.fixtures.mock import EMP_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The reference CPO (examples/reference_cpo) on a free loopback port: its endpoint."""
+    directory = tmp_path_factory.mktemp("mistakes-cpo")
+    reference = start_reference("cpo", "--api-key", EMP_KEY, "--db", str(directory / "cpo.sqlite"))
+    yield reference.url
+    reference.stop()
+
+
+def certify(url: str, *options: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``oioi certify cpo --url URL OPTIONS…`` as a user runs it."""
+    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", url, *options]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "OIOI_API_KEY": EMP_KEY, "OIOI_PARTNER_API_KEY": "partner-key-0001"})
+
+
+def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line on standard error of a run that stopped before any check (exit 2)."""
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    for noise in ("Traceback", "INTERNALERROR", "pytest", "HARNESS ERROR"):
+        assert noise not in done.stdout + done.stderr
+    assert "certifying" not in done.stdout
+    return done.stderr.strip()
+
+
+def test_a_listen_address_in_use_is_said_before_any_check(reference_cpo: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = certify(reference_cpo, "--listen", address, "--report-dir", str(tmp_path / "r"))
+    assert one_sentence(done) == (f"Cannot listen on {address} for the IUT's messages (Address already in use); "
+                                  "give --listen a free HOST:PORT (the address the IUT sends to).")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("listen", "says"), [("10.255.255.1:8765", "(Cannot assign requested address)"),
+                                              ("127.0.0.1:port", "is not HOST:PORT")])
+def test_a_listen_address_that_cannot_be_bound_is_one_sentence(reference_cpo: str, listen: str, says: str) -> None:
+    assert says in one_sentence(certify(reference_cpo, "--listen", listen))
