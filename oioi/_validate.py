@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 from oioi import _schemas, _semantic
 from oioi._findings import Finding, message_text, pointer
@@ -177,30 +178,61 @@ def _value_for(message: Any, finding: Finding) -> Any:
     return node
 
 
-def _schema_findings(validator: Any, message: Any, spec: str) -> Iterator[Finding]:
+def _schema_findings(validator: Any, message: Any, spec: str) -> list[Finding]:
+    """The schema's findings, a missing field's likely misspelling right after the missing field."""
+    findings: list[Finding] = []
+    misspelt: dict[str, str] = {}  # the pointer of a misspelt field -> the pointer of the field it stands for
+    for finding, extra in _raw_schema_findings(validator, message, spec):
+        findings.append(finding)
+        if extra is not None:
+            misspelt[extra] = finding.path
+    if not misspelt:
+        return findings
+    moved = [f for f in findings if f.rule == "schema/unknown-field" and f.path in misspelt]
+    ordered = [f for f in findings if f not in moved]
+    for f in moved:
+        index = next(i for i, g in enumerate(ordered) if g.rule == "schema/required" and g.path == misspelt[f.path])
+        ordered.insert(index + 1, f)
+    return ordered
+
+
+def _raw_schema_findings(validator: Any, message: Any, spec: str) -> Iterator[tuple[Finding, str | None]]:
+    """Each finding in the validator's order, with the pointer of a missing field's likely misspelling."""
     seen_paths: set[str] = set()
     for err in validator.iter_errors(message):
         path = list(err.instance_path)
         name = err.kind.name
         detail = err.kind.as_dict()
         if name == "additionalProperties":
-            yield from _unknown_fields(err, path, detail["unexpected"], spec)
+            yield from ((f, None) for f in _unknown_fields(err, path, detail["unexpected"], spec))
             continue
         if name == "required":
             prop = detail["property"]
-            yield _finding(
-                "schema/required",
-                pointer([*path, prop]),
-                f"no field {prop!r}",
-                f"field {prop!r}, which the spec's field description requires here",
-                spec,
-            )
+            extra = _misspelling(err, prop)
+            hint = f"Did you mean {prop!r}? The object has {extra!r}; rename it to {prop!r}." if extra else None
+            received = f"no field {prop!r}"
+            expected = f"field {prop!r}, which the spec's field description requires here"
+            finding = _finding("schema/required", pointer([*path, prop]), received, expected, spec, advice=hint)
+            yield finding, (pointer([*path, extra]) if extra else None)
             continue
         where = pointer(path)
         if name in ("pattern", "format") and where in seen_paths:
             continue  # one finding per value: a date-time that breaks its pattern also breaks its format
         seen_paths.add(where)
-        yield _finding(f"schema/{name}", where, _show(err.instance), _expected(name, detail, err), spec)
+        yield _finding(f"schema/{name}", where, _show(err.instance), _expected(name, detail, err), spec), None
+
+
+def _misspelling(err: Any, prop: str) -> str | None:
+    """The field of the object, unknown to its schema, that most likely is a misspelling of the missing ``prop``."""
+    location = err.absolute_keyword_location
+    if not location or not isinstance(err.instance, dict):
+        return None
+    known = _properties(location.removesuffix("/required"))
+    if not known:
+        return None
+    extras = [str(key) for key in err.instance if key not in known]
+    candidates = [key for key in extras if _schemas.suggest(key, known) == prop]
+    return _schemas.suggest(prop, candidates) or (candidates[0] if candidates else None)
 
 
 def _unknown_fields(err: Any, path: list[Any], unexpected: list[str], spec: str) -> Iterator[Finding]:
@@ -225,8 +257,16 @@ def _known_properties(err: Any) -> list[str]:
     location = err.absolute_keyword_location
     if not location:
         return []
-    node = _schemas.resolve(location.removesuffix("/additionalProperties"))
-    return sorted(node.get("properties", {}))
+    return _properties(location.removesuffix("/additionalProperties"))
+
+
+def _properties(uri: str) -> list[str]:
+    """The property names the schema node at ``uri`` defines, following its ``$ref`` when it has none of its own."""
+    node = _schemas.resolve(uri)
+    while isinstance(node, dict) and "properties" not in node and isinstance(node.get("$ref"), str):
+        uri = urljoin(uri, node["$ref"])
+        node = _schemas.resolve(uri)
+    return sorted(node.get("properties", {})) if isinstance(node, dict) else []
 
 
 def _expected(name: str, detail: dict[str, Any], err: Any) -> str:

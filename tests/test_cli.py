@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,58 @@ def test_json_format_is_one_object_per_message(mixed_log: Path) -> None:
     assert finding["path"] == "/station-post/station/address/zip"
 
 
+@pytest.fixture
+def misspelt_station(tmp_path: Path, station_post_request: dict[str, Any]) -> Path:
+    """A station-post whose station has 'adress' instead of 'address'."""
+    station = station_post_request["station-post"]["station"]
+    station["adress"] = station.pop("address")
+    path = tmp_path / "station.json"
+    path.write_text(json.dumps(station_post_request, indent=2))
+    return path
+
+
+def test_missing_field_carries_the_hint_to_its_misspelling(misspelt_station: Path) -> None:
+    code, out, err = oioi("validate", str(misspelt_station))
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[1:5] == [
+        "  error at /station-post/station/address (schema/required; calls/station_post.rst)",
+        "    Received: no field 'address'",
+        "    Expected: field 'address', which the spec's field description requires here",
+        "    Did you mean 'address'? The object has 'adress'; rename it to 'address'.",
+    ]
+    assert lines[5] == "  warning at /station-post/station/adress (schema/unknown-field; calls/station_post.rst)"
+    assert out.endswith("1 message: 0 valid, 1 invalid (1 error, 1 warning)\n")
+
+
+def test_json_format_puts_the_hint_on_the_first_finding(misspelt_station: Path) -> None:
+    code, out, _err = oioi("validate", "--format", "json", str(misspelt_station))
+    [record] = [json.loads(line) for line in out.splitlines()]
+    first, second = record["findings"]
+    assert code == 1
+    assert (first["severity"], first["rule"], first["path"]) == (
+        "error",
+        "schema/required",
+        "/station-post/station/address",
+    )
+    assert first["message"].endswith("\nDid you mean 'address'? The object has 'adress'; rename it to 'address'.")
+    assert set(first) == {"severity", "path", "rule", "message", "spec"}
+    assert (second["rule"], second["path"]) == ("schema/unknown-field", "/station-post/station/adress")
+
+
+def test_installed_command_puts_the_hint_on_the_first_finding(misspelt_station: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oioi_cli", "validate", str(misspelt_station)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (1, "")
+    first = done.stdout.split("\n  warning at ")[0]
+    assert "error at /station-post/station/address (schema/required" in first
+    assert "Did you mean 'address'? The object has 'adress'" in first
+
+
 def test_stdin_and_lenient_profile(station_post_request: dict[str, Any]) -> None:
     station_post_request["station-post"]["partner-identifier"] = "1"
     line = json.dumps(station_post_request)
@@ -143,8 +197,9 @@ def test_version() -> None:
     assert "OIOI 4.19.0" in out
 
 
-@pytest.mark.parametrize(("secret", "shown"), [("", ""), ("abcd", "****"), ("abcde", "*bcde"),
-                                               ("demo-key-0001", "*********0001")])
+@pytest.mark.parametrize(
+    ("secret", "shown"), [("", ""), ("abcd", "****"), ("abcde", "*bcde"), ("demo-key-0001", "*********0001")]
+)
 def test_mask_shows_only_the_last_four_characters(secret: str, shown: str) -> None:
     """The one mask every log, journal and report uses (oioi.mask)."""
     from oioi import mask

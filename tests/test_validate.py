@@ -93,6 +93,51 @@ def test_unknown_field_is_a_warning_with_a_suggestion(station_post_request: dict
     assert "Did you mean 'website'?" in finding.message
 
 
+def test_missing_field_names_its_likely_misspelling(station_post_request: dict[str, Any]) -> None:
+    station = station_post_request["station-post"]["station"]
+    station["adress"] = station.pop("address")
+    missing, unknown = validate(station_post_request)
+    assert (missing.severity, missing.rule, missing.path) == (
+        "error",
+        "schema/required",
+        "/station-post/station/address",
+    )
+    hint = "Did you mean 'address'? The object has 'adress'; rename it to 'address'."
+    assert missing.message.splitlines()[-1] == hint
+    assert (unknown.severity, unknown.rule, unknown.path) == (
+        "warning",
+        "schema/unknown-field",
+        "/station-post/station/adress",
+    )
+
+
+def test_misspelling_is_found_through_a_ref(station_post_request: dict[str, Any]) -> None:
+    address = station_post_request["station-post"]["station"]["address"]
+    address["streetnumber"] = address.pop("street-number")
+    missing, _unknown = validate(station_post_request)
+    assert missing.path == "/station-post/station/address/street-number"
+    assert "Did you mean 'street-number'? The object has 'streetnumber'" in missing.message
+
+
+def test_misspelt_field_follows_its_missing_field(station_post_request: dict[str, Any]) -> None:
+    station = station_post_request["station-post"]["station"]
+    station["contact"]["websit"] = "https://example.com"
+    station["adress"] = station.pop("address")
+    station["contact"]["phone"] = 12
+    paths = [f.path for f in validate(station_post_request)]
+    address = paths.index("/station-post/station/address")
+    assert paths[address + 1] == "/station-post/station/adress"
+
+
+def test_missing_field_without_a_lookalike_gets_no_hint(station_post_request: dict[str, Any]) -> None:
+    station = station_post_request["station-post"]["station"]
+    del station["address"]
+    station["parking"] = "free"
+    missing, unknown = validate(station_post_request)
+    assert "Did you mean" not in missing.message
+    assert unknown.path == "/station-post/station/parking"
+
+
 def test_rfid_must_be_upper_case_hex_of_8_14_or_20() -> None:
     for uid in ("04523022aa4881", "4523022AA4881", "0452302"):
         assert rules(validate({"rfid-verify": {"rfid": uid}})) == [("schema/pattern", "/rfid-verify/rfid")]
