@@ -55,6 +55,8 @@ dd{margin:0}
 .inconclusive{background:#6a1b9a;color:#fff}
 .not-run{background:#f9a825;color:#222}
 .not-applicable{background:#90a4ae;color:#fff}
+.incomplete{background:#455a64;color:#fff}
+.interrupted{border:2px solid #455a64;background:#eceff1;border-radius:6px;padding:4px 14px;margin:14px 0}
 .lvl-MUST{background:#c62828;color:#fff}
 .lvl-SHOULD{background:#ef6c00;color:#fff}
 .lvl-MUST,.lvl-SHOULD{border-radius:4px;padding:1px 6px;font-size:12px;font-weight:700}
@@ -96,7 +98,8 @@ def render(report: dict[str, Any], *, expand: bool = False) -> str:
         areas.setdefault(str(requirement.get("area", "other")), []).append(requirement)
     counts = {area: _count(reqs) for area, reqs in areas.items()}
     failed = [req for reqs in areas.values() for req in reqs if req.get("verdict") == "fail"]
-    body = [_header(report, report.get("summary") or _count(requirements)), _warnings(report.get("setup_warnings"))]
+    body = [_header(report, report.get("summary") or _count(requirements)), _interrupted(report),
+            _warnings(report.get("setup_warnings"))]
     body.append(_summary(counts))
     body += [_failures(failed, expand, bool(report.get("strict"))), _requirements(areas)]
     return _page("OIOI conformance report", "\n".join(body))
@@ -145,6 +148,19 @@ def _header(report: dict[str, Any], summary: dict[str, int]) -> str:
         f'<header><div><h1>OIOI conformance report</h1><dl>{rows}</dl></div><div class="outcome">'
         f'<div class="verdict {_e(verdict)}">{_e(verdict.upper())}</div>'
         f'<div class="counts">{chips}</div></div></header>'
+    )
+
+
+def _interrupted(report: dict[str, Any]) -> str:
+    """Says first that the run was interrupted: its verdict is incomplete, whatever passed or failed so far."""
+    if not report.get("interrupted"):
+        return ""
+    progress = report.get("progress") or {}
+    return (
+        '<section class="interrupted"><h4>The run was interrupted</h4><p>It stopped after '
+        f"{_e(progress.get('reached', 0))} of {_e(progress.get('planned', 0))} requirements, so its verdict is "
+        "<b>incomplete</b>: the requirements it did not reach are <i>not-run</i> with the reason "
+        "&ldquo;interrupted&rdquo;. The failures below stand; run it again to the end for a verdict.</p></section>"
     )
 
 

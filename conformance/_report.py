@@ -1,11 +1,14 @@
 """Verdicts per requirement, and the files of a run: report.json and report.html.
 
 report.json (documented in the README): ``tool``, ``spec``, ``iut`` (url, role), ``profile``, ``strict``,
-``seed``, ``started``, ``duration_s``, ``verdict`` (``fail`` when a MUST requirement failed, with ``strict``
-also a SHOULD), ``summary`` (count per verdict), ``errors`` (checks the harness itself could not run) and
+``seed``, ``started``, ``duration_s``, ``interrupted`` (true when the run was stopped, by Ctrl-C or SIGTERM,
+before its last check), ``verdict`` (``incomplete`` when interrupted; else ``fail`` when a MUST requirement failed,
+with ``strict`` also a SHOULD; else ``pass``), ``progress`` (``reached`` of ``planned``: see :meth:`Recorder.progress`),
+``summary`` (count per verdict), ``errors`` (checks the harness itself could not run) and
 ``requirements``: per catalogue entry its ``id``, ``title``, ``level``, ``basis`` (normative /
 interpretation) and ``why``, ``feature`` (the optional part it belongs to, or null), ``roles``, ``area``,
-``call``, ``spec``, ``verdict`` (pass / fail / inconclusive / not-run / not-applicable), ``reason``,
+``call``, ``spec``, ``verdict`` (pass / fail / inconclusive / not-run / not-applicable), ``reason`` ("interrupted"
+for a requirement the interrupted run did not reach),
 ``checks`` and ``failures`` (each with the check, Received / Expected, request, response and curl).
 """
 
@@ -57,6 +60,29 @@ class Recorder:
         self.errors: list[dict[str, str]] = []  # checks the harness itself could not run (never a verdict)
         self.setup_warnings: list[str] = []  # the preflight's doubts about the given connectors and UIDs
         self.declaration: dict[str, Any] | None = None  # what the IUT declared and the run used (keys masked)
+        self.planned: dict[str, set[str]] | None = None  # the checks selected per requirement, once collected
+        self.interrupted = False  # the run stopped before its last check (Ctrl-C, SIGTERM)
+
+    def cut_short(self, rid: str) -> bool:
+        """Whether the interruption came before every check of ``rid`` had run (all of them, before collection)."""
+        if not self.interrupted:
+            return False
+        if self.planned is None:
+            return not self.target.only or rid in self.target.only
+        ran = {o["check"] for o in self.outcomes.get(rid, [])}
+        return bool(self.planned.get(rid, set()) - ran)
+
+    def progress(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """How far the run got: ``reached`` of ``planned`` requirements.
+
+        ``planned`` counts the requirements the run set out to judge: the catalogue entries with at least one
+        selected check, plus, when the run was interrupted before collection ended, every entry it did not reach.
+        ``reached`` counts those whose every check finished, or that had already failed; the others are
+        ``not-run`` with the reason "interrupted". A run that was not interrupted reached all it planned.
+        """
+        planned = self.planned or {}
+        reached = sum(r["id"] in planned and r["reason"] != "interrupted" for r in rows)
+        return {"reached": reached, "planned": reached + sum(r["reason"] == "interrupted" for r in rows)}
 
     def record(self, nodeid: str, ids: list[str], report: pytest.TestReport, error: BaseException | None) -> None:
         """Turn one test report into outcomes of the requirements it speaks for."""
@@ -105,6 +131,8 @@ class Recorder:
         failures = [o["failure"] for o in outcomes if o["verdict"] == "fail"]
         if failures:
             return "fail", None, checks, failures
+        if self.cut_short(entry["id"]):
+            return "not-run", "interrupted", checks, []
         undecided = sorted({o["reason"] for o in outcomes if o["verdict"] == "inconclusive"})
         if undecided:
             return "inconclusive", "; ".join(undecided), checks, []
@@ -128,6 +156,7 @@ class Recorder:
                         | {"verdict": verdict, "reason": reason, "checks": checks, "failures": failures})
         fatal = ("MUST", "SHOULD") if self.target.strict else ("MUST",)
         failed = any(r["verdict"] == "fail" and r["level"] in fatal for r in rows)
+        verdict = "incomplete" if self.interrupted else "fail" if failed else "pass"
         started = datetime.datetime.fromtimestamp(self.started, datetime.UTC)
         return {
             "tool": {"name": "oioi-conformance", "version": __version__},
@@ -140,7 +169,9 @@ class Recorder:
             "seed": self.target.seed,
             "started": started.isoformat(timespec="seconds"),
             "duration_s": round(self.finished - self.started, 2),
-            "verdict": "fail" if failed else "pass",
+            "interrupted": self.interrupted,
+            "verdict": verdict,
+            "progress": self.progress(rows),
             "summary": summary,
             "errors": self.errors,
             "requirements": rows,
@@ -163,7 +194,11 @@ def scrub(text: str, api_key: str) -> str:
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
-    """The table printed after a run: counts per area, every failure, the verdict."""
+    """The table printed after a run: counts per area, every failure, the verdict.
+
+    The last line gives the run's verdict and counts; an interrupted run's says "INCOMPLETE — interrupted after N
+    of M requirements" first (N and M as in `Recorder.progress`).
+    """
     by_area: dict[str, dict[str, int]] = {}
     for row in report["requirements"]:
         by_area.setdefault(row["area"], dict.fromkeys(VERDICTS, 0))[row["verdict"]] += 1
@@ -182,7 +217,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     for error in report.get("errors", []):
         lines.append(f"HARNESS ERROR in {error['check']}: {error['error']}")
     role, verdict = report["iut"]["role"].upper(), report["verdict"].upper()
-    lines += ["", f"OIOI {role} conformance: {verdict} — {s['pass']} passed, "
+    lines += ["", f"OIOI {role} conformance: {verdict} — {_interrupted(report)}{s['pass']} passed, "
               f"{s['fail']} failed, {s['inconclusive']} inconclusive, {s['not-run']} not run, "
               f"{s['not-applicable']} not applicable" + _should_note(failed, strict=bool(report.get("strict")))]
     return lines
@@ -195,3 +230,11 @@ def _should_note(failed: list[dict[str, Any]], *, strict: bool) -> str:
         return ""
     failures = f"{should} SHOULD failure{'s' * (should != 1)}"
     return f"; {failures} (fatal: --strict)" if strict else f"; {failures} (not fatal; --strict makes them fail)"
+
+
+def _interrupted(report: dict[str, Any]) -> str:
+    """The start of the summary line of an interrupted run: how far it got (see `Recorder.progress`)."""
+    if not report.get("interrupted"):
+        return ""
+    progress = report.get("progress") or {}
+    return f"interrupted after {progress.get('reached', 0)} of {progress.get('planned', 0)} requirements; "

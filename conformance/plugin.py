@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -132,6 +134,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     if why := preflight(config.stash[TARGET]):
         pytest.exit(why, returncode=2)
+    _stop_on_sigterm(config)
     target, warnings = doubts(config.stash[TARGET])
     config.stash[TARGET] = target
     if RECORDER in config.stash:
@@ -141,6 +144,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     for warning in warnings:
         if reporter is not None:
             reporter.write_line(f"SETUP WARNING: {warning}", yellow=True, bold=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (a pipeline or CI job stopping the run) ends it as Ctrl-C does: reports written, verdict incomplete."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+        config.add_cleanup(_default_sigterm)
+
+
+def _default_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _ids(item: pytest.Item) -> list[str]:
@@ -222,12 +240,24 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note the checks selected per requirement: an interrupted run tells the requirements it did not reach."""
+    if RECORDER in session.config.stash:
+        planned: dict[str, set[str]] = {}
+        for item in session.items:
+            for rid in _ids(item):
+                planned.setdefault(rid, set()).add(item.nodeid.split("::", 1)[-1])
+        session.config.stash[RECORDER].planned = planned
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the reports, also of a run that was interrupted (Ctrl-C, SIGTERM, ``pytest.exit``): it is incomplete."""
     config = session.config
     if RECORDER not in config.stash:
         return
     recorder = config.stash[RECORDER]
     recorder.finished = time.time()
+    recorder.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     directory = _option(config, "report_dir")
     if directory:
         _report.write(recorder.report(), Path(directory), config.stash[TARGET].api_key)
