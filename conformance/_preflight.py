@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import random
 import socket
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 from conformance._catalogue import allowed_codes
@@ -22,7 +24,7 @@ from conformance._target import Target
 from conformance.suite._messages import EVCO, probe, rfid_verify, session_stop
 from oioi import validate
 
-__all__ = ["doubts", "not_oioi", "preflight", "unlistenable", "unsendable"]
+__all__ = ["doubts", "not_oioi", "preflight", "unlistenable", "unsendable", "unwritable"]
 
 PATH = "/api/v4/request"
 GATEWAY = (502, 504)  # a proxy in front of the IUT answered: the IUT behind it did not
@@ -67,6 +69,18 @@ def unlistenable(listen: str) -> str | None:
         why = getattr(error, "strerror", None) or str(error)
         return (f"Cannot listen on {listen} for the IUT's messages ({why}); give --listen a free HOST:PORT "
                 "(the address the IUT sends to).")
+    return None
+
+
+def unwritable(directory: Path) -> str | None:
+    """Why the reports cannot go into ``directory``: it is created (when missing) and a file is written in it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        why = "it is a file" if directory.exists() and not directory.is_dir() else error.strerror or str(error)
+        return f"Cannot write the reports to {directory} ({why}); give --report-dir a folder you can write to."
     return None
 
 

@@ -147,10 +147,14 @@ def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = No
     """Run the suite in this process and return the exit status (0, 1 or 2)."""
     import pytest
 
+    from conformance._preflight import unwritable
+
     if args.write_declaration is not None:
         return write_declaration(args, stdout)
     target = _target(args)
     report_dir = Path(args.report_dir) if args.report_dir else default_report_dir()
+    if why := unwritable(report_dir):
+        raise ConfigError(why)
     os.environ["OIOI_API_KEY"] = target.api_key  # handed to the plugin without putting it on a command line
     if target.partner_api_key:
         os.environ["OIOI_PARTNER_API_KEY"] = target.partner_api_key

@@ -37,7 +37,7 @@ def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
     """The one line on standard error of a run that stopped before any check (exit 2)."""
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    for noise in ("Traceback", "INTERNALERROR", "pytest", "HARNESS ERROR"):
+    for noise in ("Traceback", "INTERNALERROR", "pytest exit status", "HARNESS ERROR"):
         assert noise not in done.stdout + done.stderr
     assert "certifying" not in done.stdout
     return done.stderr.strip()
@@ -58,3 +58,23 @@ def test_a_listen_address_in_use_is_said_before_any_check(reference_cpo: str, tm
                                               ("127.0.0.1:port", "is not HOST:PORT")])
 def test_a_listen_address_that_cannot_be_bound_is_one_sentence(reference_cpo: str, listen: str, says: str) -> None:
     assert says in one_sentence(certify(reference_cpo, "--listen", listen))
+
+
+def test_a_report_dir_that_is_a_file_is_said_before_any_check(reference_cpo: str, tmp_path: Path) -> None:
+    (tmp_path / "reports").write_text("not a folder\n", encoding="utf-8")
+    assert one_sentence(certify(reference_cpo, "--report-dir", str(tmp_path / "reports"))) == (
+        f"Cannot write the reports to {tmp_path / 'reports'} (it is a file); give --report-dir a folder you can "
+        "write to.")
+
+
+def test_a_report_dir_that_cannot_be_created_is_one_sentence(reference_cpo: str) -> None:
+    says = one_sentence(certify(reference_cpo, "--report-dir", "/proc/rep"))
+    assert says.startswith("Cannot write the reports to /proc/rep (") and says.endswith("you can write to.")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_a_read_only_report_dir_is_one_sentence(reference_cpo: str, tmp_path: Path) -> None:
+    (tmp_path / "locked").mkdir(mode=0o500)
+    says = one_sentence(certify(reference_cpo, "--report-dir", str(tmp_path / "locked")))
+    assert says == (f"Cannot write the reports to {tmp_path / 'locked'} (Permission denied); give --report-dir a "
+                    "folder you can write to.")
