@@ -300,3 +300,16 @@ def test_setup_warnings_come_first(report_sample: dict[str, Any], report_html: s
     report = copy.deepcopy(report_sample)
     report["setup_warnings"] = []
     assert "Check the setup first" not in render(report)
+
+
+def test_an_interrupted_report_says_so_first_and_is_well_formed(report_sample: dict[str, Any]) -> None:
+    """An older report.json (no ``interrupted`` key) renders as before; an interrupted one says so under the banner."""
+    assert 'class="interrupted"' not in render(report_sample)
+    report_sample |= {"interrupted": True, "verdict": "incomplete", "progress": {"reached": 7, "planned": 30}}
+    page = render(report_sample)
+    tree = Tree(page)
+    assert not tree.errors
+    assert tree.having("div", class_="verdict") == [{"class": "verdict incomplete"}]
+    assert page.index('<div class="verdict incomplete">INCOMPLETE</div>') < page.index('class="interrupted"')
+    assert page.index('class="interrupted"') < page.index("<h2>Summary by area</h2>")
+    assert "It stopped after 7 of 30 requirements" in page
