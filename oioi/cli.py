@@ -21,7 +21,7 @@ from oioi._validate import PROFILES
 from oioi.errors import HarnessError
 
 __all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "add_profile_option", "command", "exit_with", "main",
-           "missing_extra", "new_parser", "run", "standalone"]
+           "missing_extra", "new_parser", "run", "standalone", "unrecognized"]
 
 # The modules the package's extras bring (pyproject.toml, [project.optional-dependencies]) and the extra
 # that brings each: the core installs without them; a command that needs one says what to install.
@@ -56,7 +56,9 @@ def command(
     """Parse ``argv`` and run the sub-command it names (its ``run`` default); the exit code."""
     try:
         with contextlib.redirect_stdout(stdout):  # --help and --version print through argparse
-            args = parser.parse_args(argv)
+            args, extras = parser.parse_known_args(argv)
+        if extras:
+            raise UsageError(unrecognized(parser, args, extras))
         run_it: Callable[..., int] = args.run
         return run_it(args, stdout, stderr, stdin if stdin is not None else sys.stdin)
     except ModuleNotFoundError as missing:
@@ -69,6 +71,33 @@ def command(
         return 2
     except SystemExit as leave:  # --help and --version
         return int(leave.code or 0)
+
+
+def unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> str:
+    """The sentence for arguments no parser took, naming the sub-command they were given to and its closest option.
+
+    argparse hands a sub-command's unknown arguments up to the top parser; the sub-command is the
+    deepest one ``args`` names.
+    """
+    import difflib
+
+    chosen = parser
+    while (found := _chosen_subparser(chosen, args)) is not None:
+        chosen = found
+    options = [o for action in chosen._actions for o in action.option_strings if o.startswith("--")]
+    hint = next((f" (did you mean {close[0]}?)" for given in extras if given.startswith("-")
+                 if (close := difflib.get_close_matches(given.split("=")[0], options, n=1, cutoff=0.6))), "")
+    return f"{chosen.prog}: unrecognized arguments: {' '.join(extras)}{hint} (see '{chosen.prog} --help')."
+
+
+def _chosen_subparser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser | None:
+    """The sub-command parser of ``parser`` that ``args`` chose (None: it has none, or none was chosen)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest, None) if action.dest != argparse.SUPPRESS else None
+            chosen = action.choices.get(name) if isinstance(name, str) else None
+            return chosen if isinstance(chosen, argparse.ArgumentParser) else None
+    return None
 
 
 def standalone(

@@ -78,3 +78,18 @@ def test_a_read_only_report_dir_is_one_sentence(reference_cpo: str, tmp_path: Pa
     says = one_sentence(certify(reference_cpo, "--report-dir", str(tmp_path / "locked")))
     assert says == (f"Cannot write the reports to {tmp_path / 'locked'} (Permission denied); give --report-dir a "
                     "folder you can write to.")
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--conector-id", "X"], "oioi certify: unrecognized arguments: --conector-id X (did you mean --connector-id?) "
+                                 "(see 'oioi certify --help')."),
+        (["--report_dir=r"], "oioi certify: unrecognized arguments: --report_dir=r (did you mean --report-dir?) "
+                             "(see 'oioi certify --help')."),
+        (["--frobnicate"], "oioi certify: unrecognized arguments: --frobnicate (see 'oioi certify --help')."),
+    ],
+)
+def test_an_unknown_option_names_certify_help_and_the_closest_option(options: list[str], says: str) -> None:
+    """argparse hands a sub-command's unknown options up to ``oioi``; the sentence still names ``oioi certify``."""
+    assert one_sentence(certify("http://127.0.0.1:9/api/v4/request", *options)) == says
