@@ -84,9 +84,10 @@ def unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extr
     chosen = parser
     while (found := _chosen_subparser(chosen, args)) is not None:
         chosen = found
-    options = [o for action in chosen._actions for o in action.option_strings if o.startswith("--")]
-    hint = next((f" (did you mean {close[0]}?)" for given in extras if given.startswith("-")
-                 if (close := difflib.get_close_matches(given.split("=")[0], options, n=1, cutoff=0.6))), "")
+    options = {o.lstrip("-"): o for action in chosen._actions for o in action.option_strings if o.startswith("--")}
+    names = [given.split("=")[0].lstrip("-") for given in extras if given.startswith("-")]
+    hint = next((f" (did you mean {options[close[0]]}?)" for name in names
+                 if (close := difflib.get_close_matches(name, options, n=1, cutoff=0.7))), "")
     return f"{chosen.prog}: unrecognized arguments: {' '.join(extras)}{hint} (see '{chosen.prog} --help')."
 
 
