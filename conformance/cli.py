@@ -8,11 +8,14 @@ MUST requirement failed, 1 one did, 2 the harness could not run (one sentence).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -22,7 +25,7 @@ from oioi.errors import ConfigError, HarnessError
 if TYPE_CHECKING:
     from conformance._target import Target
 
-__all__ = ["add_arguments", "add_parser", "certify", "default_report_dir", "main", "run"]
+__all__ = ["add_arguments", "add_parser", "certify", "default_report_dir", "interrupted", "main", "run"]
 
 DESCRIPTION = ("Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers against every "
                "requirement of the catalogue; writes report.json, report.html, junit.xml and allure-results/.")
@@ -163,10 +166,13 @@ def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = No
         os.environ["OIOI_INTERACTIVE"] = "1" if sys.stdin is not None and sys.stdin.isatty() else "0"
     stdout.write(f"certifying the {target.role.upper()} at {target.url} (profile {target.profile})\n")
     stdout.flush()
-    code = pytest.main(pytest_args(args, target.api_key, report_dir))
+    code = _run_suite(pytest_args(args, target.api_key, report_dir))
     if decide:
         os.environ.pop("OIOI_INTERACTIVE", None)
     report_file = report_dir / "report.json"
+    if code == pytest.ExitCode.INTERRUPTED:
+        _scrub_reports(report_dir, (target.api_key, target.partner_api_key or ""))
+        raise HarnessError(interrupted(report_dir))
     if code not in (0, 1) or not report_file.exists():
         raise HarnessError(f"The conformance run stopped before it finished (pytest exit status {int(code)}); "
                            "see the messages above.")
@@ -177,6 +183,53 @@ def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = No
         raise HarnessError(f"{len(errors)} check(s) could not run because of an error in the harness (first: "
                            f"{errors[0]['check']}: {errors[0]['error']}); please report it.")
     return 0 if report["verdict"] == "pass" else 1
+
+
+def _run_suite(argv: list[str]) -> int:
+    """pytest on the suite; SIGTERM (a pipeline stopping the run) interrupts it as Ctrl-C does.
+
+    pytest turns a KeyboardInterrupt into exit status 2 (interrupted) once its session runs; one
+    that comes before (while pytest starts) is the same interruption.
+    """
+    import pytest
+
+    with _sigterm_interrupts():
+        try:
+            return int(pytest.main(argv))
+        except KeyboardInterrupt:
+            return int(pytest.ExitCode.INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While inside: SIGTERM raises KeyboardInterrupt (only the main thread may set a signal handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupted(report_dir: Path) -> str:
+    """The sentence for a run stopped before its end (Ctrl-C, SIGTERM): how far it got, where its reports are."""
+    try:
+        report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = None
+    if not isinstance(report, dict) or not isinstance(report.get("requirements"), list):
+        return f"The run was interrupted before it wrote report.json; what it wrote is in {report_dir}."
+    rows = report["requirements"]
+    progress = report.get("progress") or {"reached": sum(r.get("verdict") != "not-run" for r in rows),
+                                          "planned": len(rows)}
+    return (f"The run was interrupted after {progress.get('reached', 0)} of {progress.get('planned', 0)} "
+            f"requirements; the reports so far are in {report_dir}.")
 
 
 def _target(args: argparse.Namespace) -> Target:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +97,47 @@ def test_a_read_only_report_dir_is_one_sentence(reference_cpo: str, tmp_path: Pa
 def test_an_unknown_option_names_certify_help_and_the_closest_option(options: list[str], says: str) -> None:
     """argparse hands a sub-command's unknown options up to ``oioi``; the sentence still names ``oioi certify``."""
     assert one_sentence(certify("http://127.0.0.1:9/api/v4/request", *options)) == says
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_listening(port: int, seconds: float) -> None:
+    """Until something accepts on 127.0.0.1:``port`` (the run's partner: its checks have begun)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listened on {port} within {seconds} s"
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_says_how_far_it_got_in_one_sentence(
+    reference_cpo: str, tmp_path: Path, how: signal.Signals
+) -> None:
+    """Ctrl-C, or a pipeline's SIGTERM, while the run waits for what the IUT sends: exit 2 and one sentence."""
+    port = free_port()
+    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", reference_cpo, "--listen", f"127.0.0.1:{port}", "--wait", "60",
+               "--report-dir", str(tmp_path / "r")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                          env={**os.environ, "OIOI_API_KEY": EMP_KEY,
+                               "OIOI_PARTNER_API_KEY": "partner-key-0001"}) as run:
+        try:
+            assert run.stdout is not None and run.stdout.readline().startswith("certifying the CPO")
+            wait_until_listening(port, 60)
+            time.sleep(1)
+            run.send_signal(how)
+            out, err = run.communicate(timeout=60)
+        finally:
+            run.kill()
+    assert run.returncode == 2, out[-3000:] + err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.fullmatch(rf"The run was interrupted after \d+ of \d+ requirements; the reports so far are in "
+                        rf"{re.escape(str(tmp_path / 'r'))}\.", err.strip()), err
+    assert json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))["requirements"]
