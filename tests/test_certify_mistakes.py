@@ -123,7 +123,8 @@ def test_an_interrupted_run_says_how_far_it_got_in_one_sentence(
 ) -> None:
     """Ctrl-C, or a pipeline's SIGTERM, while the run waits for what the IUT sends: exit 2 and one sentence."""
     port = free_port()
-    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", reference_cpo, "--listen", f"127.0.0.1:{port}", "--wait", "60",
+    command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", reference_cpo,
+               "--listen", f"127.0.0.1:{port}", "--wait", "60",
                "--report-dir", str(tmp_path / "r")]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                           env={**os.environ, "OIOI_API_KEY": EMP_KEY,
