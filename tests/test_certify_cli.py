@@ -8,14 +8,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from examples.demo import start_reference
 from oioi_cli import run
 from tests.fixtures.mock import EMP_KEY, PARTNER, MockProcess
+from tests.fixtures.references import REFERENCE_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,21 +92,12 @@ def test_an_iut_that_does_not_answer_fails_within_the_timeout(emp: MockProcess, 
     assert failures and {(f["received"], f["response"]) for f in failures} == {("no answer within 0.5 s", None)}
 
 
-@pytest.fixture(scope="module")
-def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The reference CPO (examples/reference_cpo) on a free loopback port: its endpoint."""
-    directory = tmp_path_factory.mktemp("certify-cpo")
-    reference = start_reference("cpo", "--api-key", EMP_KEY, "--db", str(directory / "cpo.sqlite"))
-    yield reference.url
-    reference.stop()
-
-
 @pytest.mark.parametrize("path", ["", "/", "/api/v4"])
 def test_a_url_that_does_not_answer_oioi_stops_with_one_sentence(
     reference_cpo: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--url without /api/v4/request: the IUT's 404s are a setup mistake, never judged as its answers."""
-    monkeypatch.setenv("OIOI_API_KEY", EMP_KEY)
+    monkeypatch.setenv("OIOI_API_KEY", REFERENCE_KEY)
     url = reference_cpo.removesuffix("/api/v4/request") + path
     out, err = io.StringIO(), io.StringIO()
     assert run(["certify", "cpo", "--url", url], out, err) == 2
@@ -126,7 +116,7 @@ def test_a_connector_the_cpo_does_not_know_is_said_first_and_kept_in_the_report(
                "--connector-id", DEFAULT_CONNECTORS[0], "--connector-id", "DE*XYZ*E999999*1",
                "--requirement", "session-stop.unknown-session", "--report-dir", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**os.environ, "OIOI_API_KEY": EMP_KEY})
+                          env={**os.environ, "OIOI_API_KEY": REFERENCE_KEY})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     warning = ("the IUT does not know DE*XYZ*E999999*1 (session-stop answered 181, EVSE not found): check "
                "--connector-id or the declaration")

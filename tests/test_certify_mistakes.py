@@ -10,31 +10,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from examples.demo import start_reference
-from tests.fixtures.mock import EMP_KEY
+from tests.fixtures.references import REFERENCE_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The reference CPO (examples/reference_cpo) on a free loopback port: its endpoint."""
-    directory = tmp_path_factory.mktemp("mistakes-cpo")
-    reference = start_reference("cpo", "--api-key", EMP_KEY, "--db", str(directory / "cpo.sqlite"))
-    yield reference.url
-    reference.stop()
 
 
 def certify(url: str, *options: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``oioi certify cpo --url URL OPTIONS…`` as a user runs it."""
     command = [sys.executable, "-m", "oioi_cli", "certify", "cpo", "--url", url, *options]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "OIOI_API_KEY": EMP_KEY, "OIOI_PARTNER_API_KEY": "partner-key-0001"})
+                          env={**os.environ, "OIOI_API_KEY": REFERENCE_KEY, "OIOI_PARTNER_API_KEY": "partner-key-0001"})
 
 
 def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
@@ -127,7 +116,7 @@ def test_an_interrupted_run_says_how_far_it_got_in_one_sentence(
                "--listen", f"127.0.0.1:{port}", "--wait", "60",
                "--report-dir", str(tmp_path / "r")]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                          env={**os.environ, "OIOI_API_KEY": EMP_KEY,
+                          env={**os.environ, "OIOI_API_KEY": REFERENCE_KEY,
                                "OIOI_PARTNER_API_KEY": "partner-key-0001"}) as run:
         try:
             assert run.stdout is not None and run.stdout.readline().startswith("certifying the CPO")

@@ -8,18 +8,17 @@ import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance import _declaration as declaration
 from conformance._catalogue import requirements
-from examples.demo import start_reference
 from oioi_cli import run
+from tests.fixtures.references import REFERENCE_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "declaration-test-key-0123456789"
+API_KEY = REFERENCE_KEY  # the key the reference CPO accepts
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -30,14 +29,6 @@ def _run(*argv: str) -> tuple[int, str, str]:
 
 def _one_sentence(err: str) -> None:
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-
-
-@pytest.fixture(scope="module")
-def reference_cpo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = tmp_path_factory.mktemp("declaration-cpo")
-    reference = start_reference("cpo", "--api-key", API_KEY, "--db", str(directory / "cpo.sqlite"))
-    yield reference.url
-    reference.stop()
 
 
 def test_template_parses_and_round_trips(tmp_path: Path) -> None:
