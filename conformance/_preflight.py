@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -22,7 +21,7 @@ from conformance._catalogue import allowed_codes
 from conformance._exchange import Exchange, Iut
 from conformance._target import Target
 from conformance.suite._messages import EVCO, probe, rfid_verify, session_stop
-from oioi import validate
+from oioi import serving, validate
 
 __all__ = ["doubts", "not_oioi", "preflight", "unlistenable", "unsendable", "unwritable"]
 
@@ -58,15 +57,7 @@ def unlistenable(listen: str) -> str | None:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
         return f"--listen {listen!r} is not HOST:PORT, e.g. 127.0.0.1:8765."
-    host = host.removeprefix("[").removesuffix("]")
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as error:
-        why = getattr(error, "strerror", None) or str(error)
+    if why := serving.bind_error(host, int(port)):
         return (f"Cannot listen on {listen} for the IUT's messages ({why}); give --listen a free HOST:PORT "
                 "(the address the IUT sends to).")
     return None

@@ -137,18 +137,8 @@ def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Text
 
 def _check_port_free(host: str, port: int) -> None:
     """Say in one sentence that the address is taken, before gunicorn retries and logs at length."""
-    import socket
-
-    if port == 0:
-        return
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as error:
-        raise ConfigError(
-            f"Cannot listen on {host}:{port} ({error.strerror}); pick another --port, or --port 0 for a free one."
-        ) from None
+    if port != 0 and (why := serving.bind_error(host, port)):
+        raise ConfigError(f"Cannot listen on {host}:{port} ({why}); pick another --port, or --port 0 for a free one.")
 
 
 def _send(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 from oioi.errors import HarnessError
 
-__all__ = ["ANNOUNCE", "Child", "add_server_options", "announce_line", "free_port", "serve", "start"]
+__all__ = ["ANNOUNCE", "Child", "add_server_options", "announce_line", "bind_error", "free_port", "serve", "start"]
 
 ANNOUNCE = "listening on "
 START_TIMEOUT = 30.0  # seconds a child may take to announce its URL
@@ -42,6 +42,23 @@ def add_server_options(parser: argparse.ArgumentParser, *, port: int, port_help:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=port, help=port_help)
     parser.add_argument("--api-key", action="append", dest="api_keys", required=True, metavar="KEY", help=key_help)
+
+
+def bind_error(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` now (the system's words), or None when it could.
+
+    The address is bound for a moment and let go at once, so that a command can say so in one
+    sentence before its server starts (gunicorn would retry and log at length).
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host.removeprefix("[").removesuffix("]"), port,
+                                                             type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        return getattr(error, "strerror", None) or str(error)
+    return None
 
 
 def free_port() -> int:
