@@ -8,14 +8,11 @@ MUST requirement failed, 1 one did, 2 the harness could not run (one sentence).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -193,28 +190,13 @@ def _run_suite(argv: list[str]) -> int:
     """
     import pytest
 
-    with _sigterm_interrupts():
+    from conformance.plugin import sigterm_interrupts
+
+    with sigterm_interrupts():
         try:
             return int(pytest.main(argv))
         except KeyboardInterrupt:
             return int(pytest.ExitCode.INTERRUPTED)
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """While inside: SIGTERM raises KeyboardInterrupt (only the main thread may set a signal handler)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def interrupted(report_dir: Path) -> str:

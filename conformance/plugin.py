@@ -8,6 +8,7 @@ runs, keeps each test's verdict per requirement, and writes the reports.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -134,7 +135,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     if why := preflight(config.stash[TARGET]):
         pytest.exit(why, returncode=2)
-    _stop_on_sigterm(config)
+    stack = contextlib.ExitStack()  # SIGTERM interrupts the run until pytest is done with it
+    stack.enter_context(sigterm_interrupts())
+    config.add_cleanup(stack.close)
     target, warnings = doubts(config.stash[TARGET])
     config.stash[TARGET] = target
     if RECORDER in config.stash:
@@ -146,19 +149,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             reporter.write_line(f"SETUP WARNING: {warning}", yellow=True, bold=True)
 
 
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While inside, SIGTERM (a pipeline or CI job stopping the run) raises KeyboardInterrupt, as Ctrl-C does:
+    the reports are written and the verdict is incomplete. Only the main thread may set a signal handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _stop_on_sigterm(config: pytest.Config) -> None:
-    """SIGTERM (a pipeline or CI job stopping the run) ends it as Ctrl-C does: reports written, verdict incomplete."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupt)
-        config.add_cleanup(_default_sigterm)
-
-
-def _default_sigterm() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _ids(item: pytest.Item) -> list[str]:
