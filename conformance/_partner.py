@@ -15,6 +15,7 @@ arrived, on ``/dev/tty``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import tempfile
@@ -27,15 +28,22 @@ import requests
 from mock_server.client import MockClient, RunningMock, start
 from oioi.errors import ConfigError, HarnessError
 
-__all__ = ["INTERACTIVE", "Control", "NotDone", "Partner", "arrival", "person_present"]
+__all__ = ["INTERACTIVE", "Control", "NotDone", "Partner", "Waiting", "arrival", "person_present"]
 
 INTERACTIVE = "OIOI_INTERACTIVE"  # "1": a person is at the terminal (set by `oioi certify` before pytest captures)
+# What a wait for the IUT's messages is said with: (what, up to how many seconds) -> the context of the wait.
+Waiting = Callable[[str, float], contextlib.AbstractContextManager[None]]
+
+
+def _silently(what: str, seconds: float) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 class Partner(MockClient):
     """The mock of the opposite role, listening where the IUT sends; `MockClient` reads what it received."""
 
-    def __init__(self, role: str, listen: str, api_key: str, *, iut_url: str, iut_key: str, db: Path | None = None):
+    def __init__(self, role: str, listen: str, api_key: str, *, iut_url: str, iut_key: str, db: Path | None = None,
+                 waiting: Waiting = _silently):
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit():
             raise ConfigError(f"--listen {listen!r} is not HOST:PORT, e.g. 127.0.0.1:8765.")
@@ -45,6 +53,21 @@ class Partner(MockClient):
         self.db = db or Path(self._tmp.name) / "partner.sqlite3"  # type: ignore[union-attr]
         self.options = {"profile": "lenient", "partner-url": iut_url, "partner-api-key": iut_key}
         self.running: RunningMock | None = None
+        self.waiting = waiting  # says each wait for the IUT's messages (certify's progress)
+
+    def wait_for(
+        self, call: str, since: int = 0, seconds: float = 10.0, count: int = 1,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """`MockClient.wait_for`, said while it waits."""
+        article = "an" if call.startswith(("a", "e", "i", "o", "u", "rfid")) else "a"
+        with self.waiting(f"{article} {call}" if count == 1 else f"{count} × {call}", seconds):
+            return super().wait_for(call, since, seconds, count=count, match=match)
+
+    def quiet(self, since: int, seconds: float, settle: float = 1.0) -> list[dict[str, Any]]:
+        """`MockClient.quiet`, said while it waits."""
+        with self.waiting("messages", seconds):
+            return super().quiet(since, seconds, settle)
 
     def start(self) -> Partner:
         """Start the mock and wait until it listens (30 s at most)."""

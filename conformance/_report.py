@@ -28,7 +28,7 @@ from conformance._failures import Inconclusive, Nonconformance
 from conformance._target import Target
 from oioi import mask
 
-__all__ = ["VERDICTS", "Recorder", "summary_lines", "write"]
+__all__ = ["VERDICTS", "Recorder", "check_of", "summary_lines", "write"]
 
 # ISO/IEC 9646 verdicts: pass, fail, inconclusive (the check ran but could not decide; never fails a
 # run), not-run (the check could not start), not-applicable (the role, or a feature the IUT's
@@ -37,6 +37,11 @@ VERDICTS = ("pass", "fail", "inconclusive", "not-run", "not-applicable")
 
 
 E = TypeVar("E", bound=BaseException)
+
+
+def check_of(nodeid: str) -> str:
+    """A check's name in the report: the test's node id without its file ("test_x[param]")."""
+    return nodeid.split("::", 1)[-1]
 
 
 def _first(error: BaseException | None, kind: type[E]) -> E | None:
@@ -86,7 +91,7 @@ class Recorder:
 
     def record(self, nodeid: str, ids: list[str], report: pytest.TestReport, error: BaseException | None) -> None:
         """Turn one test report into outcomes of the requirements it speaks for."""
-        check = nodeid.split("::", 1)[-1]
+        check = check_of(nodeid)
         if report.passed:
             for rid in ids:
                 self.outcomes[rid].append({"verdict": "pass", "check": check})

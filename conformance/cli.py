@@ -8,11 +8,12 @@ MUST requirement failed, 1 one did, 2 the harness could not run (one sentence).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -81,6 +82,8 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
                    help="seconds to wait for each message the IUT sends (default: 10)")
     c.add_argument("--strict", action="store_true",
                    help="a failed SHOULD requirement fails the run too (default: only a failed MUST does)")
+    c.add_argument("-v", "--verbose", action="store_true",
+                   help="print pytest's own output (a line per test, with its path) instead of a line per requirement")
     for flag, metavar, help_text in FIGURES:
         c.add_argument(flag, type=float, metavar=metavar, help=help_text)
     c.set_defaults(run=certify)
@@ -94,9 +97,10 @@ def default_report_dir() -> Path:
 def pytest_args(args: argparse.Namespace, api_key: str, report_dir: Path) -> list[str]:
     """The pytest command line of a certify run: the options given (the plugin reads the declaration itself)."""
     argv = [str(SUITE), "-c", str(SUITE / "certify.ini"), "--rootdir", str(SUITE), "-p", "no:cacheprovider",
-            "-v", "--tb=no", "--no-header", "-rN", "--assert=plain",
-            f"--junitxml={report_dir / 'junit.xml'}", f"--alluredir={report_dir / 'allure-results'}",
-            "--oioi-report-dir", str(report_dir)]
+            "--assert=plain", f"--junitxml={report_dir / 'junit.xml'}",
+            f"--alluredir={report_dir / 'allure-results'}", "--oioi-report-dir", str(report_dir)]
+    # pytest's own output with -v; else none: the progress (conformance._progress) says each requirement
+    argv += ["-v", "--tb=no", "--no-header", "-rN"] if args.verbose else ["-p", "no:terminal"]
     for option in ("connector_id", "partner_identifier", "rfid", "requirement"):
         for value in getattr(args, option):
             argv += [f"--oioi-{option.replace('_', '-')}", value]
@@ -147,14 +151,9 @@ def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = No
     """Run the suite in this process and return the exit status (0, 1 or 2)."""
     import pytest
 
-    from conformance._preflight import unwritable
-
     if args.write_declaration is not None:
         return write_declaration(args, stdout)
-    target = _target(args)
-    report_dir = Path(args.report_dir) if args.report_dir else default_report_dir()
-    if why := unwritable(report_dir):
-        raise ConfigError(why)
+    target, report_dir = _before_the_run(args)
     os.environ["OIOI_API_KEY"] = target.api_key  # handed to the plugin without putting it on a command line
     if target.partner_api_key:
         os.environ["OIOI_PARTNER_API_KEY"] = target.partner_api_key
@@ -163,7 +162,7 @@ def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = No
         os.environ["OIOI_INTERACTIVE"] = "1" if sys.stdin is not None and sys.stdin.isatty() else "0"
     stdout.write(f"certifying the {target.role.upper()} at {target.url} (profile {target.profile})\n")
     stdout.flush()
-    code = _run_suite(pytest_args(args, target.api_key, report_dir))
+    code = _run_suite(pytest_args(args, target.api_key, report_dir), None if args.verbose else stdout)
     if decide:
         os.environ.pop("OIOI_INTERACTIVE", None)
     report_file = report_dir / "report.json"
@@ -182,21 +181,64 @@ def certify(args: argparse.Namespace, stdout: TextIO, stderr: TextIO | None = No
     return 0 if report["verdict"] == "pass" else 1
 
 
-def _run_suite(argv: list[str]) -> int:
-    """pytest on the suite; SIGTERM (a pipeline stopping the run) interrupts it as Ctrl-C does.
+def _before_the_run(args: argparse.Namespace) -> tuple[Target, Path]:
+    """The run's target and report folder, every user mistake refused first; Ctrl-C or SIGTERM here is one
+    sentence too (the checks before the run may wait for the IUT)."""
+    from conformance._preflight import unwritable
+    from conformance.plugin import sigterm_interrupts
+
+    try:
+        with sigterm_interrupts():
+            target = _target(args)
+    except KeyboardInterrupt:
+        raise HarnessError("The run was interrupted before its first check; nothing was written.") from None
+    report_dir = Path(args.report_dir) if args.report_dir else default_report_dir()
+    if why := unwritable(report_dir):
+        raise ConfigError(why)
+    return target, report_dir
+
+
+def _run_suite(argv: list[str], out: TextIO | None) -> int:
+    """pytest on the suite, with certify's progress written to ``out`` (None: pytest's own output); SIGTERM
+    (a pipeline stopping the run) interrupts it as Ctrl-C does.
 
     pytest turns a KeyboardInterrupt into exit status 2 (interrupted) once its session runs; one
     that comes before (while pytest starts) is the same interruption.
     """
     import pytest
 
+    from conformance._progress import Progress
     from conformance.plugin import sigterm_interrupts
 
-    with sigterm_interrupts():
-        try:
-            return int(pytest.main(argv))
-        except KeyboardInterrupt:
-            return int(pytest.ExitCode.INTERRUPTED)
+    code = int(pytest.ExitCode.INTERRUPTED)
+    with contextlib.ExitStack() as stack:
+        plugins = [] if out is None else [Progress(stack.enter_context(_own_stream(out)), live=_terminal(out))]
+        stack.enter_context(sigterm_interrupts())
+        with contextlib.suppress(KeyboardInterrupt):
+            code = int(pytest.main(argv, plugins=plugins))
+    return code
+
+
+@contextlib.contextmanager
+def _own_stream(out: TextIO) -> Iterator[TextIO]:
+    """``out`` on a file descriptor of its own: pytest captures fd 1 during each check, and the progress says
+    what a check waits for while it runs. A stream without a descriptor (a test's) is taken as it is."""
+    try:
+        fd = os.dup(out.fileno())
+    except (AttributeError, OSError, ValueError):
+        yield out
+        return
+    out.flush()
+    with os.fdopen(fd, "w", encoding="utf-8", errors="replace", buffering=1) as own:
+        yield own
+
+
+def _terminal(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal (a waiting line may then count in place)."""
+    try:
+        return out.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
 
 
 def interrupted(report_dir: Path) -> str:

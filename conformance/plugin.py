@@ -26,11 +26,12 @@ from conformance._catalogue import requirement as catalogue_entry
 from conformance._exchange import Iut
 from conformance._partner import Control, Partner
 from conformance._preflight import doubts, preflight
+from conformance._progress import PROGRESS, RECORDER
+from conformance._report import check_of
 from conformance._target import PROFILES, ROLES, Target, parse_rfids
 from oioi.errors import ConfigError
 
 TARGET = pytest.StashKey[Target]()
-RECORDER = pytest.StashKey["_report.Recorder"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,10 +144,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if RECORDER in config.stash:
         config.stash[RECORDER].target = target
         config.stash[RECORDER].setup_warnings = warnings
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
     for warning in warnings:
-        if reporter is not None:
-            reporter.write_line(f"SETUP WARNING: {warning}", yellow=True, bold=True)
+        _say(config, f"SETUP WARNING: {warning}")
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """One line on the terminal: through certify's progress when it prints one, else pytest's."""
+    if PROGRESS in config.stash:
+        config.stash[PROGRESS].line(line)
+    elif (reporter := config.pluginmanager.get_plugin("terminalreporter")) is not None:
+        reporter.write_line(line, yellow=True, bold=True)
 
 
 @contextlib.contextmanager
@@ -215,8 +222,9 @@ def partner(target: Target, request: pytest.FixtureRequest) -> Iterator[Partner]
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
         db.unlink(missing_ok=True)
+    progress = request.config.stash.get(PROGRESS, None)
     mock = Partner("emp" if target.role == "cpo" else "cpo", target.listen, target.partner_api_key, iut_url=target.url,
-                   iut_key=target.api_key, db=db).start()
+                   iut_key=target.api_key, db=db, **({"waiting": progress.waiting} if progress else {})).start()
     yield mock
     mock.stop()
 
@@ -252,7 +260,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         planned: dict[str, set[str]] = {}
         for item in session.items:
             for rid in _ids(item):
-                planned.setdefault(rid, set()).add(item.nodeid.split("::", 1)[-1])
+                planned.setdefault(rid, set()).add(check_of(item.nodeid))
         session.config.stash[RECORDER].planned = planned
 
 
