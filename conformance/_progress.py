@@ -96,8 +96,8 @@ class Progress:
     def waiting(self, what: str, seconds: float) -> Iterator[None]:
         """While inside, the run waits up to ``seconds`` for ``what`` from the IUT: say so once it lasts."""
         done = threading.Event()
-        ticker = threading.Thread(target=self._tick, args=(f"waiting up to {round(seconds, 1):g} s for {what} from the IUT",
-                                                           done), daemon=True)
+        text = f"waiting up to {round(seconds, 1):g} s for {what} from the IUT"
+        ticker = threading.Thread(target=self._tick, args=(text, done), daemon=True)
         ticker.start()
         try:
             yield

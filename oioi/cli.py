@@ -71,6 +71,9 @@ def command(
         return 2
     except SystemExit as leave:  # --help and --version
         return int(leave.code or 0)
+    except KeyboardInterrupt:  # Ctrl-C where a command has no more to say about it (it cleans up on its way out)
+        stderr.write(f"{parser.prog}: interrupted.\n")
+        return 130
 
 
 def unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> str:

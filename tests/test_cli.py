@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +208,19 @@ def test_mask_shows_only_the_last_four_characters(secret: str, shown: str) -> No
     from oioi import mask
 
     assert mask(secret) == shown
+
+
+def test_ctrl_c_is_one_line_and_status_130() -> None:
+    """Ctrl-C while ``oioi validate -`` reads its input: no traceback."""
+    with subprocess.Popen([sys.executable, "-m", "oioi_cli", "validate", "-"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}) as reading:
+        try:
+            syscall, deadline = Path(f"/proc/{reading.pid}/syscall"), time.monotonic() + 30
+            while syscall.read_text(encoding="utf-8").split()[:2] != ["0", "0x0"] and time.monotonic() < deadline:
+                time.sleep(0.05)  # until it is blocked in read(0, …): reading its standard input (Linux)
+            reading.send_signal(signal.SIGINT)
+            out, err = reading.communicate(timeout=30)
+        finally:
+            reading.kill()
+    assert (reading.returncode, err) == (130, "oioi: interrupted.\n"), out + err
