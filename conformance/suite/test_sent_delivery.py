@@ -77,10 +77,10 @@ def _deliveries(target: Target, partner: Partner, control: Control, *, fault: di
     """
     trigger = _trigger(target, partner, requirement)
     call, match = trigger.call, trigger.match
+    since = settled(partner)  # before the faults: a late message of the check before must not take them
     partner.fault(call=call, **fault)
     by_person = False
     try:
-        since = settled(partner)
         answer = act(control, trigger.action, trigger.prompt, **trigger.fields)
         by_person, triggered = control.by_person, time.time()
         control.say(f"waiting for the {call} and its deliveries again (up to {watch:g} s) ...")
@@ -93,13 +93,21 @@ def _deliveries(target: Target, partner: Partner, control: Control, *, fault: di
         partner.clear_faults()  # what the IUT did not use up must not hit the next check
         _drain(target, partner, call=call, match=match)
         if trigger.connector is not None:
-            control.undo("set-status", f"Set connector {trigger.connector} back to Available", by_person=by_person,
-                         **{"connector-id": trigger.connector, "status": "Available"})
+            _set_back(target, partner, control, trigger.connector, by_person=by_person)
     if not found:  # whether the message comes at all is another requirement's (on-change, emp-sends-whitelist)
         skip_unless_done(target, call=call, answer=answer, action=trigger.action)
         raise Inconclusive(requirement, f"no {call} arrived within {window(target):g} s after {trigger.action}: no "
                                         "delivery to judge the retries by")
     return found
+
+
+def _set_back(target: Target, partner: Partner, control: Control, connector: str, *, by_person: bool) -> None:
+    """Set the connector back to Available, and let its status arrive before the next check queues its faults."""
+    since = partner.last_id()
+    if control.undo("set-status", f"Set connector {connector} back to Available", by_person=by_person,
+                    **{"connector-id": connector, "status": "Available"}):
+        partner.wait_for("connector-post-status", since, min(target.wait, 5.0),
+                         match=posts_status("Available", connector=connector))
 
 
 def _drain(target: Target, partner: Partner, *, call: str, match: Match) -> None:
