@@ -5,7 +5,10 @@ reading; every write goes through one connection, ``Store.tx``, under ``Store.lo
 exchange's changes and its journal row are committed together before the HTTP answer
 leaves, so an acknowledged exchange survives a SIGKILL of the server (WAL journal;
 ``synchronous=NORMAL`` is durable against a process crash). The journal never holds an API
-key: `Store.record` masks the ``Authorization`` header of every row it writes.
+key: `Store.record` masks the ``Authorization`` header of every row it writes. A row's
+``peer`` names the partner that sent the request when a proxy journaled it (`oioi proxy`),
+None for the mock's own rows; a journal made before the column existed gets it when opened
+for writing, and reads as None.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ CREATE TABLE IF NOT EXISTS journal (
     result_code INTEGER,
     findings TEXT NOT NULL,
     latency_ms REAL NOT NULL,
-    fault TEXT
+    fault TEXT,
+    peer TEXT
 );
 CREATE TABLE IF NOT EXISTS stations (
     id TEXT PRIMARY KEY, partner TEXT NOT NULL, body TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
@@ -98,6 +102,7 @@ class Store:
         if create:
             with self.lock:
                 self.tx.executescript(SCHEMA)
+                _add_peer_column(self.tx)
         else:
             self.tx.execute("SELECT 1 FROM journal LIMIT 1")
 
@@ -137,11 +142,12 @@ class Store:
     def record(self, db: sqlite3.Connection, entry: dict[str, Any]) -> int:
         """Add one exchange to the journal (inside the caller's transaction), its API key masked; returns its id.
 
-        ``findings`` are `oioi.Finding` objects or their dicts; both are stored as the dicts.
+        ``findings`` are `oioi.Finding` objects or their dicts; both are stored as the dicts; ``peer``
+        (optional) is the partner that sent the request, when a proxy journals it.
         """
         cursor = db.execute(
             "INSERT INTO journal (time, exchange, call, request_headers, request_body, status, response_body,"
-            " result_code, findings, latency_ms, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " result_code, findings, latency_ms, fault, peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.get("time") or now(),
                 entry["exchange"],
@@ -155,6 +161,7 @@ class Store:
                              option=orjson.OPT_PASSTHROUGH_DATACLASS).decode(),
                 entry.get("latency_ms", 0.0),
                 orjson.dumps(entry["fault"]).decode() if entry.get("fault") else None,
+                entry.get("peer"),
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -230,8 +237,16 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _add_peer_column(db: sqlite3.Connection) -> None:
+    """Give a journal made before the ``peer`` column existed that column (additive; old rows read as None)."""
+    if not any(column[1] == "peer" for column in db.execute("PRAGMA table_info(journal)")):
+        with contextlib.suppress(sqlite3.OperationalError):  # another process added it a moment ago
+            db.execute("ALTER TABLE journal ADD COLUMN peer TEXT")
+
+
 def _entry(row: sqlite3.Row) -> dict[str, Any]:
     entry = _decode(dict(row))
+    entry.setdefault("peer", None)  # a journal made before the column existed
     for key in ("request_body", "response_body"):
         text = entry[key]
         with contextlib.suppress(ValueError):  # not JSON: kept as the text that was on the wire
