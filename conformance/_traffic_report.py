@@ -238,6 +238,8 @@ def curl(entry: Entry, url: str | None = None) -> str:
     the one the capture recorded, or $OIOI_URL."""
     target = url or entry.get("url") or _NO_URL
     headers = {k: v for k, v in masked(entry.get("request_headers") or {}).items() if k.lower() not in _NOT_RESENT}
+    if not entry.get("request_headers"):  # a capture without headers (a journal export): what request.rst asks for
+        headers = {"Content-Type": "application/json", "Authorization": "key=****"}
     command = as_exchange({**entry, "request_headers": headers}, str(target)).curl()
     return command.replace(f" {_NO_URL} ", f' "${URL_VARIABLE}" ', 1)
 

@@ -80,8 +80,7 @@ def redacted(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every entry with keys, EVCO IDs, UIDs and personal fields replaced by pseudonyms (one set for the capture)."""
     from oioi.redact import Pseudonyms
 
-    pseudonyms = Pseudonyms()
-    return [pseudonyms.entry(entry) for entry in entries]
+    return Pseudonyms().entries(entries)
 
 
 def summary_lines(report: dict[str, Any], directory: Path) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 
 from conformance import report_cli
 from conformance._traffic_report import build, curl, render
+from mock_server import cli as mock_cli
 from mock_server.client import RunningMock, start
 from mock_server.seed import ACTIVE_EVCO_ID, ACTIVE_UID
 from oioi.cli import command, new_parser
@@ -148,6 +149,23 @@ def test_redacted_report_has_no_uid_or_evco_id_of_the_original(journals: dict[st
     data, _ = _files(redacted)
     assert data["redacted"] is True
     assert {r["rule"] for r in data["findings"]} == {r["rule"] for r in _files(plain)[0]["findings"]}
+
+
+def test_a_journal_export_is_read_as_capture_and_judged_the_same(journals: dict[str, Path], tmp_path: Path) -> None:
+    """``oioi mock journal --format jsonl`` keeps no headers and no findings: the report judges it afresh."""
+    export = tmp_path / "journal.jsonl"
+    out = io.StringIO()
+    assert mock_cli.run(["journal", "--db", str(journals["faulty"])], out, io.StringIO()) == 0
+    export.write_text(out.getvalue())
+    code, _, err = report(str(export), "--report-dir", str(tmp_path / "export"), "--url", "http://127.0.0.1:9/x")
+    assert (code, err) == (1, "")
+    exported, _ = _files(tmp_path / "export")
+    report("--db", str(journals["faulty"]), "--report-dir", str(tmp_path / "db"))
+    journaled, _ = _files(tmp_path / "db")
+    assert [(r["rule"], r["count"]) for r in exported["findings"]] == [(r["rule"], r["count"]) for r in
+                                                                       journaled["findings"]]
+    first = exported["findings"][0]["messages"][0]["curl"]
+    assert "http://127.0.0.1:9/x" in first and '"Authorization: key=$OIOI_API_KEY"' in first
 
 
 @pytest.mark.parametrize("content", [b"not a capture at all\n", b"SQLite format 3\x00" + b"\x00" * 200])
