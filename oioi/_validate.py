@@ -10,7 +10,7 @@ from oioi import _schemas, _semantic
 from oioi._findings import Finding, message_text, pointer
 from oioi.errors import ConfigError
 
-__all__ = ["PROFILES", "detect_call", "validate"]
+__all__ = ["PROFILES", "detect_call", "is_bare_envelope", "oioi_v3", "validate"]
 
 PROFILES = ("strict", "lenient")
 TRANSPORT_SPEC = "request.rst"
@@ -35,6 +35,9 @@ def validate(
     ``status`` is the HTTP status a response came with, when known: an answer other than
     200 is an error answer (request.rst), judged by the shape every error answer has — a
     ``result``, optionally an ``error`` — not by the call's payload; it needs no ``call``.
+    So is a response without ``call`` that is that bare envelope (``{"result": {…}}``).
+    An OIOI v3 answer (a ``success`` flag at the top or in the call's object, no ``result``)
+    is one finding that says so, not the v4 field errors it would otherwise raise.
     """
     if profile not in PROFILES:
         raise ConfigError(f"Received: profile {profile!r}\nExpected: one of {list(PROFILES)!r}.")
@@ -44,7 +47,9 @@ def validate(
         raise ConfigError(f"Received: status {status!r}\nExpected: an HTTP status from 100 to 599.")
     if call is not None:
         _schemas.check_call(call, direction)
-    if direction == "response" and status not in (None, 200):
+    if direction == "response" and (v3 := oioi_v3(message, call)) is not None:
+        return [v3]
+    if direction == "response" and (status not in (None, 200) or (call is None and is_bare_envelope(message))):
         if not isinstance(message, dict):
             return [_finding("message/not-an-object", "", f"{_show(message)}", "a JSON object", TRANSPORT_SPEC)]
         return list(_schema_findings(_schemas.error_answer_validator(), message, TRANSPORT_SPEC))
@@ -77,6 +82,40 @@ def detect_call(message: Any) -> str | None:
         if key in _schemas.calls():
             return str(key)
     return None
+
+
+def is_bare_envelope(message: Any) -> bool:
+    """Whether a response is the envelope every answer has and nothing else: ``result``, optionally ``error``."""
+    return isinstance(message, dict) and "result" in message and message.keys() <= {"result", "error"}
+
+
+def oioi_v3(message: Any, call: str | None = None) -> Finding | None:
+    """The one finding for an OIOI v3 answer, or None: a ``success`` flag where v4 has a ``result`` object.
+
+    v3 reports the outcome as a boolean ``success``, at the top (``{"success": true}``) or in
+    the call's object (``{"session-start": {"success": true, …}}``); every v4 answer has a
+    top-level ``result`` (request.rst, OIOI Response Codes), and no v4 call has a ``success`` field.
+    """
+    if not isinstance(message, dict) or "result" in message:
+        return None
+    where: list[str | int] = []
+    if not isinstance(message.get("success"), bool):
+        nested = [(str(key), value) for key, value in message.items() if key == call or key in _schemas.calls()]
+        flagged = [(key, value) for key, value in nested if isinstance(value, dict)
+                   and isinstance(value.get("success"), bool)]
+        if not flagged:
+            return None
+        where, message = [flagged[0][0]], flagged[0][1]
+    return _finding(
+        "message/oioi-v3",
+        pointer([*where, "success"]),
+        f"a 'success' flag ({message['success']!r}) and no 'result' object",
+        "an OIOI v4 answer: the outcome in a top-level 'result': {'code': <integer>, 'message': <string>}, "
+        "and no 'success'",
+        TRANSPORT_SPEC,
+        advice="This is OIOI v3: the partner answers in the protocol before v4; "
+        "its fields are judged once it answers in v4.",
+    )
 
 
 def _request_call(message: dict[str, Any], call: str | None) -> tuple[str | None, Finding | None]:
@@ -115,17 +154,6 @@ def _request_call(message: dict[str, Any], call: str | None) -> tuple[str | None
 def _message_findings(message: dict[str, Any], call: str, direction: str) -> list[Finding]:
     spec = _schemas.spec_file(call, direction)
     findings: list[Finding] = []
-    if direction == "response" and "result" not in message and isinstance(message.get("success"), bool):
-        findings.append(
-            _finding(
-                "message/oioi-v3",
-                "/success",
-                f"a 'success' boolean ({message['success']!r}) and no 'result' object",
-                "an OIOI v4 response with 'result': {'code': <integer>, 'message': <string>}",
-                TRANSPORT_SPEC,
-                advice="This looks like an OIOI v3 message: v4 reports the outcome in a 'result' object.",
-            )
-        )
     validator = _schemas.validator(call, direction)
     if not validator.is_valid(message):
         findings.extend(_schema_findings(validator, message, spec))

@@ -1,4 +1,9 @@
-"""``oioi validate``: check captured messages, one file, log or stream at a time."""
+"""``oioi validate``: check captured messages, one file, log or stream at a time.
+
+A file is JSON (one message or a list), JSON Lines, a HAR file, a mock or proxy journal
+(SQLite) or its export (`oioi.capture` reads those three); each exchange of a capture gives
+its request and its response, labelled ``FILE#ID`` (the journal id, or the HAR entry's position).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Any, TextIO
 
 import orjson
 
+from oioi import capture
 from oioi._findings import Finding, message_text
-from oioi._validate import detect_call, is_http_status, validate
+from oioi._validate import detect_call, is_bare_envelope, is_http_status, oioi_v3, validate
 from oioi.errors import InputError
 
 TRANSPORT_SPEC = "request.rst"
@@ -34,8 +40,9 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO)
     counts = {"messages": 0, "invalid": 0, "errors": 0, "warnings": 0}
     as_json = args.output_format == "json"
     out: list[str] = []
+    notes: list[str] = []  # what was read but is not a message (HAR entries that are not OIOI)
     for path in args.paths:
-        for item in _read(path, stdin):
+        for item in _read(path, stdin, notes):
             findings = _check(item, args)
             errors = sum(f.severity == "error" for f in findings)
             counts["messages"] += 1
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO)
                 out.clear()
     stdout.write("".join(out))
     if not as_json:
-        stdout.write(_summary(counts))
+        stdout.write("".join(notes) + _summary(counts))
     return 1 if counts["invalid"] else 0
 
 
@@ -74,7 +81,7 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
         return [_input_finding("message/wrapper", "/call", repr(call), "a call name (string)")]
     if status is not None and not is_http_status(status):
         return [_input_finding("message/wrapper", "/status", repr(status), "an HTTP status from 100 to 599")]
-    if direction == "response" and call is None and status in (None, 200):
+    if direction == "response" and call is None and status in (None, 200) and not _judged_without_call(body):
         return [
             _input_finding(
                 "message/call-unknown",
@@ -92,27 +99,64 @@ def _check(item: Message, args: argparse.Namespace) -> list[Finding]:
         return [_input_finding("message/wrapper", "/call", repr(call), " ".join(str(error).split()))]
 
 
-def _read(path: str, stdin: TextIO) -> Iterator[Message]:
+def _judged_without_call(body: Any) -> bool:
+    """A bare error envelope (request.rst's error answer) or an OIOI v3 answer: judged without knowing the call."""
+    return is_bare_envelope(body) or oioi_v3(body) is not None
+
+
+def _read(path: str, stdin: TextIO, notes: list[str]) -> Iterator[Message]:
+    """The messages of one input: JSON, JSON Lines, a HAR file, a journal (SQLite) or its export; ``-`` is stdin."""
     if path == "-":
         data = _stdin_bytes(stdin)
         name = "<stdin>"
     else:
-        file = Path(path)
-        try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise InputError(
-                f"oioi validate: {path}: no such file; give a .json or .jsonl file, or - for stdin."
-            ) from None
-        except IsADirectoryError:
-            raise InputError(f"oioi validate: {path} is a folder; give the .json or .jsonl files in it.") from None
-        except OSError as error:
-            raise InputError(f"oioi validate: cannot read {path}: {error.strerror}.") from None
+        data = _file_bytes(path)
         name = path
-    if path.endswith(".json") or (not path.endswith(".jsonl") and _is_one_document(data)):
-        yield from _document(name, data)
+    if path != "-" and (data.startswith(capture.SQLITE_MAGIC) or path.endswith(".har")):
+        yield from _captured(name, capture.load(path), notes)
+    elif path.endswith(".json") or (not path.endswith(".jsonl") and _is_one_document(data)):
+        yield from _document(name, data, notes)
     else:
         yield from _lines(name, data)
+
+
+def _file_bytes(path: str) -> bytes:
+    formats = "a .json, .jsonl or .har file, a journal (SQLite), or - for stdin"
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"oioi validate: {path}: no such file; give {formats}.") from None
+    except IsADirectoryError:
+        raise InputError(f"oioi validate: {path} is a folder; give the files in it.") from None
+    except OSError as error:
+        raise InputError(f"oioi validate: cannot read {path}: {error.strerror}.") from None
+
+
+def _captured(name: str, captured: capture.Capture, notes: list[str]) -> Iterator[Message]:
+    """Each exchange's request, then its response when one came, labelled ``NAME#ID`` (the journal id or HAR entry)."""
+    if captured.skipped:
+        entries = "1 HAR entry" if captured.skipped == 1 else f"{captured.skipped} HAR entries"
+        notes.append(f"{name}: {entries} skipped: not an OIOI request (a POST naming a call)\n")
+    for entry in captured.entries:
+        yield from _exchange(name, entry)
+
+
+def _exchange(name: str, entry: dict[str, Any]) -> Iterator[Message]:
+    source = f"{name}#{entry['id']}"
+    yield _exchange_message(source, entry["call"], "request", None, entry["request_body"])
+    if entry["status"] is not None:
+        yield _exchange_message(source, entry["call"], "response", entry["status"], entry["response_body"])
+
+
+def _exchange_message(source: str, call: Any, direction: Any, status: Any, body: Any) -> Message:
+    if body is None or isinstance(body, str):  # the journal keeps a body that is not JSON as its text
+        received = f"text that is not JSON: {body[:60]!r}" if body else "no body"
+        item = Message(source, problem=_input_finding("message/json", "", received, "one JSON object"))
+        item.call = call if isinstance(call, str) else None
+        item.direction = direction if direction in ("request", "response") else "request"
+        return item
+    wrapped = {"call": call, "direction": direction, "body": body}
+    return Message(source, wrapped if status is None else {**wrapped, "status": status})
 
 
 def _stdin_bytes(stdin: TextIO) -> bytes:
@@ -131,11 +175,16 @@ def _is_one_document(data: bytes) -> bool:
     return True
 
 
-def _document(name: str, data: bytes) -> Iterator[Message]:
+def _document(name: str, data: bytes, notes: list[str]) -> Iterator[Message]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         yield Message(f"{name}:1", problem=_parse_problem(data, error))
+        return
+    if capture.is_har(doc) or capture.is_entry(doc) or (
+        isinstance(doc, list) and doc and all(capture.is_entry(item) for item in doc)
+    ):
+        yield from _captured(name, capture.loads(data, name), notes)
         return
     if isinstance(doc, list):
         for index, body in enumerate(doc, 1):
@@ -150,9 +199,17 @@ def _lines(name: str, data: bytes) -> Iterator[Message]:
         if not line.strip():
             continue
         try:
-            yield Message(f"{name}:{number}", loads(line))
+            item = loads(line)
         except orjson.JSONDecodeError as error:
             yield Message(f"{name}:{number}", problem=_parse_problem(line, error))
+            continue
+        if capture.is_entry(item):  # a whole journal entry: its request and its response
+            yield from _exchange(name, capture.loads(line, name).entries[0])
+        elif isinstance(item, dict) and isinstance(item.get("journal"), int) and "body" in item:  # an export line
+            yield _exchange_message(f"{name}#{item['journal']}", item.get("call"), item.get("direction"),
+                                    item.get("status"), item["body"])
+        else:
+            yield Message(f"{name}:{number}", item)
 
 
 def _parse_problem(data: bytes, error: orjson.JSONDecodeError) -> Finding:
