@@ -208,3 +208,24 @@ def test_a_stored_finding_counts_once_with_the_fresh_one() -> None:
                            "spec": "request.rst"}]}
     data = build([entry], source="x")
     assert {r["rule"]: r["count"] for r in data["findings"]} == {INVALID_RULE: 1, "mock/internal-error": 1}
+
+
+def test_partners_are_told_apart_by_peer_and_a_warning_alone_passes() -> None:
+    def entry(peer: str | None, call: str, status: int | None) -> dict[str, Any]:
+        return {"exchange": "inbound", "call": call, "request_body": {call: {"rfid": ACTIVE_UID}}, "status": status,
+                "response_body": None, "peer": peer,
+                "findings": [{"severity": "warning", "path": "/x", "rule": "proxy/slow", "message": "m", "spec": "s"}]}
+
+    traffic = [entry("cpo", "rfid-verify", 200), entry("emp", "rfid-verify", None), entry("cpo", "rfid-verify", 503)]
+    data = build(traffic, source="x")
+    assert [(p["peer"], p["calls"][0]["requests"], p["calls"][0]["status"]) for p in data["partners"]] == [
+        ("cpo", 2, {"2xx": 1, "5xx": 1}), ("emp", 1, {"none": 1})]
+    assert (data["verdict"], data["summary"]["warnings"], data["summary"]["errors"]) == ("pass", 3, 0)
+
+
+def test_a_report_folder_that_cannot_be_written_is_one_sentence(journals: dict[str, Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out, err = report("--db", str(journals["clean"]), "--report-dir", str(blocker / "reports"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("oioi report: cannot write the reports to")
