@@ -39,14 +39,7 @@ def validate(
     An OIOI v3 answer (a ``success`` flag at the top or in the call's object, no ``result``)
     is one finding that says so, not the v4 field errors it would otherwise raise.
     """
-    if profile not in PROFILES:
-        raise ConfigError(f"Received: profile {profile!r}\nExpected: one of {list(PROFILES)!r}.")
-    if direction not in _schemas.DIRECTIONS:
-        raise ConfigError(f"Received: direction {direction!r}\nExpected: one of {list(_schemas.DIRECTIONS)!r}.")
-    if status is not None and not is_http_status(status):
-        raise ConfigError(f"Received: status {status!r}\nExpected: an HTTP status from 100 to 599.")
-    if call is not None:
-        _schemas.check_call(call, direction)
+    _check_arguments(call, direction, profile, status)
     if direction == "response" and (v3 := oioi_v3(message, call)) is not None:
         return [v3]
     if direction == "response" and (status not in (None, 200) or (call is None and is_bare_envelope(message))):
@@ -68,6 +61,17 @@ def validate(
     assert call is not None
     findings = _message_findings(message, call, direction)
     return _apply_errata(findings, message, call, direction, profile)
+
+
+def _check_arguments(call: str | None, direction: str, profile: str, status: int | None) -> None:
+    if profile not in PROFILES:
+        raise ConfigError(f"Received: profile {profile!r}\nExpected: one of {list(PROFILES)!r}.")
+    if direction not in _schemas.DIRECTIONS:
+        raise ConfigError(f"Received: direction {direction!r}\nExpected: one of {list(_schemas.DIRECTIONS)!r}.")
+    if status is not None and not is_http_status(status):
+        raise ConfigError(f"Received: status {status!r}\nExpected: an HTTP status from 100 to 599.")
+    if call is not None:
+        _schemas.check_call(call, direction)
 
 
 def is_http_status(value: Any) -> bool:

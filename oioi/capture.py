@@ -29,7 +29,7 @@ from oioi._secrets import mask
 from oioi._validate import detect_call
 from oioi.errors import InputError
 
-__all__ = ["Capture", "journal_entry", "load", "masked_headers", "read"]
+__all__ = ["Capture", "is_entry", "is_har", "journal_entry", "load", "loads", "masked_headers", "read"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 OIOI_PATH = "/api/v4/request"  # request.rst: every request is POSTed to this one endpoint
@@ -60,16 +60,33 @@ def load(path: str | Path) -> Capture:
     data = _bytes(file)
     if data.startswith(SQLITE_MAGIC):
         return Capture(_from_sqlite(file), 0, "journal")
+    return loads(data, str(file))
+
+
+def loads(data: bytes, name: str = "<data>") -> Capture:
+    """`load` of a HAR file's or a journal export's bytes (a journal, an SQLite file, needs `load`)."""
+    if data.startswith(SQLITE_MAGIC):
+        raise InputError(f"{name} is a journal (SQLite): read it from its file, not from a stream.")
     with contextlib.suppress(orjson.JSONDecodeError):
         doc = orjson.loads(data)
-        if isinstance(doc, dict) and isinstance(doc.get("log"), dict) and isinstance(doc["log"].get("entries"), list):
-            return _from_har(file, doc["log"]["entries"])
-        if isinstance(doc, list) and all(_is_entry(item) for item in doc):
+        if is_har(doc):
+            return _from_har(doc["log"]["entries"])
+        if isinstance(doc, list) and all(is_entry(item) for item in doc):
             return Capture([_complete(dict(item), index) for index, item in enumerate(doc, 1)], 0, "export")
-        if _is_entry(doc) or _is_export_line(doc):
-            return Capture(_from_lines(file, [doc]), 0, "export")
-        raise InputError(f"{file} is JSON but not a capture; {_FORMATS}.")
-    return Capture(_from_lines(file, _json_lines(file, data)), 0, "export")
+        if is_entry(doc) or _is_export_line(doc):
+            return Capture(_from_lines([doc]), 0, "export")
+        raise InputError(f"{name} is JSON but not a capture; {_FORMATS}.")
+    return Capture(_from_lines(_json_lines(name, data)), 0, "export")
+
+
+def is_har(doc: Any) -> bool:
+    """Whether a JSON document is a HAR log (``{"log": {"entries": [...]}}``)."""
+    return isinstance(doc, dict) and isinstance(doc.get("log"), dict) and isinstance(doc["log"].get("entries"), list)
+
+
+def is_entry(item: Any) -> bool:
+    """Whether ``item`` is a journal entry (one exchange), as ``oioi mock journal --format json`` writes them."""
+    return isinstance(item, dict) and "exchange" in item and "request_body" in item
 
 
 def journal_entry(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,34 +151,29 @@ def _from_sqlite(file: Path) -> list[dict[str, Any]]:
 # --- a journal export (JSON or JSON Lines) ------------------------------------------------------
 
 
-def _is_entry(item: Any) -> bool:
-    """A journal entry as ``oioi mock journal --format json`` writes it (or one line of such entries)."""
-    return isinstance(item, dict) and "exchange" in item and "request_body" in item
-
-
 def _is_export_line(item: Any) -> bool:
     """A line of ``oioi mock journal --format jsonl``: one message of an exchange, wrapped, with its journal id."""
     return isinstance(item, dict) and "journal" in item and "direction" in item and "body" in item
 
 
-def _json_lines(file: Path, data: bytes) -> Iterator[Any]:
+def _json_lines(name: str, data: bytes) -> Iterator[Any]:
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
             item = orjson.loads(line)
         except orjson.JSONDecodeError:
-            raise InputError(f"{file} line {number} is not JSON; {_FORMATS}.") from None
-        if not (_is_entry(item) or _is_export_line(item)):
-            raise InputError(f"{file} line {number} is not a journal entry; {_FORMATS}.")
+            raise InputError(f"{name} line {number} is not JSON; {_FORMATS}.") from None
+        if not (is_entry(item) or _is_export_line(item)):
+            raise InputError(f"{name} line {number} is not a journal entry; {_FORMATS}.")
         yield item
 
 
-def _from_lines(file: Path, items: Iterator[Any] | list[Any]) -> list[dict[str, Any]]:
+def _from_lines(items: Iterator[Any] | list[Any]) -> list[dict[str, Any]]:
     """Entries from export lines: a whole entry per line, or a request line and its response line per exchange."""
     entries: dict[Any, dict[str, Any]] = {}
     for item in items:
-        if _is_entry(item):
+        if is_entry(item):
             entries[("entry", len(entries))] = _complete(dict(item), len(entries) + 1)
             continue
         key = ("line", item["journal"])
@@ -199,7 +211,7 @@ def _result_code(body: Any) -> int | None:
 # --- a HAR file -----------------------------------------------------------------------------------
 
 
-def _from_har(file: Path, items: list[Any]) -> Capture:
+def _from_har(items: list[Any]) -> Capture:
     """The OIOI exchanges of a HAR 1.2 log; ``id`` is the entry's position in ``log.entries`` (from 1).
 
     An entry is OIOI when it is a POST whose body names a call by its single top-level key,
