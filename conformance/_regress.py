@@ -1,0 +1,148 @@
+"""``oioi regress``: a standalone pytest file that sends captured requests and asserts what the spec requires.
+
+The file imports only the installed ``oioi-conformance`` distribution: the pytest plugin (loaded by
+its ``pytest11`` entry point) gives ``--oioi-url``, ``--oioi-role``, ``--oioi-api-key`` and the
+``iut`` fixture (a client of the endpoint that keeps every exchange as evidence). One test per
+captured exchange, in the capture's order, each with its request inline as a Python literal. Each
+asserts with the suite's own checks, never a judgment of its own:
+
+- `conformance.checks.answer_conforms`: an answer came; HTTP 200 with a body valid under the call's
+  response schema, or a 4xx refusal with a JSON ``result`` and no success code (request.rst: "If the
+  request was valid and successful … Otherwise, the HTTP response code will not be 200"; a 5xx fails);
+- `conformance.checks.result_code_allowed_for_call`: a result code of request.rst's table.
+
+An id the endpoint made in an earlier answer (a session-id) is replaced in later requests by the one
+it gives in the run, as ``oioi replay`` does; an exchange whose answer gave such an id is added to
+the file when a chosen one names it.
+"""
+
+from __future__ import annotations
+
+import pprint
+import re
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from conformance._catalogue import requirement
+from conformance._replay import Answer, captured_exchange, content_type, learn_ids, selected
+from oioi import receiver
+from oioi.errors import ConfigError
+
+__all__ = ["role_of", "source"]
+
+HEADER = '''"""Regression test written by `oioi regress` from the capture {capture}, exchanges {ids}.
+
+Each test sends one captured request to the OIOI endpoint given with --oioi-url, in the capture's order,
+and asserts what OIOI 4.19 requires of the answer: an answer; HTTP 200 with a body valid under the
+call's response schema, or a 4xx refusal with a JSON result and no success code (request.rst); a result
+code of request.rst's table (conformance.checks). An id the endpoint gave in an earlier answer of this
+file (a session-id) replaces the captured one in later requests. Run it, with oioi-conformance[certify]:
+
+    pytest {filename} --oioi-url URL --oioi-role {role} --oioi-api-key KEY
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance import checks
+from conformance.traffic import send_captured
+
+GIVEN: dict[str, str] = {{}}  # captured id -> the id the endpoint gave in this run (filled by send_captured)
+'''
+
+TEST = '''
+
+@pytest.mark.requirement({requirement!r})
+def test_exchange_{name}(iut):
+    """Capture {capture}, exchange #{id}: {call}; the captured answer was {captured}."""
+    request = {literal}
+    exchange = send_captured(iut, request, GIVEN{options})
+    checks.answer_conforms(exchange, {call!r})
+    checks.result_code_allowed_for_call(exchange, {call!r})
+'''
+
+
+def role_of(chosen: Sequence[dict[str, Any]]) -> str:
+    """The role that receives the chosen requests (`selected` made sure it is one)."""
+    return receiver(str(chosen[0]["call"]))
+
+
+def _given(entry: dict[str, Any]) -> dict[str, str]:
+    """The ids the answerer made in this entry's captured answer, by where they are (``/session-start/session-id``)."""
+    body = entry.get("response_body")
+    mapped, _ = learn_ids(str(entry["call"]), body, body)
+    return {_where(body, value): value for value in mapped}
+
+
+def _where(body: Any, value: str, path: str = "") -> str:
+    if isinstance(body, dict):
+        for key, child in body.items():
+            if found := _where(child, value, f"{path}/{key}"):
+                return found
+    if isinstance(body, list):
+        for i, child in enumerate(body):
+            if found := _where(child, value, f"{path}/{i}"):
+                return found
+    return path if body == value else ""
+
+
+def _strings(body: Any) -> set[str]:
+    if isinstance(body, dict):
+        return {s for v in body.values() for s in _strings(v)}
+    if isinstance(body, list):
+        return {s for v in body for s in _strings(v)}
+    return {body} if isinstance(body, str) else set()
+
+
+def with_givers(everything: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]]
+                ) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
+    """``chosen`` and, before them, each earlier exchange whose answer gave an id a chosen request names."""
+    requests = selected(everything, role=role_of(chosen))
+    keep = {id(e) for e in chosen}
+    added: list[tuple[Any, str]] = []
+    for _ in range(len(requests)):  # until nothing more is added
+        for position, entry in enumerate(requests):
+            named = {s for e in requests[position + 1:] if id(e) in keep for s in _strings(e.get("request_body"))}
+            ids = set(_given(entry).values()) & named
+            if id(entry) not in keep and ids:
+                keep.add(id(entry))
+                added.append((entry.get("id"), f"its answer gave {sorted(ids)[0]!r}, which a later request names"))
+    return [e for e in requests if id(e) in keep], added
+
+
+def _literal(body: Any, column: int) -> str:
+    """``body`` as a Python literal that starts at ``column``, its lines aligned under its brackets."""
+    text = pprint.pformat(body, width=max(40, 110 - column), sort_dicts=False)
+    return textwrap.indent(text, " " * column).lstrip()
+
+
+def _test(entry: dict[str, Any], capture: str) -> str:
+    call = str(entry["call"])
+    try:
+        requirement(f"{call}.answer")
+    except KeyError:
+        raise ConfigError(f"Exchange #{entry.get('id')} is a {call}, a call the conformance suite does not judge the "
+                          "answers of (no requirement in conformance/requirements.json); leave it out.") from None
+    gives = _given(entry)
+    indent = "\n" + " " * len("    exchange = send_captured(")
+    options = (f",{indent}gives={_literal(gives, len(indent) + 5)}" if gives else "") + (
+        f",{indent}content_type={content_type(entry)!r}" if content_type(entry) != "application/json" else "")
+    name = re.sub(r"\W", "_", f"{entry.get('id')}_{call}")
+    return TEST.format(requirement=f"{call}.answer", name=name, capture=_safe(capture), id=entry.get("id"),
+                       call=call, captured=Answer.of(captured_exchange(entry), call).describe(),
+                       literal=_literal(entry.get("request_body"), len("    request = ")), options=options)
+
+
+def _safe(text: str) -> str:
+    return text.replace('"""', "'''").replace("\\", "/")
+
+
+def source(everything: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]], capture: str,
+           filename: str = "test_ticket.py") -> tuple[str, list[tuple[Any, str]]]:
+    """The test file's text for the ``chosen`` entries of a capture (``everything``), and the exchanges added."""
+    entries, added = with_givers(everything, chosen)
+    head = HEADER.format(capture=_safe(capture), ids=", ".join(f"#{e.get('id')}" for e in entries),
+                         filename=filename, role=role_of(chosen))
+    return head + "".join(_test(e, capture) for e in entries), added
