@@ -26,6 +26,7 @@ from typing import Any, Literal
 import orjson
 
 from oioi import Finding, mask
+from oioi.capture import journal_entry  # the one decoding of a journal row, shared with the readers of captures
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -192,7 +193,7 @@ class Store:
         if limit:
             query += " LIMIT ?"
             args.append(limit)
-        return [_entry(row) for row in self.db().execute(query, args)]
+        return [journal_entry(row) for row in self.db().execute(query, args)]
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -242,13 +243,3 @@ def _add_peer_column(db: sqlite3.Connection) -> None:
     if not any(column[1] == "peer" for column in db.execute("PRAGMA table_info(journal)")):
         with contextlib.suppress(sqlite3.OperationalError):  # another process added it a moment ago
             db.execute("ALTER TABLE journal ADD COLUMN peer TEXT")
-
-
-def _entry(row: sqlite3.Row) -> dict[str, Any]:
-    entry = _decode(dict(row))
-    entry.setdefault("peer", None)  # a journal made before the column existed
-    for key in ("request_body", "response_body"):
-        text = entry[key]
-        with contextlib.suppress(ValueError):  # not JSON: kept as the text that was on the wire
-            entry[key] = json.loads(text) if text else text
-    return entry
