@@ -144,13 +144,13 @@ def _captured(name: str, captured: capture.Capture, notes: list[str]) -> Iterato
 def _exchange(name: str, entry: dict[str, Any]) -> Iterator[Message]:
     source = f"{name}#{entry['id']}"
     yield _exchange_message(source, entry["call"], "request", None, entry["request_body"])
-    if entry["status"] is not None:
+    if entry["status"] is not None and entry["response_body"] is not None:  # None: the capture did not record it
         yield _exchange_message(source, entry["call"], "response", entry["status"], entry["response_body"])
 
 
 def _exchange_message(source: str, call: Any, direction: Any, status: Any, body: Any) -> Message:
     if body is None or isinstance(body, str):  # the journal keeps a body that is not JSON as its text
-        received = f"text that is not JSON: {body[:60]!r}" if body else "no body"
+        received = f"text that is not JSON: {body[:60]!r}" if body else "an empty body"
         item = Message(source, problem=_input_finding("message/json", "", received, "one JSON object"))
         item.call = call if isinstance(call, str) else None
         item.direction = direction if direction in ("request", "response") else "request"

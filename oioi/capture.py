@@ -232,7 +232,7 @@ def _har_entry(item: Any, index: int) -> dict[str, Any] | None:
     request = item.get("request") if isinstance(item, dict) else None
     if not isinstance(request, dict) or str(request.get("method", "")).upper() != "POST":
         return None
-    body = _parsed(_dict(request.get("postData")).get("text", ""))
+    body = _parsed(_har_content(request.get("postData")))
     call = detect_call(body)
     if call is None and not urllib.parse.urlsplit(str(request.get("url", ""))).path.endswith(OIOI_PATH):
         return None
@@ -266,11 +266,16 @@ def _har_headers(headers: Any) -> dict[str, str]:
     return out
 
 
-def _har_content(content: Any) -> str:
-    """The text of a HAR response's ``content``, decoded when its ``encoding`` is base64."""
+def _har_content(content: Any) -> str | None:
+    """The text of a HAR ``content`` (or ``postData``), decoded when its ``encoding`` is base64.
+
+    None when the HAR did not record it (no ``text``, or an empty one for a body whose ``size`` was not 0).
+    """
     if not isinstance(content, dict) or not isinstance(content.get("text"), str):
-        return ""
+        return None
     text: str = content["text"]
+    if not text and isinstance(content.get("size"), int) and content["size"] > 0:
+        return None
     if content.get("encoding") == "base64":
         try:
             return base64.b64decode(text, validate=True).decode("utf-8", "replace")

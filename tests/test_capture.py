@@ -154,3 +154,16 @@ def test_a_sqlite_file_without_a_journal_is_refused(tmp_path: Path) -> None:
 def test_a_missing_file_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         capture.read(tmp_path / "nothing.har")
+
+
+def test_a_har_body_it_did_not_record_is_none_not_empty(tmp_path: Path) -> None:
+    url = "https://emp.example.com/api/v4/request"
+    unrecorded = har_entry("POST", url, json.dumps(VERIFY), 200, "", size=120)
+    encoded_post = har_entry("POST", url, None, 200, json.dumps(OK))
+    encoded_post["request"]["postData"] = {"mimeType": "application/json", "encoding": "base64",
+                                           "text": base64.b64encode(json.dumps(VERIFY).encode()).decode()}
+    empty = har_entry("POST", url, json.dumps(VERIFY), 200, "", size=0)
+    first, second, third = capture.read(har_file(tmp_path, [unrecorded, encoded_post, empty]))
+    assert (first["status"], first["response_body"]) == (200, None)
+    assert (second["call"], second["request_body"]) == ("rfid-verify", VERIFY)
+    assert third["response_body"] == ""

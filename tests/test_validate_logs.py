@@ -162,3 +162,13 @@ def test_a_journal_export_is_judged_as_its_journal(tmp_path: Path, output_format
         r["source"].replace(str(db), "FILE") for r in original]
     assert [(r["call"], r["direction"], r["valid"], r["findings"]) for r in judged] == [
         (r["call"], r["direction"], r["valid"], r["findings"]) for r in original]
+
+
+def test_an_answer_the_har_did_not_record_is_not_judged(tmp_path: Path) -> None:
+    path = har_file(tmp_path, [har_entry("POST", URL, json.dumps(VERIFY), 200, "", size=120),
+                               har_entry("POST", URL, json.dumps(VERIFY), 200, "", size=0)])
+    code, out, _err = oioi(str(path))
+    assert code == 1
+    assert f"{path}#1" not in out
+    assert f"{path}#2: rfid-verify response: 1 error" in out and "Received: an empty body" in out
+    assert out.endswith("3 messages: 2 valid, 1 invalid (1 error, 0 warnings)\n")
