@@ -143,9 +143,12 @@ def add_parser(commands: Any) -> None:
         help="check captured OIOI messages against the spec",
         description="Check OIOI messages: a .json file (one message, or a list), a .jsonl file "
         "(one message per line) or - for standard input. A line may be a bare request or "
-        '{"call": NAME, "direction": "request"|"response", "body": {...}}.',
+        '{"call": NAME, "direction": "request"|"response", "body": {...}}. Captured traffic is read too: '
+        "a HAR file (.har, as browsers, mitmproxy and Charles export it), a mock or proxy journal (its SQLite "
+        "file) or its export (oioi mock journal); each exchange gives its request and its answer.",
     )
-    v.add_argument("paths", nargs="+", metavar="PATH", help=".json or .jsonl file, or - for standard input")
+    v.add_argument("paths", nargs="+", metavar="PATH",
+                   help=".json, .jsonl or .har file, a journal (SQLite) or its export, or - for standard input")
     add_profile_option(v, "strict: the field descriptions are the rule (default); lenient: also accept the spec's "
                           "errata")
     v.add_argument("--call", metavar="NAME", help="the call of every message (needed for bare responses)")

@@ -147,7 +147,8 @@ def test_stdin_and_lenient_profile(station_post_request: dict[str, Any]) -> None
 
 
 def test_bare_response_needs_call(tmp_path: Path) -> None:
-    path = jsonl(tmp_path / "responses.jsonl", {"result": {"code": 0, "message": "Success."}})
+    path = jsonl(tmp_path / "responses.jsonl", {"evco-id": "DE*8PS*123456*7", "result": {"code": 0,
+                                                                                          "message": "Success."}})
     code, out, _err = oioi("validate", "--direction", "response", str(path))
     assert code == 1
     assert "message/call-unknown" in out

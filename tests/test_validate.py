@@ -232,8 +232,9 @@ def test_a_status_that_is_not_http_is_a_config_error() -> None:
 
 
 def test_response_without_call_is_a_usage_error() -> None:
+    """An answer with fields of its call cannot be judged without the call (a bare error envelope can: request.rst)."""
     with pytest.raises(ConfigError, match="pass it"):
-        validate({"result": {"code": 0, "message": "Success."}}, direction="response")
+        validate({"evco-id": "DE*8PS*123456*7", "result": {"code": 0, "message": "Success."}}, direction="response")
 
 
 @pytest.mark.parametrize("kwargs", [{"profile": "loose"}, {"direction": "inbound"}, {"call": "session-begin"}])
