@@ -3,7 +3,9 @@
 A capture is a list of journal entries (`oioi.capture.read`: the mock's or the proxy's journal, its
 export, a HAR file). The requests that name a call are sent again, in the capture's order, to one
 OIOI endpoint (the implementation, fixed or not, or the mock) with the captured body and
-Content-Type and a fresh ``Authorization: key=…``. Each answer is compared with the captured one:
+Content-Type and a fresh ``Authorization: key=…``. A capture keeps a JSON body parsed, so it is sent
+re-encoded (`request_body`: the same keys, order and values; the spacing may differ from the original
+bytes); a body that was not JSON goes as the captured text. Each answer is compared with the captured one:
 
 - **conformance** of each answer, by the suite's own checks (`conformance.checks.answer_conforms`:
   an answer came, HTTP 200 with a body valid under the call's response schema or a 4xx refusal with a

@@ -19,12 +19,13 @@ import requests
 
 from conformance import _replay, traffic
 from examples.demo import start_reference
+from mock_server.client import start as start_mock
 from oioi import capture, cli
 from oioi.serving import free_port
 
 KEY = "replay-test-key-0123456789abcdef"
 CONNECTOR, UNKNOWN, EVCO = "DE*REF*E000001*1", "DE*REF*E999999*9", "DE*8PS*123456*7"
-DEFECTS = ("result-code-as-string", "no-session-id", "start-unknown-connector-succeeds")
+CPO_CAPTURE = Path(__file__).resolve().parent.parent / "examples" / "captures" / "cpo-session.jsonl"
 
 
 def session_start(connector: str) -> dict[str, Any]:
@@ -165,6 +166,23 @@ def test_only_the_chosen_call(session_capture: Path, cpo: Callable[[str | None],
     code, out, _ = replay(session_capture, cpo("result-code-as-string"), "--call", "session-stop", "--format", "json")
     assert code == 1
     assert [e["id"] for e in json.loads(out)["exchanges"]] == [2]
+
+
+def test_a_mock_journal_replayed_to_a_fresh_mock_is_same(tmp_path: Path) -> None:
+    """The capture is the mock EMP's own journal (SQLite) of what a CPO sent; the replay goes to another mock EMP."""
+    station, _, status = (json.loads(line) for line in CPO_CAPTURE.read_text("utf-8").splitlines()[:3])
+    unposted = {"connector-post-status": {**status["connector-post-status"], "connector-id": "DE*8PS*E999999"}}
+    recorder = start_mock("emp", api_key=KEY, db=tmp_path / "journal.sqlite3")
+    try:
+        assert [recorder.post(m).json()["result"]["code"] for m in (station, status, unposted)] == [0, 0, 181]
+    finally:
+        recorder.stop()
+    fresh = start_mock("emp", api_key=KEY, db=tmp_path / "fresh.sqlite3")
+    try:
+        code, out, _ = replay(tmp_path / "journal.sqlite3", fresh.endpoint, "--format", "json")
+    finally:
+        fresh.stop()
+    assert code == 0 and verdicts(out) == ["same", "same", "same"]
 
 
 # --- mistakes: one sentence, exit 2 ---------------------------------------------------------------
