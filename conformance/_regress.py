@@ -13,7 +13,7 @@ asserts with the suite's own checks, never a judgment of its own:
 
 An id the endpoint made in an earlier answer (a session-id) is replaced in later requests by the one
 it gives in the run, as ``oioi replay`` does; an exchange whose answer gave such an id is added to
-the file when a chosen one names it.
+the file when a chosen one names it (`conformance._replay.with_givers`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance._catalogue import requirement
-from conformance._replay import Answer, captured_exchange, content_type, learn_ids, selected
-from oioi import receiver
+from conformance._replay import Answer, captured_exchange, content_type, given_ids, role_of, with_givers
 from oioi.errors import ConfigError
 
-__all__ = ["role_of", "source"]
+__all__ = ["source"]
 
 HEADER = '''"""Regression test written by `oioi regress` from the capture {capture}, exchanges {ids}.
 
@@ -64,54 +63,6 @@ def test_exchange_{name}(iut):
 '''
 
 
-def role_of(chosen: Sequence[dict[str, Any]]) -> str:
-    """The role that receives the chosen requests (`selected` made sure it is one)."""
-    return receiver(str(chosen[0]["call"]))
-
-
-def _given(entry: dict[str, Any]) -> dict[str, str]:
-    """The ids the answerer made in this entry's captured answer, by where they are (``/session-start/session-id``)."""
-    body = entry.get("response_body")
-    mapped, _ = learn_ids(str(entry["call"]), body, body)
-    return {_where(body, value): value for value in mapped}
-
-
-def _where(body: Any, value: str, path: str = "") -> str:
-    if isinstance(body, dict):
-        for key, child in body.items():
-            if found := _where(child, value, f"{path}/{key}"):
-                return found
-    if isinstance(body, list):
-        for i, child in enumerate(body):
-            if found := _where(child, value, f"{path}/{i}"):
-                return found
-    return path if body == value else ""
-
-
-def _strings(body: Any) -> set[str]:
-    if isinstance(body, dict):
-        return {s for v in body.values() for s in _strings(v)}
-    if isinstance(body, list):
-        return {s for v in body for s in _strings(v)}
-    return {body} if isinstance(body, str) else set()
-
-
-def with_givers(everything: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]]
-                ) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
-    """``chosen`` and, before them, each earlier exchange whose answer gave an id a chosen request names."""
-    requests = selected(everything, role=role_of(chosen))
-    keep = {id(e) for e in chosen}
-    added: list[tuple[Any, str]] = []
-    for _ in range(len(requests)):  # until nothing more is added
-        for position, entry in enumerate(requests):
-            named = {s for e in requests[position + 1:] if id(e) in keep for s in _strings(e.get("request_body"))}
-            ids = set(_given(entry).values()) & named
-            if id(entry) not in keep and ids:
-                keep.add(id(entry))
-                added.append((entry.get("id"), f"its answer gave {sorted(ids)[0]!r}, which a later request names"))
-    return [e for e in requests if id(e) in keep], added
-
-
 def _literal(body: Any, column: int) -> str:
     """``body`` as a Python literal that starts at ``column``, its lines aligned under its brackets."""
     text = pprint.pformat(body, width=max(40, 110 - column), sort_dicts=False)
@@ -125,7 +76,7 @@ def _test(entry: dict[str, Any], capture: str) -> str:
     except KeyError:
         raise ConfigError(f"Exchange #{entry.get('id')} is a {call}, a call the conformance suite does not judge the "
                           "answers of (no requirement in conformance/requirements.json); leave it out.") from None
-    gives = _given(entry)
+    gives = given_ids(entry)
     indent = "\n" + " " * len("    exchange = send_captured(")
     options = (f",{indent}gives={_literal(gives, len(indent) + 5)}" if gives else "") + (
         f",{indent}content_type={content_type(entry)!r}" if content_type(entry) != "application/json" else "")

@@ -27,7 +27,8 @@ derived from the call's response schema:
 
 An id the answerer made in a captured answer and that a later captured request names is replaced, in
 that request, by the id the endpoint gives now (a ``session-start`` then a ``session-stop`` of that
-session); each replacement is said in the output.
+session); each replacement is said in the output. When ``--exchange`` or ``--call`` leave out the
+request whose answer gave such an id, it is sent too (`with_givers`), and that is said as well.
 
 The verdict per exchange: ``same``; ``now conforming`` (the captured answer broke a check, the new
 one does not); ``now broken`` (the captured answer passed the checks, the new one breaks one);
@@ -49,8 +50,8 @@ from conformance._failures import Nonconformance
 from oioi import calls, definition, receiver, schema
 from oioi.errors import ConfigError, HarnessError
 
-__all__ = ["VERDICTS", "Answer", "Outcome", "Replay", "learn_ids", "problems", "request_body", "rewrite", "selected",
-           "value_at", "volatile_fields"]
+__all__ = ["VERDICTS", "Answer", "Outcome", "Replay", "given_ids", "learn_ids", "problems", "request_body", "rewrite",
+           "role_of", "selected", "value_at", "volatile_fields", "with_givers"]
 
 SAME, NOW_CONFORMING, NOW_BROKEN, DIFFERENT = "same", "now conforming", "now broken", "different"
 VERDICTS = (SAME, NOW_CONFORMING, NOW_BROKEN, DIFFERENT)
@@ -292,22 +293,58 @@ def value_at(body: Any, path: tuple[str | int, ...]) -> Any:
     return body
 
 
+def _given_at(call: str, body: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where ``body`` (an answer to ``call``) holds an id the answerer made, and that id."""
+    for pattern, why in volatile_fields(call).items():
+        if why == GIVEN_ID:
+            yield from ((path, value) for path, value in _at(body, pattern) if isinstance(value, str) and value)
+
+
 def learn_ids(call: str, captured: Any, now: Any) -> tuple[dict[str, str], list[str]]:
     """The ids the answerer made in ``captured`` mapped to those at the same place in ``now``; and the captured
     ids that have no counterpart now (by path, e.g. ``/session-start/session-id``)."""
     mapped: dict[str, str] = {}
     lost: list[str] = []
-    for pattern, why in volatile_fields(call).items():
-        if why != GIVEN_ID:
-            continue
-        for path, old in _at(captured, pattern):
-            new = value_at(now, path)
-            if isinstance(old, str) and old:
-                if isinstance(new, str) and new:
-                    mapped[old] = new
-                else:
-                    lost.append(f"{_pointer(path)} {old!r}")
+    for path, old in _given_at(call, captured):
+        if isinstance(new := value_at(now, path), str) and new:
+            mapped[old] = new
+        else:
+            lost.append(f"{_pointer(path)} {old!r}")
     return mapped, lost
+
+
+def role_of(chosen: Sequence[dict[str, Any]]) -> str:
+    """The role that receives the chosen requests (`selected` made sure it is one)."""
+    return receiver(str(chosen[0]["call"]))
+
+
+def given_ids(entry: dict[str, Any]) -> dict[str, str]:
+    """The ids the answerer made in this entry's captured answer, by where they are (``/session-start/session-id``)."""
+    return {_pointer(path): value for path, value in _given_at(str(entry["call"]), entry.get("response_body"))}
+
+
+def _strings(body: Any) -> set[str]:
+    if isinstance(body, dict):
+        return {s for v in body.values() for s in _strings(v)}
+    if isinstance(body, list):
+        return {s for v in body for s in _strings(v)}
+    return {body} if isinstance(body, str) else set()
+
+
+def with_givers(everything: Sequence[dict[str, Any]], chosen: Sequence[dict[str, Any]]
+                ) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
+    """``chosen`` and, before them, each earlier exchange whose answer gave an id a kept request names (one pass
+    from the last request back, so the giver of a giver is kept too); the added ones with why."""
+    requests = selected(everything, role=role_of(chosen))
+    keep, named = {id(e) for e in chosen}, set[str]()
+    added: list[tuple[Any, str]] = []
+    for entry in reversed(requests):
+        if id(entry) not in keep and (ids := set(given_ids(entry).values()) & named):
+            keep.add(id(entry))
+            added.insert(0, (entry.get("id"), f"its answer gave {sorted(ids)[0]!r}, which a later request names"))
+        if id(entry) in keep:
+            named |= _strings(entry.get("request_body"))
+    return [e for e in requests if id(e) in keep], added
 
 
 # --- the replay -----------------------------------------------------------------------------------

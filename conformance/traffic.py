@@ -50,9 +50,11 @@ def add_parser(commands: Any) -> None:
 
 def _narrowing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--call", action="append", default=[], metavar="NAME", dest="call_names",
-                        help="only requests of this call (repeat)")
+                        help="only requests of this call (repeat); an earlier request whose answer gave an id "
+                        "(a session-id) that a chosen one names is sent too")
     parser.add_argument("--exchange", action="append", default=[], metavar="ID", dest="exchanges",
-                        help="only the request of this exchange, by its journal id (repeat)")
+                        help="only the request of this exchange, by its journal id (repeat; as --call, with the "
+                        "requests that gave its ids)")
     parser.add_argument("--role", choices=ROLES, help="only requests this role receives: the side the URL plays "
                         "(needed when the capture holds requests to both)")
 
@@ -75,7 +77,8 @@ def replay(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Text
 
     if not args.api_key:
         raise ConfigError("No API key: give --api-key (or set OIOI_API_KEY) with the key the endpoint accepts.")
-    _, chosen = _entries(args)
+    everything, chosen = _entries(args)
+    chosen, added = _replay.with_givers(everything, chosen)
     session = _replay.Replay(args.url, args.api_key, timeout=args.timeout)
     try:
         outcomes = [session.exchange(entry) for entry in chosen]
@@ -84,8 +87,10 @@ def replay(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Text
     counts = {v: sum(o.verdict == v for o in outcomes) for v in _replay.VERDICTS}
     if args.output_format == "json":
         stdout.write(json.dumps({"capture": args.capture, "url": args.url, "api_key": mask(args.api_key),
+                                 "added": [{"id": i, "why": why} for i, why in added],
                                  "exchanges": [o.to_dict() for o in outcomes], "counts": counts}, indent=2) + "\n")
     else:
+        stdout.write("".join(f"#{i} added: {why}.\n" for i, why in added))
         for outcome in outcomes:
             stdout.write(_line(outcome))
         stdout.write(f"{len(outcomes)} exchanges of {args.capture} replayed to {args.url}: "
@@ -109,7 +114,7 @@ def _line(outcome: Any) -> str:
 
 def regress(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
     """``oioi regress``: write the test file (or print it); 0."""
-    from conformance import _regress
+    from conformance import _regress, _replay
 
     if not args.exchanges:
         raise ConfigError("Say which exchanges the test sends: --exchange ID (repeat), the journal ids of the ticket.")
@@ -127,7 +132,7 @@ def regress(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Tex
             raise ConfigError(f"Cannot write {args.output} ({error.strerror or error}); give -o a file you can "
                               "write.") from None
         stdout.write(f"wrote {args.output}: {source.count('def test_')} tests; run it with: pytest {args.output} "
-                     "--oioi-url URL --oioi-role " + _regress.role_of(chosen) + " --oioi-api-key KEY\n")
+                     "--oioi-url URL --oioi-role " + _replay.role_of(chosen) + " --oioi-api-key KEY\n")
     return 0
 
 

@@ -115,9 +115,19 @@ def test_replay_against_the_correct_reference_is_same_with_the_session_id_mapped
     assert KEY not in out
 
 
-def test_without_the_mapping_the_stop_would_differ(session_capture: Path, cpo: Callable[[str | None], str]) -> None:
+def test_a_chosen_exchange_brings_the_one_that_gave_its_session_id(
+        session_capture: Path, cpo: Callable[[str | None], str]) -> None:
+    code, out, _ = replay(session_capture, cpo(None), "--exchange", "2")
+    assert code == 0
+    assert out.splitlines()[0].startswith("#1 added: its answer gave '")
+    assert "2 same" in out.splitlines()[-1]
+
+
+def test_without_the_mapping_the_stop_would_differ(
+        session_capture: Path, cpo: Callable[[str | None], str], tmp_path: Path) -> None:
     """The mapping is what makes the stop "same": the captured session-id alone is refused now."""
-    code, out, _ = replay(session_capture, cpo(None), "--exchange", "2", "--format", "json")
+    only_the_stop = write_capture(tmp_path, capture.read(session_capture)[1:2])
+    code, out, _ = replay(only_the_stop, cpo(None), "--format", "json")
     assert code == 0
     (only,) = json.loads(out)["exchanges"]
     assert only["verdict"] == "different" and only["now"]["result_code"] != 0 and only["ids"] == {}
@@ -165,7 +175,8 @@ def test_a_capture_of_a_broken_cpo_replayed_to_a_fixed_one_is_now_conforming(
 def test_only_the_chosen_call(session_capture: Path, cpo: Callable[[str | None], str]) -> None:
     code, out, _ = replay(session_capture, cpo("result-code-as-string"), "--call", "session-stop", "--format", "json")
     assert code == 1
-    assert [e["id"] for e in json.loads(out)["exchanges"]] == [2]
+    assert [e["id"] for e in json.loads(out)["exchanges"]] == [1, 2]  # the start whose session-id the stop names
+    assert json.loads(out)["added"][0]["id"] == 1
 
 
 def test_a_mock_journal_replayed_to_a_fresh_mock_is_same(tmp_path: Path) -> None:
@@ -260,3 +271,18 @@ def test_the_capture_reader_gives_what_replay_reads(session_capture: Path) -> No
     entries = capture.read(session_capture)
     assert [e["call"] for e in _replay.selected(entries)] == ["session-start", "session-stop", "session-start"]
     assert _replay.content_type(entries[0]) == "application/json"
+
+
+def test_the_request_that_gave_an_id_comes_along_also_through_a_chain() -> None:
+    """A start gives s1 and a stop names it: the start comes along; an unrelated start stays out."""
+    def entry(number: int, body: dict[str, Any], session_id: str | None = None) -> dict[str, Any]:
+        answer = {"result": {"code": 0, "message": "Success."}}
+        if session_id:
+            answer["session-start"] = {"session-id": session_id, "is-stoppable": True}
+        return {"id": number, "call": next(iter(body)), "request_body": body, "status": 200, "response_body": answer}
+
+    start, other = entry(1, session_start(CONNECTOR), "s1"), entry(2, session_start(UNKNOWN), "s2")
+    stop = entry(3, {"session-stop": {"connector-id": CONNECTOR, "session-id": "s1"}})
+    kept, added = _replay.with_givers([start, other, stop], [stop])
+    assert kept == [start, stop] and added == [(1, "its answer gave 's1', which a later request names")]
+    assert _replay.given_ids(start) == {"/session-start/session-id": "s1"}
