@@ -27,7 +27,15 @@ CAPTURE_HELP = ("a capture: the mock's or the proxy's journal (.sqlite3), its ex
 
 
 def add_parser(commands: Any) -> None:
-    """The ``replay`` and ``regress`` commands."""
+    """The ``replay`` and ``regress`` commands; either one already there is left as it is, so that ``oioi_cli`` may
+    name this module once for each of them."""
+    if "replay" not in commands.choices:
+        _add_replay(commands)
+    if "regress" not in commands.choices:
+        _add_regress(commands)
+
+
+def _add_replay(commands: Any) -> None:
     r = commands.add_parser("replay", help=REPLAY_HELP, description=REPLAY_HELP + ": same, now conforming, now "
                             "broken or different. Exit 0 when none is now broken, 1 when one is.")
     r.add_argument("capture", metavar="CAPTURE", help=CAPTURE_HELP)
@@ -39,6 +47,9 @@ def add_parser(commands: Any) -> None:
     r.add_argument("--format", choices=("text", "json"), default="text", dest="output_format",
                    help="text for people (default); json: one object with every exchange")
     r.set_defaults(run=replay)
+
+
+def _add_regress(commands: Any) -> None:
     g = commands.add_parser("regress", help=REGRESS_HELP, description=REGRESS_HELP + ". Run it with: pytest FILE "
                             "--oioi-url URL --oioi-role ROLE --oioi-api-key KEY.")
     g.add_argument("capture", metavar="CAPTURE", help=CAPTURE_HELP)

@@ -273,7 +273,7 @@ def test_the_capture_reader_gives_what_replay_reads(session_capture: Path) -> No
     assert _replay.content_type(entries[0]) == "application/json"
 
 
-def test_the_request_that_gave_an_id_comes_along_also_through_a_chain() -> None:
+def test_the_request_that_gave_an_id_comes_along() -> None:
     """A start gives s1 and a stop names it: the start comes along; an unrelated start stays out."""
     def entry(number: int, body: dict[str, Any], session_id: str | None = None) -> dict[str, Any]:
         answer = {"result": {"code": 0, "message": "Success."}}
@@ -286,3 +286,12 @@ def test_the_request_that_gave_an_id_comes_along_also_through_a_chain() -> None:
     kept, added = _replay.with_givers([start, other, stop], [stop])
     assert kept == [start, stop] and added == [(1, "its answer gave 's1', which a later request names")]
     assert _replay.given_ids(start) == {"/session-start/session-id": "s1"}
+
+
+def test_the_module_adds_both_commands_once_also_when_named_twice() -> None:
+    parser, commands = cli.new_parser("oioi", "test")
+    traffic.add_parser(commands)
+    traffic.add_parser(commands)  # oioi_cli names the module for replay and for regress
+    assert {"replay", "regress"} <= set(commands.choices)
+    out = io.StringIO()
+    assert cli.command(parser, ["replay", "--help"], out, io.StringIO()) == 0 and "--exchange ID" in out.getvalue()
