@@ -196,6 +196,26 @@ def test_a_mock_journal_replayed_to_a_fresh_mock_is_same(tmp_path: Path) -> None
     assert code == 0 and verdicts(out) == ["same", "same", "same"]
 
 
+def test_a_har_file_replays_like_the_journal(session_capture: Path, cpo: Callable[[str | None], str],
+                                             tmp_path: Path) -> None:
+    """The same session as a browser's or mitmproxy's HAR export: the same verdicts."""
+    def har_entry(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"startedDateTime": "2026-12-07T10:00:00.000Z", "time": 3.0,
+                "request": {"method": "POST", "url": "http://cpo.example/api/v4/request",
+                            "headers": [{"name": "Content-Type", "value": "application/json"}],
+                            "postData": {"mimeType": "application/json", "text": json.dumps(entry["request_body"])}},
+                "response": {"status": entry["status"],
+                             "content": {"mimeType": "application/json", "text": json.dumps(entry["response_body"])}}}
+
+    har = tmp_path / "ticket.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "entries": [
+        {"request": {"method": "GET", "url": "http://cpo.example/"}, "response": {"status": 200}},  # not OIOI
+        *(har_entry(e) for e in capture.read(session_capture))]}}), encoding="utf-8")
+    code, out, _ = replay(har, cpo(None), "--format", "json")
+    assert code == 0 and verdicts(out) == ["same", "same", "same"]
+    assert [e["id"] for e in json.loads(out)["exchanges"]] == [2, 3, 4]
+
+
 # --- mistakes: one sentence, exit 2 ---------------------------------------------------------------
 
 
