@@ -264,7 +264,8 @@ def target(environ: dict[str, Any]) -> str:
 
 def unreachable(exchange: Exchange, error: Exception) -> None:
     """The 502 answer for an upstream that could not be reached or did not answer in time."""
-    timed_out = isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError))
+    timed_out = isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError)) and not isinstance(
+        error, urllib3.exceptions.NewConnectionError)  # urllib3 counts a refused connection as a connect timeout
     kind, code = ("upstream-timeout", 102) if timed_out else ("upstream-unreachable", 100)
     why = "did not answer in time" if timed_out else f"could not be reached ({reason(error)})"
     message = f"The proxy's upstream {exchange.route.upstream} {why}."
@@ -347,20 +348,28 @@ def dumps(findings: list[Finding]) -> str:
 def keep_upstream_fields() -> None:
     """Let the upstream's Date and Server through in place of gunicorn's own, in this process.
 
-    gunicorn writes its own ``Server`` and ``Date`` before the app's fields; the client would
-    get two of each (two Date fields are invalid, RFC 9110 6.6.1). When the app's answer
-    carries one (the upstream's), gunicorn's is left out; otherwise it stays. Only the proxy's
-    server process calls this.
+    gunicorn drops an app's ``Date`` and ``Server`` fields and writes its own (its
+    ``util.hop_headers``); a proxy's client would then not get the upstream's. Here gunicorn's
+    lines carry the upstream's values when it sent them, and stay as they are when it did not.
+    Only the proxy's server process calls this.
     """
     from gunicorn.http import wsgi  # (only the server needs gunicorn)
 
-    original = wsgi.Response.default_headers
-    if getattr(original, "oioi_proxy", False):
+    response: Any = wsgi.Response
+    if getattr(response, "oioi_proxy", False):
         return
+    process, defaults = response.process_headers, response.default_headers
+
+    def process_headers(self: Any, headers: list[tuple[str, str]]) -> None:
+        process(self, headers)  # validates every field first
+        self.oioi_kept = {name.lower(): value.strip(" \t") for name, value in headers if name.lower() in KEPT}
 
     def default_headers(self: Any) -> list[str]:
-        given = {str(name).lower() for name, _ in self.headers} & {"server", "date"}
-        return [line for line in original(self) if line.partition(":")[0].lower() not in given]
+        kept: dict[str, str] = getattr(self, "oioi_kept", {})
+        return [f"{name}: {kept[name.lower()]}\r\n" if (name := line.partition(":")[0]).lower() in kept else line
+                for line in defaults(self)]
 
-    default_headers.oioi_proxy = True  # type: ignore[attr-defined]
-    wsgi.Response.default_headers = default_headers
+    response.process_headers, response.default_headers, response.oioi_proxy = process_headers, default_headers, True
+
+
+KEPT = frozenset({"date", "server"})  # the fields of the upstream's answer gunicorn would replace with its own

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO)
     if not args.timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout:g}.")
     check_db(args.db)
-    sockets = [bind(listener) for listener in given]
+    sockets = bind_all(given)
     routes = [Route(listener.name, s.getsockname()[1], listener.upstream)
               for listener, s in zip(given, sockets, strict=True)]
     binds = [f"fd://{s.detach()}" for s in sockets]  # gunicorn takes the bound sockets over
@@ -180,16 +180,33 @@ def check_db(db: str) -> None:
             from None
 
 
+def bind_all(given: Sequence[Listener]) -> list[socket.socket]:
+    """Every listener's socket, bound; none left open when one cannot be had."""
+    bound: list[socket.socket] = []
+    try:
+        for listener in given:
+            bound.append(bind(listener))
+    except ConfigError:
+        for listening in bound:
+            listening.close()
+        raise
+    return bound
+
+
 def bind(listener: Listener) -> socket.socket:
     """The listener's socket, bound and listening; one sentence when the address cannot be had."""
     try:
         family, kind, proto, _, where = socket.getaddrinfo(listener.host, listener.port, type=socket.SOCK_STREAM,
                                                            flags=socket.AI_PASSIVE)[0]
         listening = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise ConfigError(f"Cannot listen on {listener.listen} ({error.strerror or error}).") from None
+    try:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listening.bind(where)
         listening.listen(2048)
     except OSError as error:
+        listening.close()
         why = getattr(error, "strerror", None) or str(error)
         raise ConfigError(f"Cannot listen on {listener.listen} ({why}); pick another --listen, "
                           f"or port 0 for a free one.") from None
