@@ -27,7 +27,8 @@ Its journal row has ``fault`` set (``{"kind": "upstream-timeout" | "upstream-unr
 **Journal.** Every exchange is one row of the mock's journal (`Store.record`, the API key
 masked): ``exchange`` "inbound" (the proxy received it), ``peer`` the listener's name — the
 partner that sent the request — and ``latency_ms`` the upstream's time to answer as the proxy
-measured it; the bodies as messages, a gzip or deflate content coding undone (a coding the
+measured it; ``time`` is when the answer came (as the mock's rows: arrival = time - latency);
+the bodies as messages, a gzip or deflate content coding undone (a coding the
 proxy cannot undo: journaled as it came, not judged). Its findings: a body that is not UTF-8
 or not JSON (request.rst), `oioi.validate`
 of the request and of the answer (a 200 or 4xx answer; request.rst asks nothing of a 5xx
@@ -58,6 +59,7 @@ from urllib3.util import SKIP_HEADER
 from mock_server._store import Store, masked_headers, now
 from oioi import Finding, detect_call, validate
 from oioi._findings import message_text
+from oioi.conversation import Conversation
 from oioi.errors import ConfigError
 from oioi.results import result
 
@@ -90,7 +92,6 @@ class Exchange:
     """One request and its answer as they crossed the proxy."""
 
     route: Route
-    time: str
     method: str
     fields: dict[str, str]
     raw: bytes
@@ -113,13 +114,13 @@ class Proxy:
         self.timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
         # One pool per upstream, a connection per server thread kept alive between requests.
         self.pool = urllib3.PoolManager(num_pools=max(len(self.routes), 4), maxsize=threads, block=False)
-        self.conversation = _conversation()
+        self.conversation = Conversation()  # one conversation over every listener, in journal order
         self.out = out or sys.stdout
         self._printing = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Start) -> list[bytes]:
         """Forward one request to its listener's upstream, journal the exchange, answer with the upstream's answer."""
-        exchange = Exchange(self.routes[int(environ["SERVER_PORT"])], now(), environ["REQUEST_METHOD"],
+        exchange = Exchange(self.routes[int(environ["SERVER_PORT"])], environ["REQUEST_METHOD"],
                             forwarded(request_fields(environ)), environ["wsgi.input"].read())
         self.forward(exchange, target(environ))
         try:
@@ -154,7 +155,7 @@ class Proxy:
         request, answer, findings = self.judge(exchange)
         call = detect_call(request.value)
         row: dict[str, Any] = {
-            "time": exchange.time, "exchange": "inbound", "peer": exchange.route.name, "call": call,
+            "time": now(), "exchange": "inbound", "peer": exchange.route.name, "call": call,
             "request_headers": exchange.fields, "request_body": request.text,
             "status": exchange.status, "response_body": answer.text,
             "result_code": result_code(answer.value), "findings": findings, "latency_ms": exchange.latency_ms,
@@ -163,7 +164,7 @@ class Proxy:
         store = self.store
         with store.lock, store.tx:  # one write transaction, committed at the end of the block
             row["id"] = store.record(store.tx, row)
-            later = self.converse(row, request.value, answer.value)
+            later = self.converse(row, request.value, answer.value, exchange.answer_fields)
             if later:
                 findings = [*findings, *later]
                 store.tx.execute("UPDATE journal SET findings = ? WHERE id = ?", (dumps(findings), row["id"]))
@@ -184,12 +185,16 @@ class Proxy:
             findings = [Finding("error", "", "proxy/internal-error", f"{type(bug).__name__}: {bug}", SPEC)]
         return request, answer, findings
 
-    def converse(self, row: dict[str, Any], request: Any, answer: Any) -> list[Finding]:
-        """What the conversation so far says of this exchange (`oioi.conversation`), in journal order."""
+    def converse(self, row: dict[str, Any], request: Any, answer: Any,
+                 response_fields: list[tuple[str, str]]) -> list[Finding]:
+        """What the conversation so far says of this exchange (`oioi.conversation`), in journal order.
+
+        The entry it judges is the journal row with its bodies parsed and, besides, the answer's
+        header fields (``response_headers``: Retry-After), which the journal does not keep.
+        """
         entry = {**row, "request_headers": masked_headers(row["request_headers"]), "request_body": request,
-                 "response_body": answer, "findings": [as_dict(f) for f in row["findings"]]}
-        if self.conversation is None:  # TEMPORARY until oioi.conversation lands
-            return []
+                 "response_body": answer, "findings": [as_dict(f) for f in row["findings"]],
+                 "response_headers": dict(response_fields)}
         try:
             return list(self.conversation.add(entry))
         except Exception as bug:  # (a bug of ours must not stop the traffic; it is journaled)
@@ -205,14 +210,6 @@ class Proxy:
             with self._printing:
                 self.out.write("\n".join(lines) + "\n")
                 self.out.flush()
-
-
-def _conversation() -> Any:  # TEMPORARY until oioi.conversation lands
-    try:
-        from oioi.conversation import Conversation
-    except ImportError:
-        return None
-    return Conversation()
 
 
 def first_line(message: str) -> str:
