@@ -37,7 +37,15 @@ _NO_URL = "OIOI-URL-PLACEHOLDER"  # stands for the URL in a curl until it become
 _NOT_RESENT = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
                "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
 # Rules whose sentence a catalogue requirement quotes (conversation rules, and the semantic ones of _sent.py).
-RULE_REQUIREMENTS: dict[str, tuple[str, ...]] = {rule: (req,) for rule, req in SEMANTIC.items()}
+RULE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    **{rule: (req,) for rule, req in SEMANTIC.items()},
+    "semantic/energy-not-negative": ("session-post.energy-plausible",),
+    "conversation/status-for-posted-connector": ("connector-post-status.own-connectors",),
+    "conversation/cdr-session-id-of-start": ("session-post.session-id-by-cpo",),
+    "conversation/cdr-same-session-id": ("session-post.update-same-session",),
+    "conversation/partner-identifier-consistent": ("identifiers.partner-identifier-consistent",),
+    "conversation/retry-after-honoured": ("sender.retry-5xx",),
+}
 # Fields whose format rule the catalogue quotes, by the last part of the finding's path.
 FIELD_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "rfid": ("rfid.uid-format", "rfid.uid-upper-case"),

@@ -31,6 +31,7 @@ STATION = {
     "connectors": [{"id": POSTED, "name": "Type2", "speed": 22.0}],
     "deleted": False,
 }
+STATUS_RULE = "conversation/status-for-posted-connector"  # a status for a connector never posted (cpo/poi.rst)
 INVALID_RULE = "schema/pattern"  # an RFID UID in lower case (calls/rfid_verify.rst)
 NEGATIVE_ENERGY = {"session-post": {
     "user": {"identifier-type": "evco-id", "identifier": ACTIVE_EVCO_ID},
@@ -95,10 +96,9 @@ def test_faulty_traffic_names_both_rules_with_their_messages(journals: dict[str,
     data, page = _files(tmp_path)
     rules = {r["rule"]: r for r in data["findings"]}
     assert INVALID_RULE in rules, rules.keys()
-    conversation = [r for r in rules if r.startswith("conversation/")]
-    assert conversation, rules.keys()
-    status_rule = rules[conversation[0]]
-    (offence,) = status_rule["messages"]
+    assert STATUS_RULE in rules, rules.keys()
+    (offence,) = rules[STATUS_RULE]["messages"]
+    assert "pushed by the same partner" in rules[STATUS_RULE]["spec"]["sentence"]
     assert offence["call"] == "connector-post-status"
     assert offence["request"]["body"]["connector-post-status"]["connector-id"] == NEVER_POSTED
     (invalid,) = rules[INVALID_RULE]["messages"]
@@ -106,7 +106,7 @@ def test_faulty_traffic_names_both_rules_with_their_messages(journals: dict[str,
     assert invalid["response"]["status"] == 400 and invalid["path"] == "/rfid-verify/rfid"
     assert "upper-case" in rules[INVALID_RULE]["spec"]["sentence"]
     assert rules[INVALID_RULE]["spec"]["file"] == "calls/rfid_verify.rst"
-    for rule in (INVALID_RULE, conversation[0]):
+    for rule in (INVALID_RULE, STATUS_RULE):
         assert rule in page and escape(rules[rule]["messages"][0]["message"].splitlines()[0]) in page
         assert '"Authorization: key=$OIOI_API_KEY"' in rules[rule]["messages"][0]["curl"]
     assert "curl -sS" in page and NEVER_POSTED in page
