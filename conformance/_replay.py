@@ -8,9 +8,10 @@ re-encoded (`request_body`: the same keys, order and values; the spacing may dif
 bytes); a body that was not JSON goes as the captured text. Each answer is compared with the captured one:
 
 - **conformance** of each answer, by the suite's own checks (`conformance.checks.answer_conforms`:
-  an answer came, HTTP 200 with a body valid under the call's response schema or a 4xx refusal with a
-  JSON result and no success code, request.rst; `result_code_allowed_for_call`: a code of request.rst's
-  table). Only what those checks prove counts; a warning of the validator never breaks an answer.
+  an answer came, HTTP 200 with a body valid under the call's response schema or a 4xx refusal with no
+  success code, request.rst; `result_code_allowed_for_call`: a code of request.rst's table). Only a MUST
+  failure counts; a SHOULD (a 4xx body without a JSON ``result``: our reading) or a warning of the
+  validator is shown, never "broken".
 - **the answer itself**: HTTP status and every field of the body that is not volatile.
 
 Volatile fields (`volatile_fields`) are those whose value an answer may change from one run to the
@@ -45,13 +46,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from conformance import checks
+from conformance._catalogue import requirement
 from conformance._exchange import Exchange, Iut
 from conformance._failures import Nonconformance
 from oioi import calls, definition, receiver, schema
 from oioi.errors import ConfigError, HarnessError
 
-__all__ = ["VERDICTS", "Answer", "Outcome", "Replay", "given_ids", "learn_ids", "problems", "request_body", "rewrite",
-           "role_of", "selected", "value_at", "volatile_fields", "with_givers"]
+__all__ = ["VERDICTS", "Answer", "Outcome", "Replay", "given_ids", "learn_ids", "level", "problems", "request_body",
+           "rewrite", "role_of", "selected", "value_at", "volatile_fields", "with_givers"]
 
 SAME, NOW_CONFORMING, NOW_BROKEN, DIFFERENT = "same", "now conforming", "now broken", "different"
 VERDICTS = (SAME, NOW_CONFORMING, NOW_BROKEN, DIFFERENT)
@@ -143,21 +145,25 @@ def _short(value: Any, limit: int = 80) -> str:
 # --- judging one answer ---------------------------------------------------------------------------
 
 
-def problems(exchange: Exchange, call: str) -> list[str]:
-    """What the suite's checks find wrong with the answer (`checks.answer_conforms`, then
-    `checks.result_code_allowed_for_call`), one ``Received: … / Expected: …`` text each; [] when it passes."""
-    found: list[str] = []
+def level(failure: Nonconformance) -> str:
+    """The level of the requirement a failure speaks for: ``SHOULD`` (our reading) or ``MUST`` (a requirement the
+    catalogue does not list, e.g. ``user-logout.answer``, is the call's definition: MUST)."""
+    try:
+        return str(requirement(failure.requirement or "")["level"])
+    except KeyError:
+        return "MUST"
+
+
+def problems(exchange: Exchange, call: str) -> tuple[list[str], list[str]]:
+    """What the suite's checks find wrong with the answer, as its answer check runs them (`checks.answer_conforms`,
+    then `checks.result_code_allowed_for_call`, up to the first failure): (MUST failures, SHOULD failures), each a
+    ``Received: … / Expected: …`` text. Only a MUST failure is a proof that the answer breaks the spec."""
     try:
         checks.answer_conforms(exchange, call)
+        checks.result_code_allowed_for_call(exchange, call)
     except Nonconformance as failure:
-        found.append(failure.message)
-    if exchange.status is not None:
-        try:
-            checks.result_code_allowed_for_call(exchange, call)
-        except Nonconformance as failure:
-            if failure.message not in found:
-                found.append(failure.message)
-    return found
+        return ([failure.message], []) if level(failure) == "MUST" else ([], [failure.message])
+    return [], []
 
 
 @dataclasses.dataclass
@@ -167,14 +173,15 @@ class Answer:
     status: int | None
     result_code: Any
     body: Any
-    problems: list[str]
+    problems: list[str]  # MUST failures: the answer breaks the spec
+    doubts: list[str] = dataclasses.field(default_factory=list)  # SHOULD failures: our reading, never "broken"
 
     @classmethod
     def of(cls, exchange: Exchange, call: str) -> Answer:
         body = exchange.json()
         if body is None and exchange.response_body is not None:
             body = exchange.response_body.decode("utf-8", errors="backslashreplace")
-        return cls(exchange.status, exchange.result_code(), body, problems(exchange, call))
+        return cls(exchange.status, exchange.result_code(), body, *problems(exchange, call))
 
     def describe(self) -> str:
         if self.status is None:
@@ -185,7 +192,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "result_code": self.result_code, "conforms": not self.problems,
-                "problems": self.problems}
+                "problems": self.problems, "should": self.doubts}
 
 
 def captured_exchange(entry: dict[str, Any]) -> Exchange:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_replay import CONNECTOR, KEY, SESSION, oioi, record, session_start, write_capture
+from tests.test_replay import CONNECTOR, INVALID, KEY, SESSION, oioi, record, session_start, write_capture
 from tests.test_replay import cpo as cpo  # the reference CPO with its variants, shared with test_replay
 
 Url = Callable[[str | None], str]
@@ -89,6 +89,17 @@ def test_the_file_maps_the_session_id(written: tuple[Path, str], cpo: Url) -> No
         stop = {"session-stop": {**session_start(CONNECTOR)["session-start"],
                                  "session-id": answer["session-start"]["session-id"]}}
         assert http.post(cpo(None), json=stop, headers=headers, timeout=10).json()["result"]["code"] == 0
+
+
+def test_a_failed_should_is_an_xfail_never_a_failure(cpo: Url, tmp_path: Path) -> None:
+    """A 4xx answer with a plain-text body breaks only our reading (transport.error-answer-json, a SHOULD)."""
+    capture = write_capture(tmp_path, record(cpo(None), [lambda _: INVALID]))
+    output = tmp_path / "test_invalid.py"
+    assert oioi("regress", str(capture), "--exchange", "1", "-o", str(output))[0] == 0
+    assert "1 passed" in run_pytest(output, cpo(None)).stdout
+    done = run_pytest(output, cpo("plain-text-errors"), "-rx")
+    assert done.returncode == 0 and "1 xfailed" in done.stdout, done.stdout + done.stderr
+    assert "a SHOULD (transport.error-answer-json), not a failure: Received: HTTP 400 with body" in done.stdout
 
 
 def test_an_exchange_is_needed(ticket: Path) -> None:
