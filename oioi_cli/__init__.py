@@ -41,7 +41,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
 
 # Each sub-command and the module that owns it (``add_parser(commands)``; examples/ is in a source checkout only).
 SUB_COMMANDS = (("mock", "mock_server.cli"), ("certify", "conformance.cli"), ("report", "conformance.report_cli"),
-                ("demo", "examples.demo"))
+                ("replay", "conformance.traffic"), ("regress", "conformance.traffic"), ("demo", "examples.demo"))
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
