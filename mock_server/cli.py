@@ -95,6 +95,17 @@ def add_journal_parser(sub: Any) -> None:
     journal.add_argument("--format", choices=("jsonl", "json"), default="jsonl", dest="output_format")
     journal.add_argument("--call", metavar="NAME", help="only this call")
     journal.add_argument("--exchange", choices=("inbound", "outbound"), help="only exchanges in this direction")
+    journal.add_argument(
+        "--redact",
+        action="store_true",
+        help="replace API keys, tokens, EVCO IDs, RFID UIDs and personal fields with consistent pseudonyms "
+        "of the same shape (for sharing in a ticket)",
+    )
+    journal.add_argument(
+        "--redact-salt",
+        metavar="SECRET",
+        help="with --redact: the same salt gives the same pseudonyms in two exports (default: a random one)",
+    )
     journal.set_defaults(run=_journal)
 
 
@@ -186,6 +197,12 @@ def _journal(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Te
         entries = store.journal(call=args.call, exchange=args.exchange)
     except sqlite3.DatabaseError as error:
         raise InputError(f"--db {args.db} is not a mock journal ({error}).") from None
+    if args.redact_salt is not None and not args.redact:
+        raise ConfigError("--redact-salt needs --redact.")
+    if args.redact:
+        from oioi.redact import Pseudonyms
+
+        entries = Pseudonyms(args.redact_salt).entries(entries)
     if args.output_format == "json":
         stdout.write(json.dumps(entries, indent=2) + "\n")
         return 0

@@ -64,6 +64,7 @@ _UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWYZ", "abcdefghijklmnopqrstuvwxyz"
 _RANK = {"evco": 0, "uid": 1, "key": 2, "other": 3}  # a value found as two kinds takes the first
 _STRONG = 6  # kinds other than "other" of at least this length are also replaced inside longer strings
 _ATTEMPTS = 256  # candidates tried before a pseudonym may repeat one already given (tiny value spaces only)
+_PERSONAL_PLACES = PERSONAL_FIELDS | SECRET_FIELDS | {"identifier"}
 _FINDING_FIELDS_KEPT = frozenset({"severity", "path", "rule", "spec", "erratum"})
 
 
@@ -193,7 +194,7 @@ class Pseudonyms:
     def message(self, message: Any, *, call: str | None = None) -> Any:
         """A redacted copy of one bare message (parsed JSON, or raw text); ``call`` for a response."""
         self._find(message, call)
-        return self._structured(message) if not isinstance(message, str) else self._text(message)
+        return self._text(message) if isinstance(message, str) else self._structured(message)
 
     def pseudonym(self, value: str, kind: str = "other") -> str:
         """The pseudonym of ``value`` as a ``kind`` ("evco", "uid", "key" or "other") value."""
@@ -298,16 +299,22 @@ class Pseudonyms:
             return {key: self._free(value) for key, value in node.items()}
         return node
 
-    def _structured(self, node: Any) -> Any:
-        """A JSON value: a string that is a value found is replaced; within longer ones only keys, EVCO IDs, UIDs."""
+    def _structured(self, node: Any, field: str | None = None) -> Any:
+        """A JSON value with the values found replaced.
+
+        A key, EVCO ID or UID anywhere (inside a longer string from `_STRONG` characters on); a personal
+        value only in the fields that hold personal values, so that a code that happens to equal one (a
+        country, a status) stays.
+        """
         if isinstance(node, str):
-            if node in self._kinds:
+            kind = self._kinds.get(node)
+            if kind is not None and (kind != "other" or field in _PERSONAL_PLACES):
                 return self._pseudonym(node)
             return self._patterns_now()[1].sub(self._replace, node)
         if isinstance(node, list):
-            return [self._structured(item) for item in node]
+            return [self._structured(item, field) for item in node]
         if isinstance(node, dict):
-            return {key: self._structured(value) for key, value in node.items()}
+            return {key: self._structured(value, key) for key, value in node.items()}
         return node
 
     def _text(self, text: str) -> str:
