@@ -189,6 +189,8 @@ def _send(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextI
 def _journal(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
     from mock_server._store import Store
 
+    if args.redact_salt is not None and not args.redact:
+        raise ConfigError("--redact-salt only sets the pseudonyms of --redact; add --redact or leave it out.")
     path = Path(args.db)
     if not path.is_file():
         raise InputError(f"--db {args.db} does not exist; give the file a mock ran with.")
@@ -197,8 +199,6 @@ def _journal(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Te
         entries = store.journal(call=args.call, exchange=args.exchange)
     except sqlite3.DatabaseError as error:
         raise InputError(f"--db {args.db} is not a mock journal ({error}).") from None
-    if args.redact_salt is not None and not args.redact:
-        raise ConfigError("--redact-salt needs --redact.")
     if args.redact:
         from oioi.redact import Pseudonyms
 

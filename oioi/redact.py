@@ -217,9 +217,11 @@ class Pseudonyms:
 
     def _find_entry(self, entry: dict[str, Any]) -> None:
         call = entry.get("call")
-        for name, value in (entry.get("request_headers") or {}).items():
-            if isinstance(value, str) and SECRET_HEADER.search(name):
-                self._add(_split_scheme(value)[1], "key")
+        for field in ("request_headers", "response_headers"):
+            headers = entry.get(field)
+            for name, value in headers.items() if isinstance(headers, dict) else ():
+                if isinstance(value, str) and SECRET_HEADER.search(name):
+                    self._add(_split_scheme(value)[1], "key")
         request = entry.get("request_body")
         self._find(request, call if call else _top_key(request))
         self._find(entry.get("response_body"), call)
@@ -265,9 +267,10 @@ class Pseudonyms:
 
     def _redact_entry(self, entry: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(entry)
-        headers = entry.get("request_headers")
-        if isinstance(headers, dict):
-            out["request_headers"] = {name: self._header(name, value) for name, value in headers.items()}
+        for field in ("request_headers", "response_headers"):  # the second, when a capture (HAR) has them
+            headers = entry.get(field)
+            if isinstance(headers, dict):
+                out[field] = {name: self._header(name, value) for name, value in headers.items()}
         for field in ("request_body", "response_body", "fault"):
             if field in entry:
                 value = entry[field]
@@ -405,10 +408,33 @@ class Pseudonyms:
 
 
 def _alone(values: list[str]) -> re.Pattern[str]:
-    """A pattern of ``values`` where no letter or digit touches them (never matches when there are none)."""
+    """A pattern of ``values`` where no letter or digit touches them (never matches when there are none).
+
+    The values are compiled as a trie, so that a text is scanned in time of its length, not of the number of
+    values; a longer value is preferred to its prefix, as in an alternation of the values longest first.
+    """
     if not values:
         return re.compile(r"(?!)")
-    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, values)) + r")(?![A-Za-z0-9])")
+    trie: dict[str, Any] = {}
+    for value in values:
+        node = trie
+        for char in value:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return re.compile(r"(?<![A-Za-z0-9])" + _trie_pattern(trie) + r"(?![A-Za-z0-9])")
+
+
+def _trie_pattern(node: dict[str, Any]) -> str:
+    """The pattern of the words below ``node`` (``""`` marks a word's end)."""
+    chain = ""
+    while len(node) == 1 and "" not in node:  # one way on: a run of characters, without nesting
+        char, node = next(iter(node.items()))
+        chain += re.escape(char)
+    branches = [re.escape(char) + _trie_pattern(child) for char, child in node.items() if char]
+    if not branches:
+        return chain
+    group = "(?:" + "|".join(branches) + ")"
+    return chain + group + ("?" if "" in node else "")
 
 
 def _split_scheme(value: str) -> tuple[str, str]:

@@ -336,3 +336,14 @@ def test_a_salt_without_redact_is_one_sentence(journal_db: Path) -> None:
     done = export(journal_db, "--redact-salt", "x")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--redact" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_capture_with_answer_headers_and_a_raw_whitelist_is_redacted() -> None:
+    """A HAR capture carries the answer's headers too; a body that is not JSON still names its UIDs."""
+    captured = entry(1, "rfid-post", '{"rfid-post": {"rfids": ["' + UID + '", "' + LOWER_UID + '"], ',
+                     response_headers={"Set-Cookie": "session=5f1e0c2ab7d94e31; Path=/", "Server": "gunicorn"})
+    out = Pseudonyms("salt").entry(captured)
+    assert UID not in out["request_body"] and LOWER_UID not in out["request_body"]
+    assert len(out["request_body"]) == len(captured["request_body"])
+    assert "5f1e0c2ab7d94e31" not in out["response_headers"]["Set-Cookie"]
+    assert out["response_headers"]["Server"] == "gunicorn"
