@@ -13,10 +13,11 @@ from typing import Any
 
 from conformance._exchange import Exchange
 from conformance._failures import Inconclusive, Nonconformance
-from oioi import Finding, calls, definition, validate
+from oioi import Finding, calls, conversation, definition, validate
 
-__all__ = ["as_exchange", "authenticated", "body", "for_the_partners_role", "identifiers", "json_content_type",
-           "one_call", "tries_thin_out", "utf8", "valid_request", "waits", "waits_grow"]
+__all__ = ["CONVERSATION", "as_exchange", "authenticated", "body", "for_the_partners_role", "identifiers",
+           "json_content_type", "one_call", "raised", "tries_thin_out", "utf8", "valid_request", "violated", "waits",
+           "waits_grow"]
 
 Entry = dict[str, Any]
 CLOCK = 0.05  # seconds of clock granularity between the IUT's wait and the mock's journal
@@ -31,6 +32,37 @@ SEMANTIC = {"semantic/session-interval-ordered": "session-post.intervals-consist
             "semantic/charging-interval-ordered": "session-post.intervals-consistent",
             "semantic/charging-inside-session": "session-post.intervals-consistent",
             "semantic/energy-not-negative": "session-post.intervals-consistent"}
+# The cross-message rules (oioi.conversation, one implementation for the suite, the proxy and the traffic
+# report) and the requirements of the catalogue whose sentence each judges.
+CONVERSATION = {conversation.STATUS_RULE: ("connector-post-status.own-connectors",),
+                conversation.START_RULE: ("session-post.session-id-by-cpo",),
+                conversation.UPDATE_RULE: ("session-post.update-same-session", "session-post.redelivery-same-session"),
+                conversation.IDENTIFIER_RULE: ("identifiers.partner-identifier-consistent",),
+                conversation.RETRY_RULE: ("sender.retry-5xx",)}
+
+
+def raised(before: list[Entry], entry: Entry, rule: str) -> Finding | None:
+    """The finding of the cross-message ``rule`` that ``entry`` raises after ``before`` (oioi.conversation)."""
+    talk = conversation.Conversation()
+    for earlier in before:
+        talk.add(earlier)
+    return next((finding for finding in talk.add(entry) if finding.rule == rule), None)
+
+
+def violated(finding: Finding | None, requirement: str, *, entry: Entry | None = None,
+             journal: list[Entry] | None = None) -> None:
+    """A finding of oioi.conversation as the failure of ``requirement`` (nothing without a finding).
+
+    Its ``Received: …`` / ``Expected: …`` lines become the failure's; ``entry`` is the message that broke
+    the rule, ``journal`` the messages it rests on.
+    """
+    if finding is None:
+        return
+    received, _, rest = finding.message.removeprefix("Received: ").partition("\nExpected: ")
+    expected, _, note = rest.partition("\n")
+    raise Nonconformance(requirement=requirement, received=received, expected=expected,
+                         exchange=as_exchange(entry) if entry is not None else None, note=note or None,
+                         journal=journal)
 
 
 def as_exchange(entry: Entry, url: str = "the mock partner") -> Exchange:

@@ -6,9 +6,6 @@ come; the conformance suite's checks of what an IUT sends take their decisions f
 (conformance/_sent.py). Rules about one message alone (a UID's case and padding, …) are
 `oioi.validate`'s.
 
->>> judge([])
-[]
-
 A finding of severity ``error`` rests on a sentence that says must (or on the call's
 definition) and on what the conversation itself shows; a ``warning`` is a reading the spec does
 not bind (its rule says why): reported, never a failure. A capture may begin late and end
@@ -32,7 +29,8 @@ from typing import Any
 
 from oioi._findings import Finding, message_text
 
-__all__ = ["Conversation", "judge", "session_id_of_start", "session_id_of_update"]
+__all__ = ["IDENTIFIER_RULE", "RETRY_RULE", "RULES", "START_RULE", "STATUS_RULE", "UPDATE_RULE", "Conversation",
+           "fields", "judge", "session_id_of_start", "session_id_of_update"]
 
 Entry = dict[str, Any]
 TOLERANCE = 0.05  # seconds of clock granularity between a sender's wait and the journal's times
@@ -73,10 +71,10 @@ def _answer(entry: Entry) -> dict[str, Any]:
 
 
 def _accepted(entry: Entry) -> bool:
-    """Whether the receiver answered with result 0 (Success)."""
+    """Whether the receiver answered HTTP 200 with a result code of the success family, 0xx (request.rst)."""
     result = _answer(entry).get("result")
     code = result.get("code") if isinstance(result, dict) else entry.get("result_code")
-    return entry.get("status") == 200 and type(code) is int and code == 0
+    return entry.get("status") == 200 and type(code) is int and 0 <= code < 100
 
 
 def _answered(entry: Entry) -> float | None:

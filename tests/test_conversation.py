@@ -131,6 +131,7 @@ def remote_session(cdr_id: str, *, began: float = 0.0, ended: float = 10.0, **kw
     (remote_session("NEW-ID"), [START_RULE]),
     (remote_session("NEW-ID", connector="DEABCE0000011"), [START_RULE]),
     (remote_session("S-1"), []),
+    ([start(time=0, code=11), stop(time=10, code=0), cdr("NEW-ID", whole(0), whole(10), time=11)], [START_RULE]),
     ([start(time=0), cdr("NEW-ID", whole(0), whole(10), time=11)], []),  # no stop seen: running only at 0 s
     ([start(time=0), stop(time=1), cdr("NEW-ID", whole(0), whole(1), time=2)], []),  # too short to tell
     ([*remote_session("S-1")[:2], cdr("S-2", whole(13), whole(30), time=31)], []),  # a later session
@@ -140,8 +141,8 @@ def remote_session(cdr_id: str, *, began: float = 0.0, ended: float = 10.0, **kw
     ([start(time=0, code=320), stop(time=10), cdr("NEW-ID", whole(0), whole(10), time=11)], []),  # refused
     ([start(None, time=0), stop(time=10), cdr("NEW-ID", whole(0), whole(10), time=11)], []),  # no id given
     ([start(time=0), stop(time=10, code=182), cdr("NEW-ID", whole(0), whole(10), time=11)], []),  # stop refused
-], ids=["new-id", "separators-optional", "same-id", "no-stop-seen", "short", "later-session", "earlier-session",
-        "other-user", "other-connector", "start-refused", "no-session-id", "stop-refused"])
+], ids=["new-id", "separators-optional", "same-id", "started-011", "no-stop-seen", "short", "later-session",
+        "earlier-session", "other-user", "other-connector", "start-refused", "no-session-id", "stop-refused"])
 def test_cdr_session_id_of_start(conversation: list[dict[str, Any]], expected: list[str]) -> None:
     assert rules(conversation) == expected
 

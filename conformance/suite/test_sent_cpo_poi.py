@@ -12,7 +12,7 @@ import pytest
 
 from conformance._failures import Nonconformance
 from conformance._partner import Control, Partner
-from conformance._sent import as_exchange, body
+from conformance._sent import as_exchange, body, raised, violated
 from conformance._target import Target
 from conformance.suite._sending import (
     CHANGED_STATUS,
@@ -25,6 +25,7 @@ from conformance.suite._sending import (
     tell_received,
     window,
 )
+from oioi import conversation
 
 pytestmark = pytest.mark.role("cpo")
 
@@ -138,16 +139,11 @@ def test_cpo_pushes_status_changes_of_posted_connectors(target: Target, partner:
     to push the change." Each connector (Available, as every check leaves it) is set Offline: a change, so a
     status must follow; it is set back to Available in the end (that change is awaited, not judged).
     """
-    posted = {(c["id"], body(e).get("partner-identifier")) for e in partner.received("station-post")
-              for c in body(e).get("station", {}).get("connectors", [])}
+    stations = partner.received("station-post")  # the conversation's rule decides (oioi.conversation)
     for connector in cpo_connectors(target, partner):
         entry = _status_change(target, partner, control, connector=connector)
-        if (connector, body(entry).get("partner-identifier")) not in posted:
-            raise Nonconformance(requirement="connector-post-status.own-connectors",
-                                 received=f"a status for {connector!r} as partner "
-                                          f"{body(entry).get('partner-identifier')!r}",
-                                 expected="statuses only for connectors this partner pushed with station-post",
-                                 exchange=as_exchange(entry))
+        violated(raised(stations, entry, conversation.STATUS_RULE), "connector-post-status.own-connectors",
+                 entry=entry)
 
 
 def _status_change(target: Target, partner: Partner, control: Control, *, connector: str) -> dict[str, Any]:

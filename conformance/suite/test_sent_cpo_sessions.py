@@ -17,7 +17,7 @@ import pytest
 
 from conformance._failures import Inconclusive, Nonconformance
 from conformance._partner import Control, Partner, answer_of
-from conformance._sent import as_exchange, body, valid_request
+from conformance._sent import as_exchange, body, raised, valid_request, violated
 from conformance._target import Target
 from conformance.checks import instant
 from conformance.suite._messages import UIDS as HARNESS_WHITELIST
@@ -28,13 +28,14 @@ from conformance.suite._sending import (
     cpo_connectors,
     expect,
     expect_arrival,
-    has_session_id,
     posts_status,
     settled,
     skip_unless_done,
     uid_conforms,
     window,
 )
+from oioi import conversation
+from oioi.conversation import session_id_of_start, session_id_of_update
 from oioi.errors import HarnessError
 
 pytestmark = pytest.mark.role("cpo")
@@ -58,12 +59,13 @@ def _as_read(uid: str) -> str:
 
 
 def _remote_start(partner: Partner, connector: str) -> dict[str, Any]:
-    """The mock EMP starts a session at ``connector``; the answer's session-start payload (skips if refused)."""
-    started = answer_of(partner.send("session-start", {
-        "user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO}, "connector-id": connector}))
+    """The mock EMP starts a session at ``connector``; the journal entry of the exchange (skips if refused)."""
+    entry = partner.send("session-start", {
+        "user": {"identifier-type": "evco-id", "identifier": MOCK_EVCO}, "connector-id": connector})
+    started = answer_of(entry)
     if not isinstance(started, dict) or started.get("result", {}).get("code") not in (0, 11, 12):
         pytest.skip(f"the CPO did not start a remote session at {connector} (answer {started!r:.200})")
-    return dict(started.get("session-start") or {})
+    return entry
 
 
 class _Session:
@@ -77,6 +79,7 @@ class _Session:
         self.control, self.partner, self.connector = control, partner, connector
         self.running, self.by_person = False, False
         self.remote: dict[str, Any] | None = None  # the CPO's session-start answer, when the mock EMP started it
+        self.started: dict[str, Any] | None = None  # the journal entry of that session-start
 
     def present(self, uid: str, *, rfid: str, note: str = "") -> dict[str, Any] | None:
         """The token ``uid`` is presented (the reader reports ``rfid``); the hook's answer.
@@ -91,7 +94,9 @@ class _Session:
 
     def start_remotely(self) -> dict[str, Any]:
         """The mock EMP starts the session (skips when the CPO refuses: the connector is not free)."""
-        self.remote = _remote_start(self.partner, self.connector)
+        self.started = _remote_start(self.partner, self.connector)
+        answer = answer_of(self.started)
+        self.remote = dict(answer.get("session-start") or {})
         self.running = True
         return self.remote
 
@@ -227,15 +232,11 @@ def _energy_plausible(cdr: dict[str, Any], partner: Partner) -> None:
 
 
 def _same_partner_identifier(entry: dict[str, Any], partner: Partner) -> None:
-    """The partner identifier of ``entry`` is the one of the CPO's stations and statuses in this run."""
-    others = {body(e).get("partner-identifier") for call in ("station-post", "connector-post-status")
-              for e in partner.received(call)} - {None}
-    mine = body(entry).get("partner-identifier")
-    if others and mine not in others:
-        raise Nonconformance(requirement="identifiers.partner-identifier-consistent",
-                             received=f"partner-identifier {mine!r} in the {entry.get('call')}",
-                             expected=f"the one of its stations and statuses: {sorted(map(str, others))!r}",
-                             exchange=as_exchange(entry))
+    """The partner identifier of ``entry`` is one of the CPO's stations and statuses in this run (the
+    conversation's rule decides, oioi.conversation)."""
+    before = [e for call in ("station-post", "connector-post-status") for e in partner.received(call)]
+    violated(raised(before, entry, conversation.IDENTIFIER_RULE), "identifiers.partner-identifier-consistent",
+             entry=entry)
 
 
 @pytest.mark.requirement("rfid-verify.charges-only-if-allowed")
@@ -273,7 +274,8 @@ def test_cdr_of_remote_session_has_its_session_id(target: Target, partner: Partn
             pytest.skip(f"the CPO's session-start answer for {connector} gave no session-id to compare with")
         cdr = session.cdrs_after_plug_out(target, since=settled(partner), requirement="session-post.session-id-by-cpo",
                                           what=f"the CDR of session {session_id}")[0]
-    has_session_id(cdr, session_id, requirement="session-post.session-id-by-cpo", source="the session-start answer")
+    if session.started is not None:  # the check knows the CDR is of its session; the rule decides the id
+        violated(session_id_of_start(session.started, cdr), "session-post.session-id-by-cpo", entry=cdr)
 
 
 @pytest.mark.requirement("session-post.redelivery-same-session")
@@ -294,11 +296,9 @@ def test_retried_cdr_is_the_same_session(target: Target, partner: Partner, contr
     if len(cdrs) < 2:
         pytest.skip(f"the CDR was not delivered again within {window(target) + 2:g} s after the 503 "
                     "(sender.retry-5xx judges retrying)")
-    ids = [body(e).get("session-id") for e in cdrs]
-    if len(set(ids)) > 1:
-        raise Nonconformance(requirement="session-post.redelivery-same-session",
-                             received=f"session-ids {ids!r} for one session", journal=cdrs,
-                             expected="the retried CDR with the session-id of the first delivery")
+    changed = (session_id_of_update(cdrs[:1], retried) for retried in cdrs[1:])  # one session: the rule decides
+    violated(next((finding for finding in changed if finding), None), "session-post.redelivery-same-session",
+             journal=cdrs)
 
 
 def _ongoing(entry: dict[str, Any]) -> bool:
@@ -333,12 +333,7 @@ def test_cdr_update_keeps_the_session_id(target: Target, partner: Partner, contr
     ongoing = [e for e in during if _ongoing(e)]
     if not ongoing:
         pytest.skip(f"the CPO sent no CDR while the session at {connector} ran: there was nothing to update")
-    ids = {body(e).get("session-id") for e in ongoing}
-    if body(final).get("session-id") not in ids:
-        raise Nonconformance(requirement="session-post.update-same-session",
-                             received=f"final CDR with session-id {body(final).get('session-id')!r}",
-                             expected=f"the session-id of the CDR sent while the session ran: {sorted(map(str, ids))}",
-                             journal=[*ongoing, final])
+    violated(session_id_of_update(ongoing, final), "session-post.update-same-session", journal=[*ongoing, final])
 
 
 @pytest.mark.requirement("session-post.session-id-unique")
