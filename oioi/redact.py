@@ -18,6 +18,7 @@ findings' messages, raw (non-JSON) bodies. Within one `Pseudonyms`:
 Which fields hold what comes from the schemas (the fields whose definition is ``evco-id`` or
 ``rfid-uid``) and from glossary.rst (a user's ``identifier`` is of its ``identifier-type``);
 the personal fields are those of the user calls (calls/user_*.rst, fleet_*.rst, adyen_*.rst).
+The module is over 400 lines because finding the values and replacing them share every table above.
 """
 
 from __future__ import annotations
@@ -57,10 +58,14 @@ EVCO_ID = re.compile(r"([A-Za-z]{2})([*-]?)([A-Za-z0-9]{3})([*-]?)([A-Za-z0-9]{6
 RAW_FIELD = re.compile(r'"([A-Za-z-]+)"\s*:\s*"((?:[^"\\]|\\.)*)"')
 RAW_LIST = re.compile(r'"([A-Za-z-]+)"\s*:\s*\[([^\]]*)\]')
 RAW_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
-# Character classes a pseudonym keeps (each character becomes one of its own class). "X" is kept: it is
-# the only letter a pattern names alone (the EVCO ID's check digit, glossary.rst).
+# Character classes a pseudonym keeps (each character becomes one of its own class); any other character
+# stays. "X" stays: it is the only letter a pattern names alone (the EVCO ID's check digit, glossary.rst).
 _CLASSES = ("0123456789", "ABCDEF", "GHIJKLMNOPQRSTUVWYZ", "abcdef", "ghijklmnopqrstuvwxyz")
-_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWYZ", "abcdefghijklmnopqrstuvwxyz"
+# A letter outside ASCII stays one (a pattern's [A-Za-z] refuses it before and after): Latin-1's with its case,
+# a CJK ideograph for a letter without case.
+_OTHER_UPPER = "".join(c for c in map(chr, range(0xC0, 0xDF)) if c.isupper())
+_OTHER_LOWER = "".join(c for c in map(chr, range(0xDF, 0x100)) if c.islower())
+_OTHER_CASELESS = "".join(map(chr, range(0x4E00, 0x4F00)))
 _RANK = {"evco": 0, "uid": 1, "key": 2, "other": 3}  # a value found as two kinds takes the first
 _STRONG = 6  # kinds other than "other" of at least this length are also replaced inside longer strings
 _ATTEMPTS = 256  # candidates tried before a pseudonym may repeat one already given (tiny value spaces only)
@@ -142,8 +147,8 @@ def _class_of(char: str) -> str | None:
     for chars in _CLASSES:
         if char in chars:
             return chars
-    if char != "X" and char.isalpha():
-        return _UPPER if char.isupper() else _LOWER if char.islower() else None
+    if char.isalpha() and not char.isascii():
+        return _OTHER_UPPER if char.isupper() else _OTHER_LOWER if char.islower() else _OTHER_CASELESS
     return None
 
 

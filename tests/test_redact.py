@@ -36,7 +36,8 @@ def char_classes(value: str) -> list[str]:
             return "digit"
         if c == "X" or not c.isalpha():
             return c
-        return ("hex-" if c.lower() in "abcdef" else "letter-") + ("upper" if c.isupper() else "lower")
+        group = "hex-" if c.lower() in "abcdef" else "letter-" if c.isascii() else "non-ascii-"
+        return group + ("upper" if c.isupper() else "lower" if c.islower() else "caseless")
     return [one(c) for c in value]
 
 
@@ -70,7 +71,7 @@ def test_check_digit_sees_every_character() -> None:
 
 
 @pytest.mark.parametrize("uid", [UID, LOWER_UID, "0452302", "04523022aa4881", "0000000012AB34", "00000000",
-                                 "04523022AA4881FF00CC", "G4523022", "04:52:30:22"])
+                                 "04523022AA4881FF00CC", "G4523022", "04:52:30:22", "0452302ÄAA4881"])
 def test_a_uid_keeps_its_length_case_and_hex_digits(uid: str) -> None:
     p = Pseudonyms("salt")
     fake = p.pseudonym(uid, "uid")
@@ -87,6 +88,7 @@ EVCO_IDS = [
     GOOD_EVCO, WRONG_EVCO, "IN-TNM-000110-X", "IN-TNM-000071-X", "de*8ps*a23b56*" + evco_check_digit("DE8PSA23B56"),
     "de*8ps*a23b56*1" if evco_check_digit("DE8PSA23B56") != "1" else "de*8ps*a23b56*2",
     "NLTNM0122045", "NL-TNM012204*5", "DE*8PS*156456730*9", "DE*8PS*123456", "DE*8PS*123456*x", "DE*8PS*12X456*Q",
+    "de*8ps*üb3456*1", "DE*8PS*12345六*1",
 ]
 
 
