@@ -245,3 +245,135 @@ def test_text_bodies_and_unknown_calls_raise_nothing() -> None:
     odd = [{"time": at(0), "call": None, "request_body": "not json", "status": 400, "response_body": "x"},
            {"call": "session-post", "request_body": "{\"session-post\": 1}"}, {}]
     assert judge(odd) == []
+
+
+# --- the reference CPO's own messages, journaled as a proxy between it and a partner would ------------
+
+
+class Journaled:
+    """A reference CPO in-process (tests/fixtures/reference_client.py) whose clock a test moves, and the journal
+    entries of what its partner sent it and what it sent its partner (a RecordingPeer), as a proxy would write
+    them: journal times on the same clock, the partner's requests under peer "emp", the CPO's under "cpo".
+    """
+
+    def __init__(self, peer: Any, *defects: str) -> None:
+        from tests.fixtures.reference_client import NOW, reference
+
+        self.peer, self.ref, self.start, self.at = peer, reference("cpo", peer, *defects), NOW, 0.0
+        self.ref.endpoint.now = lambda: self.start + datetime.timedelta(seconds=self.at)
+        self.entries: list[dict[str, Any]] = []
+        self.seen = 0
+
+    def moment(self, seconds: float) -> None:
+        """Move the CPO's clock (and the journal's) to ``seconds`` after the start."""
+        self.at = seconds
+
+    def control(self, action: str, **fields: Any) -> None:
+        """An action at the CPO; what it sent the partner, journaled once delivered."""
+        self.ref.control(action, **fields)
+        self._sent()
+
+    def oioi(self, call: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The partner's request to the CPO and its answer, journaled (then what the CPO sent); the answer."""
+        answer = self.ref.oioi(call, body)
+        self._journal(call, {call: body}, answer, peer="emp")
+        self._sent()
+        return dict(answer)
+
+    def _sent(self) -> None:
+        self.ref.settle()
+        for received in self.peer.received[self.seen:]:
+            self._journal(received.call, received.body, {"result": {"code": 0, "message": "Success."}}, peer="cpo")
+        self.seen = len(self.peer.received)
+
+    def _journal(self, call: str, request: Any, answer: Any, *, peer: str) -> None:
+        moment = self.start + datetime.timedelta(seconds=self.at + 0.2)
+        self.entries.append({"time": moment.isoformat(timespec="milliseconds"), "exchange": "inbound", "call": call,
+                             "request_body": request, "status": 200, "response_body": json.dumps(answer),
+                             "latency_ms": 3.0, "peer": peer})
+
+
+REF_CONNECTOR = "DE*REF*E000001*1"
+REF_USER = {"identifier-type": "evco-id", "identifier": "DE*8PS*C12345*X"}
+
+
+def reference_conversation(*defects: str, seconds: float = 10.0) -> list[dict[str, Any]]:
+    """Stations and a status pushed; a remote session of ``seconds`` ended by session-stop; an RFID session."""
+    from tests.fixtures.peer import ACTIVE_UID, RecordingPeer
+
+    peer = RecordingPeer()
+    try:
+        cpo = Journaled(peer, *defects)
+        cpo.control("push-stations")
+        cpo.control("set-status", **{"connector-id": "DE*REF*E000002*1", "status": "Offline"})
+        cpo.moment(1.3)
+        started = cpo.oioi("session-start", {"user": REF_USER, "connector-id": REF_CONNECTOR})
+        cpo.moment(1.3 + seconds)
+        cpo.oioi("session-stop", {"user": REF_USER, "connector-id": REF_CONNECTOR,
+                                  "session-id": started["session-start"]["session-id"]})
+        cpo.moment(seconds + 20)
+        cpo.control("present-rfid", **{"connector-id": REF_CONNECTOR, "rfid": ACTIVE_UID})
+        cpo.moment(seconds + 80)
+        cpo.control("plug-out", **{"connector-id": REF_CONNECTOR})
+        return cpo.entries
+    finally:
+        peer.stop()
+
+
+@pytest.mark.parametrize(("defect", "expected"), [
+    (None, []),
+    ("cdr-other-session-id", [START_RULE]),
+    ("cdr-update-new-session-id", [UPDATE_RULE]),
+    ("status-before-station", [STATUS_RULE]),
+    ("cdr-other-partner-identifier", [IDENTIFIER_RULE]),
+])
+def test_the_reference_cpo_breaks_only_its_defects_rule(defect: str | None, expected: list[str]) -> None:
+    entries = reference_conversation(*([defect] if defect else []))
+    assert {e["call"] for e in entries} >= {"station-post", "connector-post-status", "session-start", "session-stop",
+                                            "rfid-verify", "session-post"}
+    assert rules(entries) == expected
+
+
+def test_a_remote_session_too_short_to_tie_its_cdr_is_not_judged() -> None:
+    """With whole-second CDR times and a second of clock difference allowed, a 3 s session proves nothing."""
+    assert rules(reference_conversation("cdr-other-session-id", seconds=3.0)) == []
+
+
+def delivered_with_retry_after(*defects: str, behaviours: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A status the partner answers twice with 503 and Retry-After: 3; each delivery journaled at the time the
+    reference's outbox waited until (its waits are recorded, not slept).
+    """
+    from tests.fixtures.peer import RecordingPeer, Scripted
+    from tests.fixtures.reference_client import reference
+
+    peer = RecordingPeer()
+    try:
+        ref = reference("cpo", peer, *defects, behaviours=behaviours)
+        ref.control("push-stations")
+        ref.settle()
+        posted = len(peer.received)
+        peer.script = [Scripted(503, {"Retry-After": "3"}), Scripted(503, {"Retry-After": "3"})]
+        ref.control("set-status", **{"connector-id": REF_CONNECTOR, "status": "Offline"})
+        ref.settle()
+    finally:
+        peer.stop()
+    entries = [entry(r.call, r.body[r.call], time=0.0, peer="cpo") for r in peer.received[:posted]]
+    for n, received in enumerate(peer.received[posted:]):
+        refused = n < 2
+        entries.append(entry(received.call, received.body[received.call], time=1.0 + sum(ref.sleeps[:n]),
+                             status=503 if refused else 200, code=100 if refused else 0, peer="cpo", latency_ms=1.0,
+                             response_headers={"Retry-After": "3"} if refused else {}))
+    return entries
+
+
+@pytest.mark.parametrize(("defects", "behaviours", "expected"), [
+    ((), (), []),
+    ((), ("jittered-backoff",), []),
+    (("retry-storm",), (), [RETRY_RULE, RETRY_RULE]),
+])
+def test_the_reference_cpo_honours_retry_after_unless_it_storms(defects: tuple[str, ...],
+                                                                behaviours: tuple[str, ...],
+                                                                expected: list[str]) -> None:
+    entries = delivered_with_retry_after(*defects, behaviours=behaviours)
+    assert [e["status"] for e in entries if e["call"] == "connector-post-status"][:3] == [503, 503, 200]
+    assert rules(entries) == expected
