@@ -43,11 +43,13 @@ line, ``FINDING  <peer> <call> #<id>  <rule>: <first line>``. The cost is measur
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import json
 import sys
 import threading
 import time
+import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
@@ -86,6 +88,11 @@ class Route:
     port: int
     upstream: str
 
+    @functools.cached_property
+    def prefix(self) -> str:
+        """The upstream's path prefix ('' for none), put before the request's path."""
+        return urllib.parse.urlsplit(self.upstream).path
+
 
 @dataclasses.dataclass
 class Exchange:
@@ -112,8 +119,9 @@ class Proxy:
         self.store = Store(db)
         self.profile = profile
         self.timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
-        # One pool per upstream, a connection per server thread kept alive between requests.
-        self.pool = urllib3.PoolManager(num_pools=max(len(self.routes), 4), maxsize=threads, block=False)
+        # One connection pool per upstream: up to a connection per server thread, kept alive between requests.
+        self.pools = {route.port: urllib3.connection_from_url(route.upstream, maxsize=threads, block=False)
+                      for route in self.routes.values()}
         self.conversation = Conversation()  # one conversation over every listener, in journal order
         self.out = out or sys.stdout
         self._printing = threading.Lock()
@@ -137,9 +145,10 @@ class Proxy:
         body = exchange.raw if exchange.raw or "Content-Length" in headers else None
         started = time.perf_counter()
         try:
-            answer = self.pool.urlopen(exchange.method, exchange.route.upstream + path, body=body, headers=headers,
-                                       retries=False, redirect=False, preload_content=False, decode_content=False,
-                                       timeout=self.timeout, assert_same_host=False)
+            pool = self.pools[exchange.route.port]
+            answer = pool.urlopen(exchange.method, exchange.route.prefix + path, body=body, headers=headers,
+                                  retries=False, redirect=False, preload_content=False, decode_content=False,
+                                  timeout=self.timeout, assert_same_host=False)
             try:
                 exchange.answer = answer.read(decode_content=False)
             finally:
