@@ -298,8 +298,11 @@ REF_USER = {"identifier-type": "evco-id", "identifier": "DE*8PS*C12345*X"}
 
 
 def reference_conversation(*defects: str, seconds: float = 10.0) -> list[dict[str, Any]]:
-    """Stations and a status pushed; a remote session of ``seconds`` ended by session-stop; an RFID session."""
-    from tests.fixtures.peer import ACTIVE_UID, RecordingPeer
+    """Stations and a status pushed; a remote session of ``seconds`` ended by session-stop; an RFID session,
+    whose final CDR the partner first refuses with 503 (no Retry-After; journaled as answered, which no rule here
+    reads).
+    """
+    from tests.fixtures.peer import ACTIVE_UID, RecordingPeer, Scripted
 
     peer = RecordingPeer()
     try:
@@ -314,6 +317,7 @@ def reference_conversation(*defects: str, seconds: float = 10.0) -> list[dict[st
         cpo.moment(seconds + 20)
         cpo.control("present-rfid", **{"connector-id": REF_CONNECTOR, "rfid": ACTIVE_UID})
         cpo.moment(seconds + 80)
+        peer.script = [Scripted(200), Scripted(503)]  # the status Available, then the final CDR
         cpo.control("plug-out", **{"connector-id": REF_CONNECTOR})
         return cpo.entries
     finally:
@@ -326,11 +330,13 @@ def reference_conversation(*defects: str, seconds: float = 10.0) -> list[dict[st
     ("cdr-update-new-session-id", [UPDATE_RULE]),
     ("status-before-station", [STATUS_RULE]),
     ("cdr-other-partner-identifier", [IDENTIFIER_RULE]),
+    ("new-session-id-on-retry", [UPDATE_RULE]),
 ])
 def test_the_reference_cpo_breaks_only_its_defects_rule(defect: str | None, expected: list[str]) -> None:
     entries = reference_conversation(*([defect] if defect else []))
     assert {e["call"] for e in entries} >= {"station-post", "connector-post-status", "session-start", "session-stop",
                                             "rfid-verify", "session-post"}
+    assert len([e for e in entries if e["call"] == "session-post"]) == 4  # remote; ongoing, refused, retried
     assert rules(entries) == expected
 
 
