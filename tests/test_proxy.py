@@ -102,13 +102,14 @@ def end_to_end(fields: Fields) -> list[tuple[str, str]]:
     return sorted((n.lower(), v) for n, v in fields if n.lower() not in HOP_BY_HOP | named)
 
 
-def send(port: int, body: bytes, fields: Fields | None = None) -> tuple[int, str, Fields, bytes]:
-    """POST ``body`` with exactly ``fields`` (and Host); the status, reason, fields and body bytes received."""
+def send(port: int, body: bytes, fields: Fields | None = None, *, method: str = "POST",
+         target: str = "/api/v4/request") -> tuple[int, str, Fields, bytes]:
+    """Send ``body`` with exactly ``fields`` (and Host); the status, reason, fields and body bytes received."""
     given = fields if fields is not None else [
         ("Authorization", f"key={KEY}"), ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.putrequest("POST", "/api/v4/request", skip_accept_encoding=True)
+        connection.putrequest(method, target, skip_accept_encoding=True)
         for name, value in given:
             connection.putheader(name, value)
         connection.endheaders(body)
@@ -146,12 +147,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                            "--listen", "127.0.0.1:0", "--upstream", f"http://127.0.0.1:{upstream.port}/api/v4/request",
                            "--name", "cpo",
                            "--listen", "127.0.0.1:0", "--upstream", f"http://127.0.0.1:{serving.free_port()}",
+                           "--listen", "127.0.0.1:0",
+                           "--upstream", f"http://127.0.0.1:{upstream.port}/partner/oioi/api/v4/request",
                            "--db", str(db), "--timeout", "2"], what="proxy")
     try:
         yield Running(child, db, upstream)
     finally:
-        child.stop()
+        stopped = child.stop()
         upstream.close()
+    assert stopped == 0, child.stderr()
 
 
 def assert_forwarded(running: Running, body: bytes, fields: Fields, head: bytes, received: bytes) -> None:
@@ -325,3 +329,17 @@ def test_the_upstream_may_be_given_as_the_partners_endpoint_or_its_base() -> Non
     assert proxy.upstream_base("http://127.0.0.1:8642/api/v4/request") == "http://127.0.0.1:8642"
     assert proxy.upstream_base("http://127.0.0.1:8642/") == "http://127.0.0.1:8642"
     assert proxy.upstream_base("https://partner.example/oioi/api/v4/request") == "https://partner.example/oioi"
+
+
+def test_the_path_goes_after_the_upstreams_prefix_and_a_get_is_forwarded_but_not_judged(running: Running) -> None:
+    running.upstream.answer = answer("200 OK", [("Content-Type", "application/json")], SUCCESS)
+    before = len(running.upstream.received)
+    assert send(running.ports[2], VALID)[0] == 200
+    assert send(running.ports[0], b"", [("Accept", "*/*")], method="GET", target="/health?deep=1")[3] == SUCCESS
+    (prefixed, _), (get, _) = running.upstream.received[before:]
+    assert prefixed.split(b"\r\n")[0] == b"POST /partner/oioi/api/v4/request HTTP/1.1"
+    assert get.split(b"\r\n")[0] == b"GET /health?deep=1 HTTP/1.1"
+    assert b"content-length" not in get.lower()  # nothing added to a request without a body
+    prefixed_row, get_row = running.journal()[-2:]
+    assert (prefixed_row["peer"], prefixed_row["call"], prefixed_row["findings"]) == ("c", "rfid-verify", [])
+    assert (get_row["call"], get_row["findings"]) == (None, [])
