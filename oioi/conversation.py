@@ -96,32 +96,26 @@ def _instant(text: Any) -> tuple[float, float] | None:
         return None
     try:
         moment = datetime.datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
+        epoch = moment.timestamp() if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
     fraction = re.search(r"T\d\d:\d\d:\d\d\.(\d+)", text)
-    return moment.timestamp(), 10.0 ** -len(fraction.group(1)) if fraction else 1.0
+    return None if epoch is None else (epoch, 10.0 ** -len(fraction.group(1)) if fraction else 1.0)
+
+
+def _key(value: Any) -> Any:
+    """A field's value as a key: as it is when it is a scalar, its JSON text otherwise (a broken message)."""
+    return value if value is None or isinstance(value, str | int | float) else json.dumps(value, default=str)
 
 
 def _evse(value: Any) -> Any:
     """glossary.rst, EVSE ID: each ``*`` between its parts is "(optional)": IDs differing only there are one."""
-    return value.replace("*", "") if isinstance(value, str) else value
+    return value.replace("*", "") if isinstance(value, str) else _key(value)
 
 
 def _user(cdr_or_start: dict[str, Any]) -> tuple[Any, Any] | None:
     user = cdr_or_start.get("user")
-    return (user.get("identifier-type"), user.get("identifier")) if isinstance(user, dict) else None
-
-
-def _sender(entry: Entry) -> tuple[Any, Any]:
-    return entry.get("peer"), entry.get("exchange")
-
-
-def _header(headers: Any, name: str) -> Any:
-    if not isinstance(headers, dict):
-        return None
-    return next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == name), None)
+    return (_key(user.get("identifier-type")), _key(user.get("identifier"))) if isinstance(user, dict) else None
 
 
 # --- the decisions (also what the conformance suite calls, with the pairs its checks know) --------
@@ -162,7 +156,7 @@ def session_id_of_update(earlier: list[Entry], cdr: Entry) -> Finding | None:
     if not ids or sent in ids:
         return None
     return _finding(UPDATE_RULE, "/session-post/session-id", f"session-id {sent!r} in a CDR of the session that "
-                    f"earlier CDRs named {sorted(map(str, set(ids)))!r}",
+                    f"earlier CDRs named {sorted({str(i) for i in ids})!r}",
                     "the session-id of the session's earlier CDRs (calls/session_post.rst: 'A unique ID that "
                     "identifies this session')", "calls/session_post.rst")
 
@@ -213,7 +207,8 @@ def _retry_after(entry: Entry) -> tuple[float, Any] | None:
 
     Read from the journaled answer headers (``response_headers``), or from the fault a mock played.
     """
-    value = _header(entry.get("response_headers"), "retry-after")
+    headers = entry.get("response_headers") if isinstance(entry.get("response_headers"), dict) else {}
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
     fault = entry.get("fault")
     if value is None and isinstance(fault, dict):
         value = fault.get("retry_after")
@@ -247,12 +242,12 @@ class Conversation:
 
     def __init__(self) -> None:
         self._senders: dict[tuple[Any, Any], _Sender] = {}
-        self._remote: list[_Remote] = []  # sessions the CPO started remotely, across senders
-        self._cdrs: list[Entry] = []  # every CDR so far, across senders
+        self._remote: dict[Any, list[_Remote]] = {}  # sessions the CPO started remotely, by EVSE ID, across senders
+        self._cdrs: dict[tuple[Any, ...], list[Entry]] = {}  # the CDRs so far by `_session`, across senders
 
     def add(self, entry: Entry) -> list[Finding]:
         """The findings ``entry`` raises given every entry added before it (then it is remembered)."""
-        sender = self._senders.setdefault(_sender(entry), _Sender())
+        sender = self._senders.setdefault((entry.get("peer"), entry.get("exchange")), _Sender())
         call = entry.get("call")
         found = _retry_too_soon(sender, entry)
         if call == "connector-post-status":
@@ -264,11 +259,11 @@ class Conversation:
 
     def _cdr_session_id(self, cdr: Entry) -> list[Finding]:
         """A CDR whose session the conversation proves carries that session's id (see `_same_session`)."""
-        for remote in self._remote:
+        for remote in self._remote.get(_evse(fields(cdr).get("connector-id")), []):
             if _of_remote(remote, cdr) and (finding := session_id_of_start(remote.start, cdr)):
                 return [finding]
-        earlier = [e for e in self._cdrs if _same_session(e, cdr)]
-        finding = session_id_of_update(earlier, cdr)
+        session = _session(cdr)
+        finding = session_id_of_update(self._cdrs.get(session, []), cdr) if session else None
         return [finding] if finding else []
 
     def _remember(self, sender: _Sender, entry: Entry) -> None:
@@ -276,20 +271,20 @@ class Conversation:
         if call == "station-post" and isinstance(body.get("station"), dict):
             for connector in body["station"].get("connectors") or []:
                 if isinstance(connector, dict):
-                    sender.announced.add((_evse(connector.get("id")), body.get("partner-identifier")))
+                    sender.announced.add((_evse(connector.get("id")), _key(body.get("partner-identifier"))))
         if call in ("station-post", "connector-post-status") and body.get("partner-identifier") is not None:
-            sender.identifiers.add(body["partner-identifier"])
-        if call == "session-post":
-            self._cdrs.append(entry)
+            sender.identifiers.add(_key(body["partner-identifier"]))
+        if call == "session-post" and (session := _session(entry)):
+            self._cdrs.setdefault(session, []).append(entry)
         if call == "session-start" and _accepted(entry) and (answered := _answered(entry)) is not None:
             answer = _answer(entry).get("session-start")
             given = answer.get("session-id") if isinstance(answer, dict) else None
             if given:
-                self._remote.append(_Remote(entry, _evse(body.get("connector-id")), _user(body), given,
-                                            answered, answered))
+                evse = _evse(body.get("connector-id"))
+                self._remote.setdefault(evse, []).append(_Remote(entry, evse, _user(body), given, answered, answered))
         if call == "session-stop" and _accepted(entry) and (arrived := _arrival(entry)) is not None:
-            for remote in self._remote:  # the CPO stopped the session it names: it ran until then
-                if remote.session_id == body.get("session-id") and remote.evse == _evse(body.get("connector-id")):
+            for remote in self._remote.get(_evse(body.get("connector-id")), []):  # the CPO stopped the session
+                if remote.session_id == body.get("session-id"):  # it names: the session ran until then
                     remote.until = max(remote.until, arrived)
 
 
@@ -307,8 +302,8 @@ def _status_for_posted_connector(sender: _Sender, entry: Entry) -> list[Finding]
     """
     body = fields(entry)
     connector, partner = body.get("connector-id"), body.get("partner-identifier")
-    told = (STATUS_RULE, _evse(connector), partner)
-    if (_evse(connector), partner) in sender.announced or told in sender.told:
+    told = (STATUS_RULE, _evse(connector), _key(partner))
+    if (_evse(connector), _key(partner)) in sender.announced or told in sender.told:
         return []
     sender.told.add(told)
     return [_finding(STATUS_RULE, "/connector-post-status/connector-id",
@@ -329,8 +324,8 @@ def _partner_identifier_consistent(sender: _Sender, entry: Entry) -> list[Findin
     identifiers.partner-identifier-consistent). Nothing to compare before the sender's first station or status.
     """
     mine = fields(entry).get("partner-identifier")
-    told = (IDENTIFIER_RULE, mine, None)
-    if not sender.identifiers or mine in sender.identifiers or told in sender.told:
+    told = (IDENTIFIER_RULE, _key(mine), None)
+    if not sender.identifiers or _key(mine) in sender.identifiers or told in sender.told:
         return []
     sender.told.add(told)
     return [_finding(IDENTIFIER_RULE, "/session-post/partner-identifier",
@@ -347,7 +342,7 @@ def _retry_too_soon(sender: _Sender, entry: Entry) -> list[Finding]:
     the refused answer's journal time (the sender got the answer after it) to the retry's arrival (it was
     sent before), less the clock's granularity. Only a retry that came is judged: never a missing one.
     """
-    call, refused = entry.get("call"), sender.refused.pop(entry.get("call"), None)
+    call, refused = entry.get("call"), sender.refused.pop(_key(entry.get("call")), None)
     found = []
     arrived = _arrival(entry)
     if refused is not None and arrived is not None and _canonical(entry) == refused.body:
@@ -359,7 +354,7 @@ def _retry_too_soon(sender: _Sender, entry: Entry) -> list[Finding]:
                                   "honoring any Retry-After header included in the response')", "request.rst"))
     status, answered, asked = entry.get("status"), _answered(entry), _retry_after(entry)
     if isinstance(status, int) and 500 <= status < 600 and answered is not None and asked is not None:
-        sender.refused[call] = _Refused(_canonical(entry), answered, asked[0], asked[1], status)
+        sender.refused[_key(call)] = _Refused(_canonical(entry), answered, asked[0], asked[1], status)
     return found
 
 
@@ -390,14 +385,14 @@ def _of_remote(remote: _Remote, cdr: Entry) -> bool:
     return max(latest_start, remote.since) <= min(earliest_stop, remote.until)
 
 
-def _same_session(earlier: Entry, cdr: Entry) -> bool:
-    """Whether two CDRs are certainly of one session: the same EVSE ID, user and session start instant.
-
-    One EVSE holds one session at a time: two sessions there cannot start at one instant.
+def _session(cdr: Entry) -> tuple[Any, ...] | None:
+    """What makes CDRs certainly of one session: the same EVSE ID, user and session start instant (None
+    without them). One connector charges one EV at a time: one user's two sessions there cannot start at
+    one instant.
     """
-    one, other = fields(earlier), fields(cdr)
-    starts = [_instant(f.get("session-interval", {}).get("start")) if isinstance(f.get("session-interval"), dict)
-              else None for f in (one, other)]
-    return (starts[0] is not None and starts[1] is not None and starts[0][0] == starts[1][0]
-            and _evse(one.get("connector-id")) == _evse(other.get("connector-id"))
-            and _user(one) is not None and _user(one) == _user(other))
+    body = fields(cdr)
+    interval, user = body.get("session-interval"), _user(body)
+    start = _instant(interval.get("start")) if isinstance(interval, dict) else None
+    if start is None or user is None:
+        return None
+    return _evse(body.get("connector-id")), *user, start[0]

@@ -241,6 +241,18 @@ def test_a_too_early_retry_is_an_error_of_request_rst() -> None:
     assert "Retry-After: 2" in finding.message and "no retry sooner than 2 s" in finding.message
 
 
+def test_fields_of_any_json_type_are_judged_without_a_crash() -> None:
+    odd: Any = [["DE*ABC*E000001*1"], {"id": 1}, 7, None, True]
+    conversation = [entry("station-post", {"station": {"connectors": [{"id": v} for v in odd]},
+                                           "partner-identifier": odd}),
+                    *[status(v, v) for v in odd],
+                    *[start(time=0, connector=v) for v in odd], stop(time=9),
+                    *[cdr("A", whole(0), whole(9), connector=v, user={"identifier-type": v, "identifier": v},
+                          partner=v, time=10) for v in odd],
+                    *[cdr(v, whole(0), time=11) for v in odd]]
+    assert set(rules(conversation)) <= {STATUS_RULE, IDENTIFIER_RULE, UPDATE_RULE}
+
+
 def test_text_bodies_and_unknown_calls_raise_nothing() -> None:
     odd = [{"time": at(0), "call": None, "request_body": "not json", "status": 400, "response_body": "x"},
            {"call": "session-post", "request_body": "{\"session-post\": 1}"}, {}]
