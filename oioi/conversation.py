@@ -207,7 +207,8 @@ def _retry_after(entry: Entry) -> tuple[float, Any] | None:
 
     Read from the journaled answer headers (``response_headers``), or from the fault a mock played.
     """
-    headers = entry.get("response_headers") if isinstance(entry.get("response_headers"), dict) else {}
+    headers = entry.get("response_headers") or {}
+    headers = headers if isinstance(headers, dict) else {}
     value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
     fault = entry.get("fault")
     if value is None and isinstance(fault, dict):
