@@ -40,7 +40,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
 
 
 # Each sub-command and the module that owns it (``add_parser(commands)``; examples/ is in a source checkout only).
-SUB_COMMANDS = (("mock", "mock_server.cli"), ("certify", "conformance.cli"), ("report", "conformance.report_cli"),
+SUB_COMMANDS = (("mock", "mock_server.cli"), ("proxy", "mock_server.proxy"), ("certify", "conformance.cli"), ("report", "conformance.report_cli"),
                 ("replay", "conformance.traffic"), ("regress", "conformance.traffic"), ("demo", "examples.demo"))
 
 
