@@ -12,6 +12,8 @@ a CDR with another session-id than its start's) and one within a single message
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -107,6 +109,8 @@ def test_correct_references_talk_through_the_proxy_without_a_finding(
     assert {e["peer"] for e in journal} == {"cpo", "emp"}
     assert all(e["status"] == 200 for e in journal), [(e["call"], e["status"], e["response_body"]) for e in journal]
     assert "FINDING" not in talk.proxy.stdout()
+    code, report = traffic_report(talk.db, talk.db.parent / "report")
+    assert (code, report["findings"]) == (0, []), report["findings"]
 
 
 def test_a_faulty_cpo_is_named_by_rule_at_the_message_that_breaks_it(
@@ -125,3 +129,19 @@ def test_a_faulty_cpo_is_named_by_rule_at_the_message_that_breaks_it(
     printed = talk.proxy.stdout()
     for entry in (status, verify):
         assert f"#{entry['id']}  " in printed and "FINDING  cpo" in printed
+    code, report = traffic_report(talk.db, talk.db.parent / "report")
+    assert code == 1
+    reported = {group["rule"]: {m["id"] for m in group["messages"]} for group in report["findings"]}
+    assert status["id"] in reported[STATUS_RULE] and verify["id"] in reported["schema/pattern"], reported
+    assert START_RULE in reported
+    page = (talk.db.parent / "report" / "report.html").read_text(encoding="utf-8")
+    assert STATUS_RULE in page and START_RULE in page and UID.lower() in page
+
+
+def traffic_report(db: Path, folder: Path) -> tuple[int, dict[str, Any]]:
+    """``oioi report --db DB`` on the proxy's journal: its exit status and report.json."""
+    done = subprocess.run([sys.executable, "-m", "oioi_cli", "report", "--db", str(db), "--report-dir", str(folder)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    report: dict[str, Any] = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    return done.returncode, report
