@@ -14,7 +14,7 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from mock_server._store import Store
-from oioi import Finding, validate
+from oioi import Finding, calls, validate
 from oioi.redact import Pseudonyms, evco_check_digit
 from oioi.strategies import invalid_messages, messages
 
@@ -349,3 +349,13 @@ def test_a_capture_with_answer_headers_and_a_raw_whitelist_is_redacted() -> None
     assert len(out["request_body"]) == len(captured["request_body"])
     assert "5f1e0c2ab7d94e31" not in out["response_headers"]["Set-Cookie"]
     assert out["response_headers"]["Server"] == "gunicorn"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction", ["request", "response"])
+@pytest.mark.parametrize("call", calls())
+@given(data=st.data())
+def test_every_call_is_judged_alike_redacted(call: str, direction: str, data: st.DataObject) -> None:
+    message = data.draw(st.one_of(messages(call, direction, profile="lenient"),
+                                  invalid_messages(call, direction).map(lambda broken: broken.message)))
+    assert_judged_alike(message, call, direction)
