@@ -359,3 +359,17 @@ def test_every_call_is_judged_alike_redacted(call: str, direction: str, data: st
     message = data.draw(st.one_of(messages(call, direction, profile="lenient"),
                                   invalid_messages(call, direction).map(lambda broken: broken.message)))
     assert_judged_alike(message, call, direction)
+
+
+def test_oioi_validate_says_the_same_of_the_redacted_export(journal_db: Path, tmp_path: Path) -> None:
+    said = []
+    for name, options in (("original.jsonl", ()), ("redacted.jsonl", ("--redact",))):
+        exported = tmp_path / name
+        exported.write_text(export(journal_db, *options).stdout, encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "oioi", "validate", str(exported)], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT, check=False)
+        lines = done.stdout.replace(str(exported), "EXPORT").splitlines()
+        said.append((done.returncode, [line for line in lines if not line.strip().startswith("Received:")]))
+        assert (UID in done.stdout) == (name == "original.jsonl")
+    assert said[0] == said[1]
+    assert said[0][0] == 1 and any("schema/pattern" in line for line in said[0][1])
