@@ -228,7 +228,8 @@ class Pseudonyms:
                 if isinstance(value, str) and SECRET_HEADER.search(name):
                     self._add(_split_scheme(value)[1], "key")
         request = entry.get("request_body")
-        self._find(request, call if call else _top_key(request))
+        call = call or _top_key(request)  # an answer is of its request's call
+        self._find(request, call)
         self._find(entry.get("response_body"), call)
 
     def _find(self, node: Any, call: Any) -> None:
@@ -245,7 +246,8 @@ class Pseudonyms:
                 self._find_json(item, personal)
         if not isinstance(node, dict):
             return
-        typed = IDENTIFIER_KINDS.get(node.get("identifier-type", ""), "other")
+        of_type = node.get("identifier-type")
+        typed = IDENTIFIER_KINDS.get(of_type, "other") if isinstance(of_type, str) else "other"
         for name, value in node.items():
             kind = typed if name == "identifier" else _kind_of_field(name, personal)
             if kind is not None and isinstance(value, str):

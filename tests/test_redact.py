@@ -373,3 +373,18 @@ def test_oioi_validate_says_the_same_of_the_redacted_export(journal_db: Path, tm
         assert (UID in done.stdout) == (name == "original.jsonl")
     assert said[0] == said[1]
     assert said[0][0] == 1 and any("schema/pattern" in line for line in said[0][1])
+
+
+def test_an_answer_without_its_call_is_of_its_requests_call() -> None:
+    details = {"user": {"first-name": USER["first-name"], "email": USER["email"], "evco-id": GOOD_EVCO},
+               "result": {"code": 0, "message": "Success."}}
+    captured = entry(1, None, {"user-get-details": {"user": {"identifier-type": "token", "identifier": "7c1d"}}},
+                     details)
+    text = json.dumps(Pseudonyms("salt").entry(captured), ensure_ascii=False)
+    assert not [value for value in (USER["first-name"], USER["email"], GOOD_EVCO, "7c1d") if value in text]
+
+
+def test_a_broken_identifier_type_is_no_trouble() -> None:
+    broken = {"session-start": {"user": {"identifier-type": ["evco-id"], "identifier": WRONG_EVCO},
+                                "connector-id": "1356"}}
+    assert WRONG_EVCO not in json.dumps(Pseudonyms("salt").message(broken))
