@@ -21,7 +21,7 @@ from conformance._catalogue import requirement
 from conformance._html import _e, _message_text, _page
 from conformance._report import scrub
 from conformance._sent import IDENTIFIER_RULES, SEMANTIC, as_exchange
-from oioi import SPEC_VERSION, Finding, __version__, detect_call, mask, validate
+from oioi import SPEC_VERSION, Finding, __version__, detect_call, masked_headers, validate
 from oioi._findings import Severity, message_text
 from oioi.errors import HarnessError
 
@@ -225,27 +225,20 @@ def _offence(entry: Entry, direction: str, finding: Finding, url: str | None) ->
     offence = {"id": entry.get("id"), "time": entry.get("time"), "peer": entry.get("peer"),
                "exchange": entry.get("exchange"), "call": entry.get("call"), "direction": direction,
                "severity": finding.severity, "path": finding.path, "message": finding.message,
-               "request": {"headers": masked(entry.get("request_headers") or {}), "body": entry.get("request_body")},
+               "request": {"headers": masked_headers(entry.get("request_headers") or {}),
+                           "body": entry.get("request_body")},
                "response": answer, "curl": curl(entry, url)}
     if finding.erratum:
         offence["erratum"] = finding.erratum
     return offence
 
 
-def masked(headers: dict[str, Any]) -> dict[str, Any]:
-    """Headers with the API key masked (again: a journal has it masked, an imported log may not)."""
-    out = dict(headers)
-    for name, value in headers.items():
-        if name.lower() == "authorization" and isinstance(value, str):
-            out[name] = "key=" + mask(value[4:]) if value.startswith("key=") else mask(value)
-    return out
-
-
 def curl(entry: Entry, url: str | None = None) -> str:
     """A shell command that sends the entry's request again: the key from $OIOI_API_KEY, the URL given,
     the one the capture recorded, or $OIOI_URL."""
     target = url or entry.get("url") or _NO_URL
-    headers = {k: v for k, v in masked(entry.get("request_headers") or {}).items() if k.lower() not in _NOT_RESENT}
+    headers = {k: v for k, v in masked_headers(entry.get("request_headers") or {}).items()
+               if k.lower() not in _NOT_RESENT}
     if not entry.get("request_headers"):  # a capture without headers (a journal export): what request.rst asks for
         headers = {"Content-Type": "application/json", "Authorization": "key=****"}
     command = as_exchange({**entry, "request_headers": headers}, str(target)).curl()

@@ -10,8 +10,8 @@ from typing import Any
 import requests
 from flask import Flask
 
-from mock_server._store import Store, masked_headers
-from oioi import Finding, validate
+from mock_server._store import Store
+from oioi import Finding, masked_headers, validate
 from oioi.errors import ConfigError
 
 # Calls whose body names the sending partner (calls/*.rst, "partner-identifier").

@@ -58,8 +58,8 @@ import orjson
 import urllib3
 from urllib3.util import SKIP_HEADER
 
-from mock_server._store import Store, masked_headers, now
-from oioi import Finding, detect_call, validate
+from mock_server._store import Store, now
+from oioi import Finding, detect_call, masked_headers, validate
 from oioi._findings import message_text
 from oioi.conversation import Conversation
 from oioi.errors import ConfigError

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
-from oioi import Finding, mask
+from oioi import Finding, masked_headers
 from oioi.capture import journal_entry  # the one decoding of a journal row, shared with the readers of captures
 
 SCHEMA = """
@@ -216,16 +216,6 @@ class Store:
         db.execute(
             "INSERT INTO violations (time, call, rule, message) VALUES (?, ?, ?, ?)", (now(), call, rule, message)
         )
-
-
-def masked_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Request headers for the journal, with the API key masked (``key=****cdef``, ``Bearer ****cdef``)."""
-    out = dict(headers)
-    for name, value in headers.items():
-        if name.lower() == "authorization":
-            scheme, _, secret = value.partition("=") if value.startswith("key=") else value.partition(" ")
-            out[name] = f"{scheme}{'=' if value.startswith('key=') else ' '}{mask(secret)}" if secret else mask(value)
-    return out
 
 
 _JSON_COLUMNS = {"request_headers", "findings", "fault", "body", "identifiers", "rfids", "spec"}

@@ -25,7 +25,7 @@ from oioi._schemas import (
     schema,
     spec_file,
 )
-from oioi._secrets import mask
+from oioi._secrets import mask, masked_headers
 from oioi._validate import PROFILES, detect_call, validate
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "documents",
     "errata",
     "mask",
+    "masked_headers",
     "receiver",
     "result_codes",
     "schema",

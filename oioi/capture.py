@@ -25,11 +25,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from oioi._secrets import mask
+from oioi._secrets import masked_headers
 from oioi._validate import detect_call
 from oioi.errors import InputError
 
-__all__ = ["Capture", "is_entry", "is_har", "journal_entry", "load", "loads", "masked_headers", "read"]
+__all__ = ["Capture", "is_entry", "is_har", "journal_entry", "load", "loads", "read"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 OIOI_PATH = "/api/v4/request"  # request.rst: every request is POSTed to this one endpoint
@@ -106,16 +106,6 @@ def journal_entry(row: Mapping[str, Any]) -> dict[str, Any]:
                 entry[key] = json.loads(text)
     entry.setdefault("peer", None)
     return entry
-
-
-def masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Request headers with the API key masked (``key=****cdef``, ``Bearer ****cdef``), as the journal holds them."""
-    out = dict(headers)
-    for name, value in headers.items():
-        if name.lower() == "authorization":
-            scheme, _, secret = value.partition("=") if value.startswith("key=") else value.partition(" ")
-            out[name] = f"{scheme}{'=' if value.startswith('key=') else ' '}{mask(secret)}" if secret else mask(value)
-    return out
 
 
 def _bytes(file: Path) -> bytes:
