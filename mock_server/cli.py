@@ -208,6 +208,8 @@ def _journal(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Te
         return 0
     for entry in entries:
         context = {"journal": entry["id"], "time": entry["time"], "exchange": entry["exchange"]}
+        if entry.get("peer") is not None:  # who sent the request through the proxy
+            context["peer"] = entry["peer"]
         stdout.write(
             json.dumps({**context, "call": entry["call"], "direction": "request", "body": entry["request_body"]}) + "\n"
         )

@@ -167,3 +167,17 @@ def test_a_har_body_it_did_not_record_is_none_not_empty(tmp_path: Path) -> None:
     assert (first["status"], first["response_body"]) == (200, None)
     assert (second["call"], second["request_body"]) == ("rfid-verify", VERIFY)
     assert third["response_body"] == ""
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "json"])
+def test_a_proxy_journals_peer_survives_its_export(tmp_path: Path, output_format: str) -> None:
+    """Who sent each request through the proxy (peer) is in the export, and read back from it."""
+    path = tmp_path / "proxy.sqlite3"
+    store = Store(str(path))
+    with store.write() as db:
+        store.record(db, {"exchange": "inbound", "call": "rfid-verify", "request_body": json.dumps(VERIFY),
+                          "status": 200, "response_body": json.dumps(OK), "result_code": 0, "peer": "cpo"})
+    store.close()
+    exported = tmp_path / f"export.{output_format}"
+    exported.write_text(export(path, output_format))
+    assert [e["peer"] for e in capture.read(exported)] == ["cpo"]
