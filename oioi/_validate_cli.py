@@ -121,15 +121,8 @@ def _read(path: str, stdin: TextIO, notes: list[str]) -> Iterator[Message]:
 
 
 def _file_bytes(path: str) -> bytes:
-    formats = "a .json, .jsonl or .har file, a journal (SQLite), or - for stdin"
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"oioi validate: {path}: no such file; give {formats}.") from None
-    except IsADirectoryError:
-        raise InputError(f"oioi validate: {path} is a folder; give the files in it.") from None
-    except OSError as error:
-        raise InputError(f"oioi validate: cannot read {path}: {error.strerror}.") from None
+    return capture.file_bytes(Path(path), "give a .json, .jsonl or .har file, a journal (SQLite), or - for stdin",
+                              prefix="oioi validate: ")
 
 
 def _captured(name: str, captured: capture.Capture, notes: list[str]) -> Iterator[Message]:

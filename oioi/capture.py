@@ -29,7 +29,7 @@ from oioi._secrets import masked_headers
 from oioi._validate import detect_call
 from oioi.errors import InputError
 
-__all__ = ["Capture", "is_entry", "is_har", "journal_entry", "load", "loads", "read"]
+__all__ = ["Capture", "file_bytes", "is_entry", "is_har", "journal_entry", "load", "loads", "read"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 OIOI_PATH = "/api/v4/request"  # request.rst: every request is POSTed to this one endpoint
@@ -57,7 +57,7 @@ def read(path: str | Path) -> list[dict[str, Any]]:
 def load(path: str | Path) -> Capture:
     """`read`, also saying how many entries of a HAR file were skipped and which kind of capture it was."""
     file = Path(path)
-    data = _bytes(file)
+    data = file_bytes(file)
     if data.startswith(SQLITE_MAGIC):
         return Capture(_from_sqlite(file), 0, "journal")
     return loads(data, str(file))
@@ -108,15 +108,16 @@ def journal_entry(row: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _bytes(file: Path) -> bytes:
+def file_bytes(file: Path, give: str = _FORMATS, *, prefix: str = "") -> bytes:
+    """The bytes of ``file``; InputError (one sentence ending with what to ``give`` instead) when it cannot be read."""
     try:
         return file.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{file}: no such file; {_FORMATS}.") from None
+        raise InputError(f"{prefix}{file}: no such file; {give}.") from None
     except IsADirectoryError:
-        raise InputError(f"{file} is a folder; {_FORMATS}.") from None
+        raise InputError(f"{prefix}{file} is a folder; {give}.") from None
     except OSError as error:
-        raise InputError(f"Cannot read {file}: {error.strerror}.") from None
+        raise InputError(f"{prefix}{file} cannot be read ({error.strerror}); {give}.") from None
 
 
 # --- a journal (SQLite) -------------------------------------------------------------------------
