@@ -53,6 +53,15 @@ def test_a_top_level_v3_success_flag_is_one_finding(status: int | None) -> None:
     assert "This is OIOI v3:" in finding.message
 
 
+def test_the_specs_own_nested_example_is_judged_by_its_errata_not_as_v3() -> None:
+    """user_unblock_rfid.rst's v4 example answers {"user-unblock-rfid": {"success": true}}: an erratum, not v3."""
+    example = {"user-unblock-rfid": {"success": True}}
+    lenient = validate(example, call="user-unblock-rfid", direction="response", profile="lenient")
+    assert [f for f in lenient if f.severity == "error"] == [] and all(f.erratum for f in lenient)
+    strict = validate(example, call="user-unblock-rfid", direction="response")
+    assert strict and all(f.erratum and f.rule != "message/oioi-v3" for f in strict)
+
+
 def test_a_v4_answer_is_not_taken_for_v3() -> None:
     v4_start = {"session-start": {"session-id": "2b0c6f1e-0d1a-4b7e-9f55-3c1d9f1b8a77", "is-stoppable": True},
                 "result": {"code": 0, "message": "Success."}}
