@@ -91,7 +91,12 @@ def summary_lines(report: dict[str, Any], directory: Path) -> list[str]:
                      f"{rule['count']} message{'s' * (rule['count'] != 1)}")
     s = report["summary"]
     partners = len(report["partners"])
-    lines.append(f"OIOI traffic: {report['verdict'].upper()} — {s['messages']} messages from {partners} "
-                 f"partner{'s' * (partners != 1)}, {s['with_findings']} with findings; {s['errors']} errors, "
-                 f"{s['warnings']} warnings of {s['rules']} rules. Reports: {directory}/report.html, report.json")
+    lines.append(f"OIOI traffic: {report['verdict'].upper()} — {_count(s['messages'], 'message')} from "
+                 f"{_count(partners, 'partner')}, {s['with_findings']} with findings; {_count(s['errors'], 'error')}, "
+                 f"{_count(s['warnings'], 'warning')} of {_count(s['rules'], 'rule')}. "
+                 f"Reports: {directory}/report.html, report.json")
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"

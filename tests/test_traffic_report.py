@@ -134,6 +134,7 @@ def test_clean_traffic_has_no_finding(journals: dict[str, Path], tmp_path: Path)
     data, page = _files(tmp_path)
     assert (code, err, data["findings"], data["verdict"]) == (0, "", [], "pass")
     assert "No message broke a rule." in page and "PASS" in out
+    assert "0 errors, 0 warnings of 0 rules." in out.splitlines()[-1]
 
 
 def test_redacted_report_has_no_uid_or_evco_id_of_the_original(journals: dict[str, Path], tmp_path: Path) -> None:
