@@ -106,7 +106,7 @@ def replay(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Text
         stdout.write("".join(f"#{i} added: {why}.\n" for i, why in added))
         for outcome in outcomes:
             stdout.write(_line(outcome))
-        stdout.write(f"{len(outcomes)} exchanges of {args.capture} replayed to {args.url}: "
+        stdout.write(f"{len(outcomes)} exchange{'s' * (len(outcomes) != 1)} of {args.capture} replayed to {args.url}: "
                      + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".\n")
     return 1 if counts[_replay.NOW_BROKEN] else 0
 
@@ -145,7 +145,8 @@ def regress(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Tex
         except OSError as error:
             raise ConfigError(f"Cannot write {args.output} ({error.strerror or error}); give -o a file you can "
                               "write.") from None
-        stdout.write(f"wrote {args.output}: {source.count('def test_')} tests; run it with: pytest {args.output} "
+        tests = source.count("def test_")
+        stdout.write(f"wrote {args.output}: {tests} test{'s' * (tests != 1)}; run it with: pytest {args.output} "
                      "--oioi-url URL --oioi-role " + _replay.role_of(chosen) + " --oioi-api-key KEY\n")
     return 0
 
