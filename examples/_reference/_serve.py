@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from flask import Flask
 
 from examples._reference._behaviours import check_behaviours
+from examples._reference._faults import check_faults
 from examples._reference._outbox import make_outbox
 from examples._reference._transport import PATH, check_api_keys, check_defects
 from examples._reference._variants import PREFIX, variants_app
@@ -45,6 +46,7 @@ class Role:
     defects: Mapping[str, str]
     behaviours: Mapping[str, str] = dataclasses.field(default_factory=dict)
     combinations: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    faults: Mapping[str, str] = dataclasses.field(default_factory=dict)  # load faults (examples/_reference/_faults.py)
 
 
 def parser(role: Role) -> argparse.ArgumentParser:
@@ -72,6 +74,14 @@ def parser(role: Role) -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help=f"switch a correct behaviour on, one the spec allows (repeatable): {', '.join(role.behaviours)}",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        dest="faults",
+        default=[],
+        metavar="NAME",
+        help=f"switch a load fault on, one only a load run sees (repeatable): {', '.join(role.faults)}",
     )
     p.add_argument(
         "--variants",
@@ -126,6 +136,7 @@ def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[],
     """What the worker calls to build the app, after checking the options (`ConfigError` names a wrong one)."""
     defects = check_defects(role.defects, args.defects, role.title)
     check_behaviours(role.behaviours, role.combinations, args.behaviours, role.title)
+    faults = {"faults": args.faults} if check_faults(role.faults, args.faults, role.title) else {}
     check_api_keys(args.api_keys, role.title)
     partner = _partner(args)
     make_outbox(partner.get("partner_url"), partner.get("partner_api_key"), "checked", (), role.title)
@@ -136,11 +147,13 @@ def _builder(role: Role, args: argparse.Namespace, db_path: str) -> Callable[[],
             api_keys=args.api_keys,
             defects=defects,
             behaviours=args.behaviours,
+            **faults,
             **partner,
         )
-    if defects or args.behaviours:
+    if defects or args.behaviours or faults:
         raise ConfigError(
-            "Use --defect/--behaviour or --variants, not both: with --variants every variant has its own endpoint."
+            "Use --defect/--behaviour/--fault or --variants, not both: with --variants every variant has its own "
+            "endpoint."
         )
     os.makedirs(args.variants, exist_ok=True)
     return functools.partial(
@@ -171,8 +184,9 @@ def _serve(
     def announce(host: str, port: int) -> None:
         keys = ", ".join(mask(key) for key in args.api_keys)
         defects, behaviours = ", ".join(args.defects) or "none", ", ".join(args.behaviours) or "none"
+        faults = f"; load faults: {', '.join(args.faults)}" if args.faults else ""
         print(
-            f"{role.title}: API keys {keys}; defects: {defects}; behaviours: {behaviours}; state in {db_path}",
+            f"{role.title}: API keys {keys}; defects: {defects}; behaviours: {behaviours}{faults}; state in {db_path}",
             file=stderr,
             flush=True,
         )

@@ -15,7 +15,8 @@ they never ask the harness's validator or its JSON Schema files.
 
 The transport's correct behaviours (examples/_reference/_behaviours.py) switch to other
 answers the spec allows: stricter validation, refusals as 4xx, general codes, extra fields,
-no keep-alive, slower answers.
+no keep-alive, slower answers. Its load faults (examples/_reference/_faults.py) fail only in the
+aggregate of many requests: every 20th answer a 500, or every answer after 1 s.
 
 The transport defects live here, each one ``if`` where a real partner's bug would be.
 """
@@ -42,6 +43,7 @@ from examples._reference import _checks, _strict
 from examples._reference._behaviours import SLOW_ANSWER, check_names, general_code, refusal_status
 from examples._reference._control import CONTROL_PATH, Action, respond
 from examples._reference._db import Database
+from examples._reference._faults import ERROR_EVERY, SLOW_FAULT
 from examples._reference._outbox import Outbox
 from oioi.errors import ConfigError
 from oioi.results import ResultCodeError, result
@@ -96,6 +98,7 @@ class Context:
     # (dropped when no partner is configured).
     outbound: list[Body] = dataclasses.field(default_factory=list)
     behaviours: frozenset[str] = frozenset()  # the correct behaviours switched on (examples/_reference/_behaviours.py)
+    faults: frozenset[str] = frozenset()  # the load faults switched on (examples/_reference/_faults.py)
 
 
 # A handler answers a valid request with its payload, or raises a `ResultCodeError` for a
@@ -131,9 +134,11 @@ class Endpoint:
         db: Database,
         outbox: Outbox | None = None,
         behaviours: frozenset[str] = frozenset(),
+        faults: frozenset[str] = frozenset(),
     ) -> None:
         self.role, self.handlers, self.defects, self.db, self.outbox = role, dict(handlers), defects, db, outbox
-        self.behaviours = behaviours
+        self.behaviours, self.faults = behaviours, faults
+        self._served = 0  # requests to the OIOI endpoint since the process started (500-every-20th)
         self._keys = [key.encode() for key in api_keys]
         self._lock = threading.Lock()
         self._broken = False  # breaks-after-malformed: the next request fails
@@ -146,11 +151,24 @@ class Endpoint:
         """The view of ``POST /api/v4/request``."""
         if "slow-answers" in self.behaviours:
             time.sleep(SLOW_ANSWER)
+        if self.faults and (failed := self._fault()) is not None:
+            return failed
         try:
             status, body = self._answer()
         except EarlyAnswer as early:
             return self.send(early.status, early.body)
         return self.send(status, body)
+
+    def _fault(self) -> Response | None:
+        """The load faults of the transport: answers-after-1s waits, 500-every-20th fails every 20th request."""
+        if "answers-after-1s" in self.faults:
+            time.sleep(SLOW_FAULT)
+        if "500-every-20th" not in self.faults:
+            return None
+        with self._lock:
+            self._served += 1
+            failing = self._served % ERROR_EVERY == 0
+        return self.send(500, {"result": result(100, "System error.")}) if failing else None
 
     def _answer(self) -> tuple[int, Body]:
         self._authorize(request.headers.get("Authorization"))
@@ -273,7 +291,8 @@ class Endpoint:
         """Run ``work`` in one transaction; then queue the messages it left in ``outbound`` for the partner."""
         identifier = self.outbox.identifier if self.outbox is not None else ""
         with self.db.transaction() as tx:
-            ctx = Context(tx, self.defects, self.now(), self.new_id, identifier, behaviours=self.behaviours)
+            ctx = Context(tx, self.defects, self.now(), self.new_id, identifier, behaviours=self.behaviours,
+                          faults=self.faults)
             value = work(ctx)
         if self.outbox is not None:
             for message in ctx.outbound:
@@ -350,6 +369,7 @@ def make_app(
     outbox: Outbox | None = None,
     actions: Mapping[str, Action] | None = None,
     behaviours: frozenset[str] = frozenset(),
+    faults: frozenset[str] = frozenset(),
 ) -> Flask:
     """A Flask app serving ``handlers`` at ``POST /api/v4/request`` for ``role`` ('CPO' or 'EMP').
 
@@ -357,7 +377,7 @@ def make_app(
     whose actions send through ``outbox`` (None: no partner configured, every action answers 409).
     """
     check_api_keys(api_keys, f"reference {role}")
-    endpoint = Endpoint(role, handlers, defects, api_keys, db, outbox, behaviours)
+    endpoint = Endpoint(role, handlers, defects, api_keys, db, outbox, behaviours, faults)
     app = Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions[EXTENSION] = endpoint

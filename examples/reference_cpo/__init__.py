@@ -19,14 +19,17 @@ from collections.abc import Iterable
 from flask import Flask
 
 from examples._reference import (
+    CPO_FAULTS,
     SENDER_BEHAVIOURS,
     SENDER_DEFECTS,
     TRANSPORT_BEHAVIOURS,
     TRANSPORT_DEFECTS,
+    TRANSPORT_FAULTS,
     Database,
     check_api_keys,
     check_behaviours,
     check_defects,
+    check_faults,
     make_app,
     make_outbox,
 )
@@ -42,6 +45,7 @@ __all__ = [
     "DEFAULT_CONNECTORS",
     "DEFAULT_PARTNER_IDENTIFIER",
     "DEFECTS",
+    "FAULTS",
     "create_app",
 ]
 
@@ -120,6 +124,9 @@ BEHAVIOURS: dict[str, str] = {
     **{name: "All of: " + ", ".join(parts) + "." for name, parts in COMBINATIONS.items()},
 }
 
+# Load faults (examples/_reference/_faults.py): failures only the aggregate of a load run shows, ``--fault NAME``.
+FAULTS: dict[str, str] = {**TRANSPORT_FAULTS, **CPO_FAULTS}
+
 
 def create_app(
     *,
@@ -131,6 +138,7 @@ def create_app(
     partner_api_key: str | None = None,
     partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
     behaviours: Iterable[str] = (),
+    faults: Iterable[str] = (),
 ) -> Flask:
     """The reference CPO with ``defects`` and ``behaviours`` switched on, its state in SQLite at ``db_path``.
 
@@ -142,6 +150,7 @@ def create_app(
     """
     chosen = check_defects(DEFECTS, defects, TITLE)
     behaving = check_behaviours(BEHAVIOURS, COMBINATIONS, behaviours, TITLE)
+    failing = check_faults(FAULTS, faults, TITLE)
     check_api_keys(api_keys, TITLE)
     evse_ids = list(DEFAULT_CONNECTORS if connectors is None else connectors)
     if isinstance(connectors, str) or not evse_ids or not all(isinstance(c, str) and c for c in evse_ids):
@@ -163,4 +172,5 @@ def create_app(
         outbox=outbox,
         actions=ACTIONS,
         behaviours=behaving,
+        faults=failing,
     )

@@ -14,6 +14,7 @@ import math
 import sqlite3
 
 from examples._reference import Body, Context, Handler
+from examples._reference._faults import CDR_DROP_EVERY
 from oioi import results
 
 SCHEMA = """
@@ -147,8 +148,16 @@ def end_session(ctx: Context, session_id: str) -> None:
     ctx.db.execute("UPDATE sessions SET running = 0 WHERE session_id = ?", (session_id,))
     row = ctx.db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
     ctx.outbound.append(set_connector_status(ctx, row["connector_id"], "Available"))
-    if "no-cdr" not in ctx.defects:
+    if "no-cdr" not in ctx.defects and not _dropped(ctx):
         ctx.outbound.append(cdr(ctx, row))
+
+
+def _dropped(ctx: Context) -> bool:
+    """drops-every-5th-cdr (a load fault): the 5th, 10th, ... session that ended in this state gets no final CDR."""
+    if "drops-every-5th-cdr" not in ctx.faults:
+        return False
+    (ended,) = ctx.db.execute("SELECT COUNT(*) FROM sessions WHERE running = 0").fetchone()
+    return int(ended) % CDR_DROP_EVERY == 0
 
 
 def status_message(ctx: Context, connector: str, status: str) -> Body:

@@ -23,10 +23,12 @@ from examples._reference import (
     SENDER_DEFECTS,
     TRANSPORT_BEHAVIOURS,
     TRANSPORT_DEFECTS,
+    TRANSPORT_FAULTS,
     Database,
     check_api_keys,
     check_behaviours,
     check_defects,
+    check_faults,
     make_app,
     make_outbox,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "DEFAULT_RFIDS",
     "DEFECTS",
     "EMP_DEFECTS",
+    "FAULTS",
     "create_app",
 ]
 
@@ -87,6 +90,9 @@ BEHAVIOURS: dict[str, str] = {
     **{name: "All of: " + ", ".join(parts) + "." for name, parts in COMBINATIONS.items()},
 }
 
+# Load faults (examples/_reference/_faults.py): failures only the aggregate of a load run shows, ``--fault NAME``.
+FAULTS: dict[str, str] = dict(TRANSPORT_FAULTS)
+
 
 def create_app(
     *,
@@ -98,6 +104,7 @@ def create_app(
     partner_api_key: str | None = None,
     partner_identifier: str = DEFAULT_PARTNER_IDENTIFIER,
     behaviours: Iterable[str] = (),
+    faults: Iterable[str] = (),
 ) -> Flask:
     """The reference EMP with ``defects`` and ``behaviours`` on, its state in SQLite at ``db_path`` (``:memory:`` too).
 
@@ -108,6 +115,7 @@ def create_app(
     """
     chosen = check_defects(DEFECTS, defects, TITLE)
     behaving = check_behaviours(BEHAVIOURS, COMBINATIONS, behaviours, TITLE)
+    failing = check_faults(FAULTS, faults, TITLE)
     check_api_keys(api_keys, TITLE)
     known = dict(DEFAULT_RFIDS if rfids is None else rfids)
     for uid, entry in known.items():
@@ -130,6 +138,7 @@ def create_app(
         outbox=outbox,
         actions=ACTIONS,
         behaviours=behaving,
+        faults=failing,
     )
 
 

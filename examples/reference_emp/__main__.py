@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from examples._reference import Role, main
-from examples.reference_emp import BEHAVIOURS, COMBINATIONS, DEFECTS, TITLE, create_app
+from examples.reference_emp import BEHAVIOURS, COMBINATIONS, DEFECTS, FAULTS, TITLE, create_app
 
 if __name__ == "__main__":
-    main(Role("emp", TITLE, create_app, DEFECTS, BEHAVIOURS, COMBINATIONS))
+    main(Role("emp", TITLE, create_app, DEFECTS, BEHAVIOURS, COMBINATIONS, FAULTS))
