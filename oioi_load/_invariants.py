@@ -37,7 +37,9 @@ The invariants (`check` returns one result per invariant, in this order)
   connector a station-post of the CPO announced before it, under the same partner identifier
   (``oioi.conversation``'s rule ``conversation/status-for-posted-connector``, not a second copy).
   The CLI must let the CPO push its stations first (its own start-up, or ``/control``
-  ``push-stations``); a station-post before the journal began cannot be seen here.
+  ``push-stations``); a station-post before the journal began cannot be seen here, so a
+  journal with statuses and no station-post at all is not judged: the result holds, with
+  ``"judged": false`` and a detail that says so (the only result with a ``judged`` key).
 - ``acknowledged-in-journal``: nothing the mock acknowledged (answered 2xx) is missing from its
   journal. The mock keeps no count of its own beside the journal (its access log is off), so
   an independent count comes from the caller: ``acknowledged``, the number of 2xx answers the
@@ -158,6 +160,10 @@ def _one_final_cdr(starts: dict[str, dict[str, Any]], inbound: list[Entry]) -> d
 
 def _statuses_posted(inbound: list[Entry]) -> dict[str, Any]:
     statuses = sum(e.get("call") == "connector-post-status" for e in inbound)
+    if statuses and not any(e.get("call") == "station-post" for e in inbound):
+        return {**_result("statuses-name-posted-connectors", [], f"Not judged: the journal holds {statuses} "
+                          "connector-post-status but no station-post (the CPO pushed its stations before the mock "
+                          "listened, or never)."), "judged": False}
     broken = [f"connector-post-status #{entry.get('id')} for {fields(entry).get('connector-id')!r} as partner "
               f"{fields(entry).get('partner-identifier')!r}: no station-post announced it before"
               for entry, finding in judge(inbound) if finding.rule == STATUS_RULE]

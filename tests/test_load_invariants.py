@@ -126,6 +126,14 @@ def test_a_status_before_its_station_post_breaks_statuses_name_posted_connectors
     assert not verdicts(check([status(1, "C1"), station(2, "C1")], []))["statuses-name-posted-connectors"]
 
 
+def test_statuses_without_any_station_post_are_not_judged() -> None:
+    """Stations pushed before the mock listened cannot be seen: no station-post at all is no verdict."""
+    result = {r["invariant"]: r for r in check([status(1, "C1"), status(2, "C2")], [])}[
+        "statuses-name-posted-connectors"]
+    assert (result["holds"], result["judged"], result["examples"]) == (True, False, [])
+    assert result["detail"].startswith("Not judged: the journal holds 2 connector-post-status but no station-post")
+
+
 def test_an_independent_count_above_the_journal_breaks_acknowledged_in_journal() -> None:
     journal = [station(1, "C1"), status(2, "C1"), status(3, "C1") | {"status": 503}]
     assert verdicts(check(journal, [], acknowledged=2))["acknowledged-in-journal"]
