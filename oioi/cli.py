@@ -26,7 +26,8 @@ __all__ = ["EXTRAS", "Parser", "UsageError", "add_parser", "add_profile_option",
 # The modules the package's extras bring (pyproject.toml, [project.optional-dependencies]) and the extra
 # that brings each: the core installs without them; a command that needs one says what to install.
 EXTRAS = {"flask": "mock", "werkzeug": "mock", "gunicorn": "mock", "requests": "mock",
-          "pytest": "certify", "_pytest": "certify", "allure": "certify", "allure_pytest": "certify"}
+          "pytest": "certify", "_pytest": "certify", "allure": "certify", "allure_pytest": "certify",
+          "locust": "load"}
 
 
 class UsageError(HarnessError):

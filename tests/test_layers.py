@@ -1,4 +1,5 @@
-"""The layers point down: oioi ← mock_server ← conformance ← examples ← oioi_cli (ARCHITECTURE.md); no function is long.
+"""The layers point down: oioi ← mock_server ← conformance ← oioi_load ← examples ← oioi_cli (ARCHITECTURE.md); no
+function is long.
 
 A module may use its own layer and those below it. An upward use is an ``import``, and also a
 lazy one (``importlib.import_module``, ``importlib.util.find_spec``, ``__import__``) or a child
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("oioi", "mock_server", "conformance", "examples", "oioi_cli")
+LAYERS = ("oioi", "mock_server", "conformance", "oioi_load", "examples", "oioi_cli")
 REFERENCES = ("examples/_reference", "examples/reference_cpo", "examples/reference_emp")
 # What a reference implementation may use of the harness: nothing here decides validity.
 REFERENCE_MAY_USE = {"oioi", "oioi.errors", "oioi.results", "oioi.serving", "oioi._secrets"}

@@ -1,0 +1,190 @@
+"""``oioi load`` (oioi_load/cli.py): mistakes are one sentence and exit 2 before any load; short real runs on Locust.
+
+The real runs (marker ``load``) run alone (tests/fixtures/alone.py), each bounded by a request count and a
+few seconds, on loopback: Locust runs in child processes only (importing it here would patch this
+process's sockets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance._target import Target
+from examples.demo import start_reference
+from mock_server.client import RunningMock, start
+from oioi.cli import Parser, command
+from oioi.serving import free_port
+from oioi_load import UNITS
+from oioi_load.cli import UNIT_NAMES, Run, add_parser, locust_command
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "load-test-key-0123456789abcdef"
+UNREACHABLE = "http://127.0.0.1:9/api/v4/request"  # discard port: nothing listens
+
+
+def oioi_load(*argv: str) -> tuple[int, str, str]:
+    """``oioi load ARGV`` through the command wrapper every sub-command uses; (exit code, stdout, stderr)."""
+    parser = Parser(prog="oioi")
+    add_parser(parser.add_subparsers(dest="command", parser_class=Parser))
+    out, err = io.StringIO(), io.StringIO()
+    code = command(parser, ["load", *argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _no_key_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OIOI_API_KEY", "OIOI_DECLARATION", "OIOI_URL", "OIOI_ROLE", "OIOI_PARTNER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--threshold", "p95<300"), "needs a unit, ms or s"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--threshold", "p95 under 1s"), "is not METRIC OP VALUE"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--run-time", "ten"), "--run-time 'ten' is not a time span"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--judge-fraction", "0"), "--judge-fraction must be a fraction"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--users", "0"), "--users must be a positive whole number"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--master", "--worker"), "exclude each other"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--statuses-per-second", "5", "--statuses-per-minute", "5"),
+     "Give the statuses rate once"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--reservations-per-second", "1"),
+     "not a rate of the load against an EMP"),
+    (("cpo", "--url", UNREACHABLE, "--api-key", KEY), "needs its connectors"),
+    (("emp", "--api-key", KEY), "No URL"),
+    (("emp", "--url", UNREACHABLE), "No API key"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY), "Cannot reach the IUT at http://127.0.0.1:9"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--userz", "3"), "did you mean --users?"),
+    (("emp", "--url", UNREACHABLE, "--api-key", KEY, "--threshold", "session-strat:p95<1s"),
+     "did you mean 'session-start'?"),
+])
+def test_a_mistake_is_one_sentence_and_exit_2_before_any_load(argv: tuple[str, ...], says: str,
+                                                              tmp_path: Path) -> None:
+    code, out, err = oioi_load(*argv, "--report-dir", str(tmp_path / "reports"))
+    assert code == 2, err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err
+    assert KEY not in err + out
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
+
+
+def test_the_rate_flags_are_the_traffics_units() -> None:
+    assert set(UNIT_NAMES) == {unit for units in UNITS.values() for unit in units}
+
+
+def plan(*argv: str) -> Run:
+    """A checked run of ``oioi load ARGV`` without its preflight (no IUT here)."""
+    parser = Parser(prog="oioi")
+    add_parser(parser.add_subparsers(dest="command", parser_class=Parser))
+    args: argparse.Namespace = parser.parse_args(["load", *argv])
+    target = Target(url="http://127.0.0.1:8000/api/v4/request", role="emp", api_key=KEY)
+    return Run(target, Path("/tmp/r"), 10 if not args.worker else None, [], {}, args,
+               master_port=5557 if args.master or args.worker else None, web_port=8089 if args.web else None)
+
+
+def option(command_line: list[str], name: str) -> str:
+    return command_line[command_line.index(name) + 1]
+
+
+def test_locust_is_bounded_and_bound_to_loopback() -> None:
+    alone = locust_command(plan("emp", "--users", "3"))
+    assert "--headless" in alone and option(alone, "--run-time") == "10s" and option(alone, "--users") == "3"
+    assert option(alone, "--web-host") == "127.0.0.1" and option(alone, "--csv") == "/tmp/r/locust"
+    master = locust_command(plan("emp", "--master", "--expect-workers", "2"))
+    assert option(master, "--master-bind-host") == "127.0.0.1" and option(master, "--master-bind-port") == "5557"
+    assert option(master, "--expect-workers") == "2" and "--expect-workers-max-wait" in master
+    worker = locust_command(plan("emp", "--worker", "--master-host", "10.0.0.5"))
+    assert option(worker, "--master-host") == "10.0.0.5" and "--csv" not in worker and "--run-time" not in worker
+    web = locust_command(plan("emp", "--web"))
+    assert "--headless" not in web and option(web, "--web-port") == "8089" and "--autostart" in web
+    assert KEY not in " ".join(alone + master + worker + web)  # the key goes in the environment only
+
+
+# --- short real runs -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference_emp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The reference EMP (examples/reference_emp), accepting `KEY`: its endpoint."""
+    reference = start_reference("emp", "--api-key", KEY, "--db", str(tmp_path_factory.mktemp("ref") / "emp.sqlite"))
+    yield reference.url
+    reference.stop()
+
+
+def stats(prefix: Path) -> dict[str, dict[str, str]]:
+    """Locust's final ``_stats.csv``, a row per name (``Aggregated`` for the run)."""
+    with Path(f"{prefix}_stats.csv").open(newline="") as file:
+        return {row["Name"]: row for row in csv.DictReader(file)}
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+def test_a_short_run_against_the_reference_emp_keeps_its_thresholds(reference_emp: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    code, out, err = oioi_load("emp", "--url", reference_emp, "--api-key", KEY, "--users", "4", "--run-time", "5",
+                               "--requests", "400", "--statuses-per-second", "60", "--verifies-per-second", "10",
+                               "--threshold", "p95<300ms", "--threshold", "nonconforming=0",
+                               "--report-dir", str(tmp_path))
+    assert code == 0, out + err
+    assert time.monotonic() - started < 20
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "pass" and [v["verdict"] for v in report["thresholds"]] == ["kept", "kept"]
+    rows = stats(tmp_path / "locust")
+    total = int(rows.pop("Aggregated")["Request Count"])
+    assert 0 < total <= 400 and sum(int(row["Request Count"]) for row in rows.values()) == total
+    assert {c["call"]: c["requests"] for c in report["calls"]} == {n: int(r["Request Count"]) for n, r in rows.items()}
+    assert {"station-post", "connector-post-status", "rfid-verify"} <= set(rows)
+    assert report["summary"]["requests"] == total and report["timeline"]
+    page = (tmp_path / "report.html").read_text()
+    assert "<svg" in page and "src=" not in page and "http://" not in page.replace(reference_emp, "")
+    assert KEY not in page + json.dumps(report) + out
+    assert "threshold p95<300ms: kept" in out
+
+
+@pytest.fixture
+def mock_emp(tmp_path: Path) -> Iterator[RunningMock]:
+    """The mock EMP (`oioi mock emp`): its journal holds every request it received."""
+    running = start("emp", api_key=KEY, db=tmp_path / "mock.sqlite")
+    yield running
+    running.stop()
+
+
+def oioi_load_process(*argv: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen([sys.executable, "-m", "oioi_load", *argv], stdout=output, stderr=subprocess.STDOUT,
+                                cwd=ROOT, env={**os.environ, "OIOI_API_KEY": KEY})
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+def test_a_distributed_run_adds_up(mock_emp: RunningMock, tmp_path: Path) -> None:
+    """One master and two workers, all on loopback: the master's total is what the workers sent, and what the
+    IUT's journal received."""
+    port, cap = free_port(), 240
+    common = ("emp", "--url", mock_emp.endpoint, "--users", "4", "--requests", str(cap), "--expect-workers", "2",
+              "--statuses-per-second", "80", "--master-port", str(port))
+    master = oioi_load_process(*common, "--master", "--run-time", "10", "--report-dir", str(tmp_path / "master"),
+                               "--threshold", "requests=240", log=tmp_path / "master.out")
+    workers = [oioi_load_process(*common, "--worker", "--report-dir", str(tmp_path / f"worker-{n}"),
+                                 log=tmp_path / f"worker-{n}.out") for n in (1, 2)]
+    try:
+        assert master.wait(timeout=90) == 0, (tmp_path / "master.out").read_text()
+        assert all(worker.wait(timeout=30) == 0 for worker in workers)
+    finally:
+        for process in (master, *workers):
+            process.kill()
+            process.wait()
+    rows = stats(tmp_path / "master" / "locust")
+    total = int(rows.pop("Aggregated")["Request Count"])
+    assert total == cap == sum(int(row["Request Count"]) for row in rows.values())
+    preflights = 3  # each of the three processes first probed the IUT with one request, as certify does
+    assert len(mock_emp.journal(exchange="inbound")) == total + preflights
+    assert "master listening on 127.0.0.1" in (tmp_path / "master.out").read_text()
