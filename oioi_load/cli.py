@@ -107,7 +107,9 @@ def _iut_arguments(c: argparse.ArgumentParser) -> None:
                    "under load; against a CPO the invariants are then judged from its journal")
     c.add_argument("--partner-api-key", metavar="KEY",
                    help="the key the IUT sends to the mock partner (or set OIOI_PARTNER_API_KEY)")
-    c.set_defaults(control_url=None, profile=None, wait=None, partner_timeout=None, retry_window=None,
+    c.add_argument("--control-url", metavar="URL", help="the IUT's test-control hook (see the README): with --listen, "
+                   "the CPO is asked to push its stations once the mock partner listens, before the load")
+    c.set_defaults(profile=None, wait=None, partner_timeout=None, retry_window=None,
                    delivery_window=None, backoff_tolerance=None, strict=False)  # certify's, not load's
 
 
@@ -356,9 +358,22 @@ def _partner(plan: Run) -> Iterator[Partner | None]:
                       iut_url=target.url, iut_key=target.api_key, db=plan.report_dir.resolve() / "partner.sqlite3")
     partner.start()
     try:
+        _push_stations(target)
         yield partner
     finally:
         partner.stop()
+
+
+def _push_stations(target: Target) -> None:
+    """A CPO with a test-control hook pushes its stations now that the mock partner listens (cpo/poi.rst: a status
+    names a connector a station-post announced), so that the invariants judge its statuses."""
+    from conformance._partner import Control, NotDone
+
+    if target.role == "cpo" and target.control_url:
+        try:
+            Control(target.control_url, ask=lambda prompt: False).act("push-stations", "push your stations")
+        except NotDone as refused:
+            raise HarnessError(f"The CPO did not push its stations before the load ({refused}).") from None
 
 
 def _say_start(plan: Run, out: TextIO) -> None:

@@ -188,3 +188,65 @@ def test_a_distributed_run_adds_up(mock_emp: RunningMock, tmp_path: Path) -> Non
     preflights = 3  # each of the three processes first probed the IUT with one request, as certify does
     assert len(mock_emp.journal(exchange="inbound")) == total + preflights
     assert "master listening on 127.0.0.1" in (tmp_path / "master.out").read_text()
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+def test_answers_that_fail_break_their_thresholds_with_exact_counts(mock_emp: RunningMock, tmp_path: Path) -> None:
+    """The mock answers its first five statuses 500 and its first three station pushes with a body that is not
+    JSON: in a run bounded by count, exactly 5 errors and 3 nonconforming answers, each threshold broken (exit 1)."""
+    mock_emp.fault(count=5, call="connector-post-status", status=500)
+    mock_emp.fault(count=3, call="station-post", malformed=True)
+    code, out, err = oioi_load("emp", "--url", mock_emp.endpoint, "--api-key", KEY, "--users", "2",
+                               "--requests", "150", "--statuses-per-second", "60", "--run-time", "8",
+                               "--threshold", "errors=0", "--threshold", "nonconforming=0", "--threshold", "p95<1s",
+                               "--report-dir", str(tmp_path))
+    assert code == 1, out + err
+    assert "BROKEN errors of all calls is 5 of 150 requests, over the threshold 0" in out
+    assert "BROKEN nonconforming of all calls is 3 of 150 requests (message/json 3), over the threshold 0" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "fail" and [v["verdict"] for v in report["thresholds"]] == ["broken", "broken", "kept"]
+    assert report["conformance"]["rules"] == [{"rule": "message/json", "answers": 3, "calls": {"station-post": 3}}]
+    calls = {c["call"]: c for c in report["calls"]}
+    assert calls["connector-post-status"]["errors"] == 5 and calls["station-post"]["nonconforming"] == 3
+    assert sum(c["requests"] for c in report["calls"]) == report["summary"]["requests"] == 150
+
+
+HISTORY = """Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,\
+Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,\
+Total Max Response Time,Total Average Content Size
+1796672311,0,,Aggregated,0.000000,0.000000,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,0,0,0,0.0,0,0,0
+1796672312,2,POST,rfid-verify,40.000000,0.000000,4,5,5,6,7,9,9,9,9,9,9,40,0,4,4.6,0.1,9.5,10.0
+1796672312,2,,Aggregated,40.000000,0.000000,4,5,5,6,7,9,9,9,9,9,9,40,0,4,4.6,0.1,9.5,10.0
+1796672313,2,POST,rfid-verify,60.000000,0.000000,5,5,6,6,8,11,15,19,38,40,40,100,0,4,5.0,0.1,40.3,10.0
+1796672313,2,POST,session-start,20.000000,1.000000,310,400,450,500,800,1012,1012,1012,1012,1012,1012,20,1,6,5.1,0.2,9.7,10.0
+1796672313,2,,Aggregated,80.000000,1.000000,5,6,7,8,12,300,800,1012,1012,1012,1012,120,1,5,4.8,0.1,40.3,10.0
+"""
+
+
+def test_the_report_gives_the_mix_the_timeline_and_the_verdicts_on_a_self_contained_page(tmp_path: Path) -> None:
+    from oioi_load import _report
+    from oioi_load._thresholds import Statistics, judge, parse_all
+    from tests.test_load_thresholds import FAILURES, STATS
+
+    for name, text in (("stats", STATS), ("failures", FAILURES), ("stats_history", HISTORY)):
+        (tmp_path / f"locust_{name}.csv").write_text(text, encoding="utf-8")
+    statistics = Statistics.read(tmp_path / "locust")
+    verdicts = judge(parse_all(["session-start:p95<300ms", "rps>=100"]), statistics)
+    settings = {"iut": {"role": "emp", "url": "http://127.0.0.1:1/<b>x</b>", "api_key": "****cdef"},
+                "run": {"users": 2, "run_time": 10, "rates": {"statuses": 10.0}, "judge_fraction": 1.0}}
+    report = _report.build(tmp_path / "locust", statistics, verdicts, None, settings)
+    assert report["verdict"] == "fail" and report["summary"]["requests"] == 2000
+    assert [(c["call"], c["requests"], round(c["share"], 2)) for c in report["calls"]] == [
+        ("rfid-verify", 1800, 0.9), ("session-start", 200, 0.1), ("session-stop", 0, 0.0)]
+    assert report["conformance"]["rules"][0] == {"rule": "schema/pattern", "answers": 7,
+                                                 "calls": {"session-start": 7}}
+    assert [p["t"] for p in report["timeline"]["rfid-verify"]] == [1, 2]  # seconds since the first row
+    assert report["timeline"]["session-start"][0]["p95_ms"] == 1012
+    _report.write(tmp_path, report)
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<svg") == 2 and "<polyline" in page and "p95 of session-start is 1,012 ms" in page
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "src=" not in page and "<link" not in page  # nothing to fetch: it opens offline
+    assert json.loads((tmp_path / "report.json").read_text())["thresholds"] == verdicts
+    assert "threshold session-start:p95<300ms: broken (1,012 ms)" in _report.summary(report)
