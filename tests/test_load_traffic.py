@@ -336,5 +336,7 @@ def test_locust_against_the_reference_emp_sends_the_mix_and_every_answer_conform
         ["station-post", "connector-post-status", "rfid-verify", "session-post", "Aggregated"], True)
     assert int(rows["Aggregated"]["Failure Count"]) == 0
     assert 100 < int(rows["Aggregated"]["Request Count"]) <= 400
+    printed = next(line.split() for line in run.stderr.splitlines() if line.split()[:1] == ["Aggregated"])
+    assert printed[1] == rows["Aggregated"]["Request Count"]  # the CSV holds the final count, not an earlier one
     for text in (run.stdout, run.stderr, *(p.read_text() for p in tmp_path.glob("run_*.csv"))):
         assert key not in text
