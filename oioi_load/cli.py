@@ -45,7 +45,16 @@ HELP = "load a CPO's or EMP's OIOI endpoint on Locust and judge thresholds"
 PREFIX = "locust"  # Locust's files in the report folder: locust_stats.csv, …, locust.html, locust.log
 # The business units of the traffic (oioi_load._traffic.UNITS, per role; tests/test_load_cli.py holds them equal):
 # each has --UNIT-per-second and --UNIT-per-minute. Listed here so that building the parser imports nothing heavy.
-UNIT_NAMES = ("pushes", "statuses", "sessions", "verifies", "reservations", "whitelists")
+UNITS_HELP = {
+    "pushes": "against an EMP: station pushes (station-post of a virtual CPO's stations)",
+    "statuses": "against an EMP: connector statuses (storms over the connectors the CPOs posted)",
+    "verifies": "against an EMP: rfid-verify",
+    "sessions": "against an EMP: charging sessions (rfid-verify, statuses, CDR updates, the final CDR); against a "
+                "CPO: session-start → session-stop on the given connectors",
+    "reservations": "against a CPO: reservation-start → reservation-stop",
+    "whitelists": "against a CPO: rfid-post whitelists of hundreds of UIDs",
+}
+UNIT_NAMES = tuple(UNITS_HELP)
 DEFAULT_RUN_TIME = 10  # seconds
 STOP_TIMEOUT = 5  # seconds Locust lets a user finish its unit (a session's stop) when the run ends
 GRACE = 30.0  # seconds beyond the run time (and the wait for workers) before the child is taken for hung
@@ -128,14 +137,11 @@ def _load_arguments(c: argparse.ArgumentParser) -> None:
                    help="fails the run when broken (repeat): p95<300ms, p50<=0.2s, errors<0.1%%, nonconforming=0, "
                         "rps>=100, per call session-start:p95<300ms (default: nonconforming=0)")
     c.add_argument("--report-dir", metavar="DIR", help="where the reports go (default: reports/<timestamp>/)")
-    for unit in UNIT_NAMES:
-        c.add_argument(f"--{unit}-per-second", type=float, metavar="R", help=argparse.SUPPRESS)
-        c.add_argument(f"--{unit}-per-minute", type=float, metavar="R", help=argparse.SUPPRESS)
-    c.add_argument_group("rates", "business units per second or per minute, --UNIT-per-second R or "
-                         "--UNIT-per-minute R; against an EMP (the load plays CPOs): pushes (station pushes), "
-                         "statuses (connector statuses), verifies (rfid-verify), sessions (verify, statuses, CDR "
-                         "updates, the final CDR); against a CPO (the load plays EMPs): sessions (session-start → "
-                         "session-stop), reservations, whitelists (rfid-post of hundreds of UIDs)")
+    rates = c.add_argument_group("rates", "business units per second (or --UNIT-per-minute R); the rates, not the "
+                                 "users, set the load (default: oioi_load._traffic.DEFAULT_RATES)")
+    for unit, what in UNITS_HELP.items():
+        rates.add_argument(f"--{unit}-per-second", type=float, metavar="R", help=what)
+        rates.add_argument(f"--{unit}-per-minute", type=float, metavar="R", help=argparse.SUPPRESS)
 
 
 def _distributed_arguments(c: argparse.ArgumentParser) -> None:
@@ -408,8 +414,21 @@ def _run_locust(plan: Run, out: TextIO) -> None:
         raise HarnessError(f"The load run was interrupted; what Locust wrote so far is in {plan.report_dir}.") from None
     finally:
         _stop(child)
+    _scrub(plan)
     if code != 0:
         raise HarnessError(f"Locust stopped with exit status {code} ({_last_line(log)}); see {log}.")
+
+
+def _scrub(plan: Run) -> None:
+    """Mask the API keys wherever Locust may have quoted one (its log, CSVs, HTML)."""
+    keys = [key for key in (plan.target.api_key, plan.target.partner_api_key or "") if len(key) >= 4]
+    for path in plan.report_dir.glob(f"{PREFIX}*"):
+        if path.suffix in (".csv", ".log", ".html", ".json") and path.is_file():
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+            if any(key in text for key in keys):
+                for key in keys:
+                    text = text.replace(key, mask(key))
+                path.write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
 def _follow(child: subprocess.Popen[bytes], log: Path, plan: Run, out: TextIO) -> int:
