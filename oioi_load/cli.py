@@ -60,27 +60,6 @@ STOP_TIMEOUT = 5  # seconds Locust lets a user finish its unit (a session's stop
 GRACE = 30.0  # seconds beyond the run time (and the wait for workers) before the child is taken for hung
 PROGRESS_EVERY = 2.0  # seconds between progress lines (Locust prints its statistics every 2 s)
 DEFAULT_THRESHOLDS = ("nonconforming=0",)
-# The child: Locust's own command line (python -m locust), plus one fix. Locust writes its CSVs every second and
-# only closes them at exit, so _stats.csv and _failures.csv miss the run's last second (locustio/locust#2299,
-# #1806); once it has closed them, this writes them again with the final figures, in Locust's own format.
-BOOTSTRAP = """\
-import atexit, csv, sys
-from locust import events
-from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
-@events.init.add_listener
-def _final_csvs(environment, **_):
-    prefix = getattr(environment.parsed_options, "csv_prefix", None)
-    def write():
-        table = StatsCSV(environment, PERCENTILES_TO_REPORT)
-        for name, rows in (("stats", table.requests_csv), ("failures", table.failures_csv)):
-            with open(f"{prefix}_{name}.csv", "w", newline="", encoding="utf-8") as file:
-                rows(csv.writer(file))
-    if prefix:
-        atexit.register(write)
-from locust.main import main
-sys.argv[0] = "locust"
-main()
-"""
 _AGGREGATED = re.compile(r"^\s+Aggregated\s+(\d+)\s+(\d+)\([\d.]+%\)\s+\|")
 
 
@@ -333,7 +312,7 @@ def locust_command(plan: Run) -> list[str]:
     from oioi_load import LOCUSTFILE
 
     args = plan.args
-    command = [sys.executable, "-c", BOOTSTRAP, "-f", str(LOCUSTFILE.resolve()), "--exit-code-on-error", "0",
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE.resolve()), "--exit-code-on-error", "0",
                "--stop-timeout", str(STOP_TIMEOUT), "--loglevel", "INFO"]
     if args.worker:
         return [*command, "--worker", "--master-host", args.master_host, "--master-port", str(plan.master_port)]
