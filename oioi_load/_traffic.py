@@ -17,6 +17,7 @@ per second (`UNITS`); a `Plan` paces its user's share of them, so ``--users`` on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
@@ -33,8 +34,8 @@ from mock_server.seed import ACTIVE_UID, INACTIVE_UID, UNKNOWN_UID
 from oioi import PROFILES, validate
 from oioi.errors import ConfigError
 
-__all__ = ["DEFAULT_RATES", "UNITS", "Answer", "Budget", "LoadConfig", "Plan", "Request", "judge", "pacing", "sampled",
-           "share", "verdict"]
+__all__ = ["DEFAULT_RATES", "UNITS", "Answer", "Budget", "Closing", "LoadConfig", "Plan", "Request", "judge", "pacing",
+           "sampled", "share", "verdict"]
 
 # Business units per IUT role, and the OIOI calls one unit sends (at most).
 UNITS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -80,6 +81,9 @@ class LoadConfig:
     whitelist_size: int = 300
     timeout: float = 10.0
     profile: str = "lenient"  # how answers are judged (oioi.PROFILES); lenient: the spec's errata are warnings
+    # Against a CPO: where each accepted session-start and the answer to its session-stop are appended, one
+    # JSON object a line (oioi_load/_invariants.py, the sessions file); a worker writes sessions-<i>.jsonl.
+    sessions_file: str | None = None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> LoadConfig:
@@ -266,6 +270,10 @@ class Answer:
 Unit = Generator[Request | float, Answer | None, None]  # yields requests and pauses (seconds); gets answers
 
 
+class Closing(Exception):
+    """Thrown into a paused unit at the end of the run: it sends what closes it (a stop, the final CDR) at once."""
+
+
 @dataclasses.dataclass
 class _Running:
     """A unit under way: its steps, when its next step is due, its pending request, the budget it still holds."""
@@ -304,8 +312,10 @@ class Plan:
         self.posted: dict[str, None] = {}  # EMP: connectors whose station-post succeeded, in order
         self.busy: set[str] = set()  # EMP: connectors in a session
         self.slots: dict[str, int] = {}  # EMP: sessions per connector so far (each CDR's time slot)
-        self.counts = {"sessions": 0, "reservations": 0, "pushes": 0, "storm": 0}
+        self.counts = {"sessions": 0, "customers": 0, "pushes": 0, "storm": 0}
         self.whitelist: list[str] = []
+        self.records: list[dict[str, Any]] = []  # CPO sessions for the sessions file, taken by the locustfile
+        self.closing = False
         for station in self.share.stations if config.role == "emp" else ():
             self._begin("pushes", 0.0, self._push(station))  # a CPO sends all its stations first (cpo/poi.rst)
 
@@ -337,6 +347,25 @@ class Plan:
                                                  if self._may_start(unit, due) and self._startable(unit)]
         return max(0.0, min(dues) - now) if dues else None
 
+    def close(self, now: float) -> None:
+        """The run ends: no unit starts any more, and every paused one sends what closes it (`Closing`) at once.
+
+        A request in flight when the user was stopped counts as not answered. Then ``next(math.inf)``
+        gives the closing requests one by one, until None.
+        """
+        self.closing = True
+        if self.current is not None:
+            self.answered(Answer(None), now)
+        for running in list(self.waiting):
+            if running.pending is not None:
+                continue  # its next request is ready: it is sent as it is
+            try:
+                item = running.steps.throw(Closing())
+            except (StopIteration, Closing):  # it had nothing to close, or had not begun
+                self._end(running)
+                continue
+            running.due, running.pending = now, item if isinstance(item, Request) else None
+
     @property
     def idle(self) -> bool:
         """No unit under way (nothing left to close: every started session was stopped)."""
@@ -356,7 +385,7 @@ class Plan:
     def _may_start(self, unit: str, due: float) -> bool:
         """Whether a unit may start at ``due``: the budget can pay for it and it ends before the run time."""
         left = self.budget.left
-        if left is not None and left < _cost(self.config, unit):
+        if self.closing or (left is not None and left < _cost(self.config, unit)):
             return False
         return self.config.run_time is None or due + self._span(unit) <= self.config.run_time
 
@@ -437,17 +466,25 @@ class Plan:
         answer = yield Request("session-start", messages.session_start(connector, evco), "sessions")
         if answer is None or answer.refused:
             return
-        yield self.config.session_seconds
         session_id = answer.field("session-start", "session-id")
         session_id = session_id if isinstance(session_id, str) and session_id else None
-        yield Request("session-stop", messages.session_stop(connector, evco, session_id), "sessions")
+        record = {"session-id": session_id, "connector-id": connector, "evco-id": evco}
+        if session_id is not None and answer.succeeded:
+            self.records.append({"event": "start", **record})
+        with contextlib.suppress(Closing):
+            yield self.config.session_seconds
+        stopped = yield Request("session-stop", messages.session_stop(connector, evco, session_id), "sessions")
+        if session_id is not None and answer.succeeded:
+            self.records.append({"event": "stop", **record, "status": stopped.status if stopped else None,
+                                 "code": stopped.code if stopped else None})
 
     def _reservation(self, connector: str, evco: str) -> Unit:
         """reservation-start, a while, reservation-stop by the holder's EVCO ID (cpo/reservation.rst)."""
         answer = yield Request("reservation-start", messages.reservation_start(connector, evco), "reservations")
         if answer is None or answer.refused:
             return
-        yield self.config.reservation_seconds
+        with contextlib.suppress(Closing):
+            yield self.config.reservation_seconds
         yield Request("reservation-stop", messages.reservation_stop(evco), "reservations")
 
     def _whitelist(self) -> Unit:
@@ -473,9 +510,9 @@ class Plan:
 
     def _evco(self) -> str:
         """A new EVCO ID of the harness's customers, unique per user (no 194 for a second reservation)."""
-        self.counts["reservations"] += 1
-        code = _base36(self.index, 2) + _base36(self.counts["reservations"], 4)
-        return f"{messages.CPO_ID}*{code}*{self.counts['reservations'] % 10}"
+        self.counts["customers"] += 1
+        code = _base36(self.index, 2) + _base36(self.counts["customers"], 4)
+        return f"{messages.CPO_ID}*{code}*{self.counts['customers'] % 10}"
 
     def _push(self, station: int) -> Unit:
         """station-post of one of this CPO's stations; its connectors count as posted once it succeeds."""
@@ -509,9 +546,14 @@ class Plan:
         yield Request("connector-post-status", messages.connector_post_status(connector, "Occupied", partner),
                       "sessions")
         for finished in [False] * config.cdr_updates + [True]:
-            yield config.session_seconds / (config.cdr_updates + 1)
+            try:
+                yield config.session_seconds / (config.cdr_updates + 1)
+            except Closing:
+                finished = True  # the run ends: the final CDR now
             yield Request("session-post", messages.session_post(session_id, connector, partner, finished=finished,
                                                                 customer=("rfid", uid), slot=slot), "sessions")
+            if finished:
+                break
         yield Request("connector-post-status", messages.connector_post_status(connector, "Available", partner),
                       "sessions")
 

@@ -15,9 +15,12 @@ are finished within it: every started session is stopped), whichever comes first
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +30,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, LocalRunner, MasterRunner, WorkerRunner
 
 from oioi.errors import ConfigError
-from oioi_load import CONFIG_VARIABLE, Answer, Budget, LoadConfig, Plan, sampled, verdict
+from oioi_load import CONFIG_VARIABLE, Answer, Budget, LoadConfig, Plan, Request, sampled, verdict
 
 
 def _config() -> LoadConfig:
@@ -90,6 +93,14 @@ def _watch_total(environment: Environment) -> None:
     runner.quit()
 
 
+def _sessions_file(environment: Environment) -> str | None:
+    """Where this process appends session records: the configured file, or on worker i sessions-<i>.jsonl beside it."""
+    if CONFIG.sessions_file is None or not isinstance(environment.runner, WorkerRunner):
+        return CONFIG.sessions_file
+    path = Path(CONFIG.sessions_file)
+    return str(path.with_name(f"{path.stem}-{environment.runner.worker_index}{path.suffix}"))
+
+
 def _what(error: BaseException | None) -> str | None:
     """What kept an answer away, without the request (so never a header): the exception's kind."""
     return None if error is None else type(error).__name__
@@ -112,15 +123,32 @@ class _OioiUser(FastHttpUser):
         _plans.append((self.plan, self.started))
 
     def wait_time(self) -> float:
-        wait = self.plan.wait(time.monotonic() - self.started)
+        wait = self.plan.wait(self._now())
         return 0.5 if wait is None else min(wait, 1.0)
 
     @task
     def send(self) -> None:
-        request = self.plan.next(time.monotonic() - self.started)
+        request = self.plan.next(self._now())
         if request is None:
             self._quit_when_spent()
             return
+        self._send(request)
+
+    def on_stop(self) -> None:
+        """The run ends: close what is open (stop running sessions and reservations, send final CDRs) first.
+
+        Locust waits ``--stop-timeout`` seconds for this; without it the user is gone at once.
+        """
+        self.plan.close(self._now())
+        while (request := self.plan.next(math.inf)) is not None:
+            self._send(request)
+        self._write_records()
+
+    def _now(self) -> float:
+        return time.monotonic() - self.started
+
+    def _send(self, request: Request) -> None:
+        """POST one request, record Locust's verdict on its answer, and hand the answer back to the plan."""
         status, content = None, None
         try:
             # Locust's annotation of ``data`` leaves out bytes; its docstring and geventhttpclient take them.
@@ -136,7 +164,17 @@ class _OioiUser(FastHttpUser):
                 else:
                     response.failure(failure)
         finally:  # the plan hears of every request, even one that broke off: its unit goes on or ends
-            self.plan.answered(Answer.of(status, content), time.monotonic() - self.started)
+            self.plan.answered(Answer.of(status, content), self._now())
+            self._write_records()
+
+    def _write_records(self) -> None:
+        """Append the plan's session records to the sessions file, each line flushed at once."""
+        path = _sessions_file(self.environment)
+        if self.plan.records and path is not None:
+            with open(path, "a", encoding="utf-8") as file:
+                for record in self.plan.records:
+                    file.write(json.dumps({**record, "time": time.time()}) + "\n")
+        self.plan.records.clear()
 
     def _quit_when_spent(self) -> None:
         """Alone (not distributed): quit once every user is spent (budget or run time) and none has a unit open."""

@@ -340,3 +340,51 @@ def test_locust_against_the_reference_emp_sends_the_mix_and_every_answer_conform
     assert printed[1] == rows["Aggregated"]["Request Count"]  # the CSV holds the final count, not an earlier one
     for text in (run.stdout, run.stderr, *(p.read_text() for p in tmp_path.glob("run_*.csv"))):
         assert key not in text
+
+
+# --- the end of a run ------------------------------------------------------------------------------------
+
+
+def _drive(plan: Plan, until: float) -> list[Request]:
+    sent, now = [], 0.0
+    while now < until:
+        request = plan.next(now)
+        if request is None:
+            now += 0.01
+            continue
+        sent.append(request)
+        plan.answered(correct(request, random.Random()), now + 0.02)
+    return sent
+
+
+def test_closing_stops_every_open_session_and_reservation_and_records_the_sessions() -> None:
+    plan = Plan(config("cpo", rates={"sessions": 4, "reservations": 2}, session_seconds=5.0,
+                       reservation_seconds=5.0), 0, 1)
+    sent = _drive(plan, 2.0)
+    plan.close(2.0)
+    while (request := plan.next(float("inf"))) is not None:
+        sent.append(request)
+        plan.answered(correct(request, random.Random()), 2.1)
+    calls = collections.Counter(request.call for request in sent)
+    assert calls["session-start"] == calls["session-stop"] > 0
+    assert calls["reservation-start"] == calls["reservation-stop"] > 0
+    assert plan.idle and plan.wait(3.0) is None
+    events = collections.Counter(record["event"] for record in plan.records)
+    assert events["start"] == events["stop"] == calls["session-start"]
+    assert {(r["status"], r["code"]) for r in plan.records if r["event"] == "stop"} == {(200, 0)}
+
+
+def test_closing_sends_the_final_cdr_of_an_open_emp_session() -> None:
+    load = config("emp", rates={"sessions": 2, "statuses": 1, "verifies": 0}, session_seconds=10.0, cdr_updates=3)
+    plan = Plan(load, 0, 1)
+    sent = _drive(plan, 2.0)
+    plan.close(2.0)
+    while (request := plan.next(float("inf"))) is not None:
+        sent.append(request)
+        plan.answered(correct(request, random.Random()), 2.1)
+    finals = collections.Counter(r.message["session-post"]["session-id"] for r in sent if r.call == "session-post"
+                                 and "stop" in r.message["session-post"]["session-interval"])
+    verified = sum(r.call == "rfid-verify" for r in sent)
+    assert verified > 1 and set(finals.values()) == {1} and len(finals) == verified
+    last = sent[-1].message
+    assert last["connector-post-status"]["status"] == "Available"
