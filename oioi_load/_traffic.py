@@ -13,6 +13,9 @@ Against a CPO the harness plays EMPs (cpo/remote_start.rst, cpo/reservation.rst)
 → session-stop and reservation-start → reservation-stop on the given connectors, never two at a
 time on one connector, and rfid-post whitelists of hundreds of UIDs. The rates are business units
 per second (`UNITS`); a `Plan` paces its user's share of them, so ``--users`` only caps concurrency.
+
+Longer than 400 lines for a reason: the config, the plan and its units, and the judgement are one
+contract with the locustfile, read together; each part is a section below.
 """
 
 from __future__ import annotations
@@ -310,6 +313,7 @@ class Plan:
         self.sent = 0
         self.free = list(self.share.connectors)  # CPO: connectors no unit holds now
         self.posted: dict[str, None] = {}  # EMP: connectors whose station-post succeeded, in order
+        self.posted_order: list[str] = []  # the same, to pick from by position
         self.busy: set[str] = set()  # EMP: connectors in a session
         self.slots: dict[str, int] = {}  # EMP: sessions per connector so far (each CDR's time slot)
         self.counts = {"sessions": 0, "customers": 0, "pushes": 0, "storm": 0}
@@ -399,7 +403,7 @@ class Plan:
         if self.config.role == "cpo":
             return unit == "whitelists" or bool(self.free)
         if unit in ("statuses", "sessions"):
-            return any(c not in self.busy for c in self.posted)
+            return len(self.busy) < len(self.posted)
         return True
 
     def _start(self, unit: str, due: float) -> _Running | None:
@@ -453,13 +457,19 @@ class Plan:
             return self._push(self.share.stations[(self.counts["pushes"] - 1) % len(self.share.stations)]), None
         if unit == "verifies":
             return self._verify(), None
-        idle = [c for c in self.posted if c not in self.busy]
-        key = "storm" if unit == "statuses" else "sessions"
-        connector, self.counts[key] = idle[self.counts[key] % len(idle)], self.counts[key] + 1
+        connector = self._idle_connector("storm" if unit == "statuses" else "sessions")
         if unit == "statuses":
             return self._status(connector), None
         self.busy.add(connector)
         return self._emp_session(connector), lambda: self.busy.discard(connector)
+
+    def _idle_connector(self, key: str) -> str:
+        """The next posted connector in no session, round the posted ones (a storm reaches every connector)."""
+        while True:
+            position, self.counts[key] = self.counts[key], self.counts[key] + 1
+            connector = self.posted_order[position % len(self.posted_order)]
+            if connector not in self.busy:
+                return connector
 
     def _cpo_session(self, connector: str, evco: str) -> Unit:
         """session-start, a while, session-stop naming the session-id the start gave (cpo/remote_start.rst)."""
@@ -493,8 +503,9 @@ class Plan:
         if not self.whitelist:
             self.whitelist = self._uids(size, set())
         else:
+            taken = set(self.whitelist)
             for position in self.rng.sample(range(size), max(1, size // 20)):
-                self.whitelist[position] = self._uids(1, set(self.whitelist))[0]
+                self.whitelist[position] = self._uids(1, taken)[0]
         yield Request("rfid-post", messages.rfid_post(list(self.whitelist), self.share.partner), "whitelists")
 
     def _uids(self, count: int, taken: set[str]) -> list[str]:
@@ -520,6 +531,7 @@ class Plan:
         answer = yield Request("station-post", messages.station_post(station_id, connectors, self.share.partner),
                                "pushes")
         if answer is not None and answer.succeeded:
+            self.posted_order += [c for c in connectors if c not in self.posted]
             self.posted.update(dict.fromkeys(connectors))
 
     def _status(self, connector: str) -> Unit:

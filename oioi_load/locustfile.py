@@ -36,11 +36,13 @@ from oioi_load import CONFIG_VARIABLE, Answer, Budget, LoadConfig, Plan, Request
 def _config() -> LoadConfig:
     """The run's config; one sentence on stderr and exit 2 when it is missing or wrong."""
     try:
+        if not os.environ.get(CONFIG_VARIABLE):
+            raise ConfigError(f"{CONFIG_VARIABLE} is not set: run this locustfile through oioi load, which writes it.")
         if not os.environ.get("OIOI_API_KEY"):
             raise ConfigError("No API key: set OIOI_API_KEY to the key the IUT accepts.")
-        return LoadConfig.from_json(os.environ.get(CONFIG_VARIABLE) or "")
+        return LoadConfig.from_json(os.environ[CONFIG_VARIABLE])
     except ConfigError as wrong:
-        print(f"oioi load: {wrong} ({CONFIG_VARIABLE} is written by oioi load.)", file=sys.stderr)
+        print(f"oioi load: {wrong}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
