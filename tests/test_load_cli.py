@@ -250,3 +250,68 @@ def test_the_report_gives_the_mix_the_timeline_and_the_verdicts_on_a_self_contai
     assert "src=" not in page and "<link" not in page  # nothing to fetch: it opens offline
     assert json.loads((tmp_path / "report.json").read_text())["thresholds"] == verdicts
     assert "threshold session-start:p95<300ms: broken (1,012 ms)" in _report.summary(report)
+
+
+# --- the references' load faults, through oioi load -----------------------------------------------------------
+
+
+@pytest.fixture
+def faulty_emp(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The reference EMP with the load fault the test names (``--fault``): its endpoint."""
+    reference = start_reference("emp", "--api-key", KEY, "--db", str(tmp_path / "emp.sqlite"), "--fault",
+                                request.param)
+    yield reference.url
+    reference.stop()
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+@pytest.mark.parametrize("faulty_emp", ["500-every-20th"], indirect=True)
+def test_an_emp_that_answers_500_to_every_20th_request_breaks_the_error_threshold(faulty_emp: str,
+                                                                                 tmp_path: Path) -> None:
+    """Bounded by count: the preflight's probe is its 1st request, the load's 100 are its 2nd to 101st, so the
+    load meets the 500s of its 20th, 40th, 60th, 80th and 100th: exactly 5."""
+    code, out, err = oioi_load("emp", "--url", faulty_emp, "--api-key", KEY, "--users", "2", "--requests", "100",
+                               "--statuses-per-second", "60", "--run-time", "8", "--threshold", "errors<1%",
+                               "--threshold", "nonconforming=0", "--report-dir", str(tmp_path))
+    assert code == 1, out + err
+    broken = [line for line in out.splitlines() if line.startswith("BROKEN")]
+    assert broken == ["BROKEN errors of all calls is 5 of 100 requests (5%), over the threshold 1%"]
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+@pytest.mark.parametrize("faulty_emp", ["answers-after-1s"], indirect=True)
+def test_an_emp_that_answers_after_a_second_breaks_p95_under_300ms(faulty_emp: str, tmp_path: Path) -> None:
+    code, out, err = oioi_load("emp", "--url", faulty_emp, "--api-key", KEY, "--users", "4", "--requests", "16",
+                               "--run-time", "6", "--threshold", "p95<300ms", "--report-dir", str(tmp_path))
+    assert code == 1, out + err
+    verdict = json.loads((tmp_path / "report.json").read_text())["thresholds"][0]
+    assert verdict["verdict"] == "broken" and verdict["measured"] >= 1000
+    assert f"BROKEN p95 of all calls is {verdict['measured']:,.0f} ms, over the threshold 300 ms" in out
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+def test_a_cpo_with_the_mock_partner_listening_keeps_the_invariants(tmp_path: Path) -> None:
+    """Against the reference CPO with --listen: the mock EMP receives what it sends under load; with
+    --control-url the CPO pushes its stations first, so its statuses are judged."""
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    listen, partner_key = f"127.0.0.1:{free_port()}", "load-partner-key-0123456789"
+    cpo = start_reference("cpo", "--api-key", KEY, "--db", str(tmp_path / "cpo.sqlite"), "--partner-url",
+                          f"http://{listen}/api/v4/request", "--partner-api-key", partner_key)
+    try:
+        code, out, err = oioi_load("cpo", "--url", cpo.url, "--api-key", KEY, "--listen", listen,
+                                   "--partner-api-key", partner_key, "--control-url", f"{cpo.base_url}/control",
+                                   *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS], "--users", "2",
+                                   "--requests", "40", "--run-time", "6", "--report-dir", str(tmp_path / "run"))
+    finally:
+        cpo.stop()
+    assert code == 0, out + err
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    invariants = {i["invariant"]: i for i in report["invariants"]}
+    assert all(i["holds"] for i in invariants.values()), invariants
+    assert "names a connector it posted before" in invariants["statuses-name-posted-connectors"]["detail"]
+    assert {"session-start", "session-stop"} <= {c["call"] for c in report["calls"]}
+    assert (tmp_path / "run" / "partner.sqlite3").exists() and partner_key not in out
