@@ -8,6 +8,10 @@ statistics and its output (locust.log) go to the report folder, where report.jso
 them. Exit status: 0 every threshold kept (and every invariant held), 1 one broke, 2 the run could not
 happen (one sentence). ``--master`` / ``--worker`` are Locust's distributed mode; everything binds
 127.0.0.1 on free ports unless told otherwise.
+
+Longer than 400 lines for a reason: the options, the checks before the run, the child process and the
+verdicts after it are one command read top to bottom; the thresholds (`_thresholds`) and the reports
+(`_report`) are modules of their own.
 """
 
 from __future__ import annotations
