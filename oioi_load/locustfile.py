@@ -9,7 +9,10 @@ the API key comes from ``OIOI_API_KEY`` only and appears in no output. Against a
 its OIOI call. An answer Locust records as a failure says ``error: <what>`` (HTTP 5xx, no answer,
 timeout) or ``nonconforming: <rule>`` (the first rule a judged answer breaks, `oioi_load.verdict`).
 A run ends at ``-t`` or once ``requests`` were sent (each process sends its part; the units under way
-are finished within it: every started session is stopped), whichever comes first.
+are finished within it: every started session is stopped), whichever comes first; at the end each user
+closes what it has open (``on_stop``, under ``--stop-timeout``). Against a CPO with ``sessions_file``,
+each accepted session-start and the answer to its session-stop are appended there (_invariants.py).
+Locust's CSV files get one more write at quit, so they hold the final figures.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ class _OioiUser(FastHttpUser):
         runner = self.environment.runner
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
         options = self.environment.parsed_options
-        users = CONFIG.users or (getattr(options, "num_users", None) if isinstance(runner, LocalRunner) else None)
+        users = CONFIG.users or getattr(options, "num_users", None)  # all users (a worker is given the master's -u)
         self.plan = Plan(CONFIG, next(_numbers) * CONFIG.workers + worker, users or 1, _part(self.environment))
         self.started, self.answers = time.monotonic(), 0
         _plans.append((self.plan, self.started))
