@@ -313,5 +313,32 @@ def test_a_cpo_with_the_mock_partner_listening_keeps_the_invariants(tmp_path: Pa
     invariants = {i["invariant"]: i for i in report["invariants"]}
     assert all(i["holds"] for i in invariants.values()), invariants
     assert "names a connector it posted before" in invariants["statuses-name-posted-connectors"]["detail"]
+    assert "the load started has exactly one final CDR" in invariants["one-final-cdr"]["detail"]
+    assert not invariants["one-final-cdr"]["detail"].startswith("Each of the 0 ")  # sessions were recorded
     assert {"session-start", "session-stop"} <= {c["call"] for c in report["calls"]}
     assert (tmp_path / "run" / "partner.sqlite3").exists() and partner_key not in out
+
+
+@pytest.mark.load
+@pytest.mark.xdist_group("load")
+def test_a_cpo_that_drops_every_5th_cdr_breaks_one_final_cdr(tmp_path: Path) -> None:
+    from examples.reference_cpo import DEFAULT_CONNECTORS
+
+    listen, partner_key = f"127.0.0.1:{free_port()}", "load-partner-key-0123456789"
+    cpo = start_reference("cpo", "--api-key", KEY, "--db", str(tmp_path / "cpo.sqlite"), "--partner-url",
+                          f"http://{listen}/api/v4/request", "--partner-api-key", partner_key,
+                          "--fault", "drops-every-5th-cdr")
+    try:
+        code, out, err = oioi_load("cpo", "--url", cpo.url, "--api-key", KEY, "--listen", listen,
+                                   "--partner-api-key", partner_key, "--control-url", f"{cpo.base_url}/control",
+                                   *[f"--connector-id={c}" for c in DEFAULT_CONNECTORS], "--users", "2",
+                                   "--sessions-per-second", "4", "--reservations-per-second", "0",
+                                   "--whitelists-per-second", "0", "--requests", "24", "--run-time", "8",
+                                   "--report-dir", str(tmp_path / "run"))
+    finally:
+        cpo.stop()
+    assert code == 1, out + err
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert {i["invariant"]: i["holds"] for i in report["invariants"]}["one-final-cdr"] is False
+    assert ("BROKEN invariant one-final-cdr: 2 of 12 sessions the load started have not exactly one final CDR in "
+            "the journal (2 none, 0 more than one).") in out  # 24 requests: 12 sessions, the 5th and 10th CDR dropped
