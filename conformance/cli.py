@@ -86,7 +86,7 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
                    help="print pytest's own output (a line per test, with its path) instead of a line per requirement")
     for flag, metavar, help_text in FIGURES:
         c.add_argument(flag, type=float, metavar=metavar, help=help_text)
-    c.set_defaults(run=certify)
+    c.set_defaults(run=certify, extra="certify")
 
 
 def default_report_dir() -> Path:

@@ -47,7 +47,7 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--url", help="the OIOI endpoint the curl commands send to (default: $OIOI_URL)")
     add_profile_option(r, "strict: the field descriptions are the rule (default); lenient: also accept the spec's "
                           "errata")
-    r.set_defaults(run=run)
+    r.set_defaults(run=run, extra="certify")
 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:

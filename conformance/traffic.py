@@ -48,7 +48,7 @@ def _add_replay(commands: Any) -> None:
     r.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
     r.add_argument("--format", choices=("text", "json"), default="text", dest="output_format",
                    help="text for people (default); json: one object with every exchange")
-    r.set_defaults(run=replay)
+    r.set_defaults(run=replay, extra="certify")
 
 
 def _add_regress(commands: Any) -> None:
@@ -58,7 +58,7 @@ def _add_regress(commands: Any) -> None:
     _narrowing(g)
     g.add_argument("-o", "--output", metavar="FILE", default="-", help="the test file to write (default: standard "
                    "output); its name should start with test_")
-    g.set_defaults(run=regress)
+    g.set_defaults(run=regress, extra="certify")
 
 
 def _narrowing(parser: argparse.ArgumentParser) -> None:

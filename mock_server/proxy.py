@@ -74,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_profile_option(p, "how messages are judged (default: strict)")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="seconds to wait for an upstream's answer before answering 502 (default: 30)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, extra="mock")
 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:

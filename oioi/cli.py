@@ -54,7 +54,12 @@ def command(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO,
     stdin: TextIO | None = None,
 ) -> int:
-    """Parse ``argv`` and run the sub-command it names (its ``run`` default); the exit code."""
+    """Parse ``argv`` and run the sub-command it names (its ``run`` default); the exit code.
+
+    A sub-command may name the extra it needs (``set_defaults(extra=…)``): a module of any extra that is
+    missing then asks for that one, which brings them all.
+    """
+    args: argparse.Namespace | None = None
     try:
         with contextlib.redirect_stdout(stdout):  # --help and --version print through argparse
             args, extras = parser.parse_known_args(argv)
@@ -63,7 +68,8 @@ def command(
         run_it: Callable[..., int] = args.run
         return run_it(args, stdout, stderr, stdin if stdin is not None else sys.stdin)
     except ModuleNotFoundError as missing:
-        if (why := missing_extra(missing, parser.prog)) is None:
+        what = _deepest(parser, args).prog if args is not None else parser.prog
+        if (why := missing_extra(missing, what, extra=getattr(args, "extra", None))) is None:
             raise
         stderr.write(f"{why}\n")
         return 2
@@ -85,14 +91,20 @@ def unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extr
     """
     import difflib
 
-    chosen = parser
-    while (found := _chosen_subparser(chosen, args)) is not None:
-        chosen = found
+    chosen = _deepest(parser, args)
     options = {o.lstrip("-"): o for action in chosen._actions for o in action.option_strings if o.startswith("--")}
     names = [given.split("=")[0].lstrip("-") for given in extras if given.startswith("-")]
     hint = next((f" (did you mean {options[close[0]]}?)" for name in names
                  if (close := difflib.get_close_matches(name, options, n=1, cutoff=0.7))), "")
     return f"{chosen.prog}: unrecognized arguments: {' '.join(extras)}{hint} (see '{chosen.prog} --help')."
+
+
+def _deepest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The sub-command parser ``args`` chose, the deepest one (``parser`` itself when none was)."""
+    chosen = parser
+    while (found := _chosen_subparser(chosen, args)) is not None:
+        chosen = found
+    return chosen
 
 
 def _chosen_subparser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser | None:
@@ -123,13 +135,14 @@ def exit_with(run: Callable[..., int], argv: Sequence[str] | None = None) -> NoR
     sys.exit(run(argv, sys.stdout, sys.stderr))
 
 
-def missing_extra(missing: ImportError, what: str) -> str | None:
-    """One sentence saying which extra to install, when ``missing`` is a module an extra brings; else None."""
+def missing_extra(missing: ImportError, what: str, extra: str | None = None) -> str | None:
+    """One sentence saying which extra to install (``extra``, the one ``what`` needs, else the module's own), when
+    ``missing`` is a module an extra brings; else None."""
     module = (missing.name or "").split(".")[0]
     if module not in EXTRAS:
         return None
     return (f"{what} needs {module}, which is not installed here; install it with: "
-            f"pip install 'oioi-conformance[{EXTRAS[module]}]'.")
+            f"pip install 'oioi-conformance[{extra or EXTRAS[module]}]'.")
 
 
 def add_profile_option(parser: argparse.ArgumentParser, help_text: str) -> None:

@@ -42,7 +42,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
 # Each sub-command and the module that owns it (``add_parser(commands)``; examples/ is in a source checkout only).
 SUB_COMMANDS = (("mock", "mock_server.cli"), ("proxy", "mock_server.proxy"), ("certify", "conformance.cli"),
                 ("report", "conformance.report_cli"), ("replay", "conformance.traffic"),
-                ("regress", "conformance.traffic"), ("demo", "examples.demo"))
+                ("regress", "conformance.traffic"), ("load", "oioi_load.cli"), ("demo", "examples.demo"))
 
 
 def run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:

@@ -7,22 +7,25 @@ process (`LOCUSTFILE` is its path).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from oioi_load._traffic import (
-    DEFAULT_RATES,
-    UNITS,
-    Answer,
-    Budget,
-    LoadConfig,
-    Plan,
-    Request,
-    judge,
-    pacing,
-    sampled,
-    share,
-    verdict,
-)
+if TYPE_CHECKING:
+    from oioi_load._traffic import (
+        DEFAULT_RATES,
+        UNITS,
+        Answer,
+        Budget,
+        LoadConfig,
+        Plan,
+        Request,
+        judge,
+        pacing,
+        sampled,
+        share,
+        verdict,
+    )
 
 __all__ = [
     "CONFIG_VARIABLE",
@@ -43,3 +46,10 @@ __all__ = [
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CONFIG_VARIABLE = "OIOI_LOAD_CONFIG"  # the JSON config of the run; the API key is in OIOI_API_KEY
+
+
+def __getattr__(name: str) -> Any:
+    """The traffic's names on first use: ``oioi`` lists its sub-commands without loading them (Flask, Hypothesis)."""
+    if name in __all__ and name not in ("LOCUSTFILE", "CONFIG_VARIABLE"):
+        return getattr(importlib.import_module("oioi_load._traffic"), name)
+    raise AttributeError(f"module 'oioi_load' has no attribute {name!r}")

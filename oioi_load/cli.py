@@ -77,7 +77,7 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     _iut_arguments(c)
     _load_arguments(c)
     _distributed_arguments(c)
-    c.set_defaults(run=load)
+    c.set_defaults(run=load, extra="load")
 
 
 def _iut_arguments(c: argparse.ArgumentParser) -> None:

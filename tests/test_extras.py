@@ -41,17 +41,23 @@ def test_validate_runs_without_the_extras(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("argv", "extra"), [
     (("mock", "emp", "--api-key", "k" * 16), "oioi-conformance[mock]"),
     (("certify", "cpo", "--url", "http://127.0.0.1:9/api/v4/request"), "oioi-conformance[certify]"),
+    (("proxy", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9", "--db", "x"), "oioi-conformance[mock]"),
+    (("report", "--db", "x.sqlite3"), "oioi-conformance[certify]"),
+    (("load", "emp", "--url", "http://127.0.0.1:9/api/v4/request"), "oioi-conformance[load]"),
 ])
 def test_a_command_without_its_extra_says_what_to_install(argv: tuple[str, ...], extra: str) -> None:
+    """The sentence names the command and the extra it needs (which brings every module it lacks)."""
     done = oioi_without(CERTIFY_EXTRA, *argv)
     assert done.returncode == 2
-    assert extra in done.stderr and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"oioi {argv[0]} ") and " needs " in done.stderr and extra in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
 def test_help_lists_every_command_without_the_extras() -> None:
     done = oioi_without(CERTIFY_EXTRA, "--help")
     assert done.returncode == 0
-    assert all(name in done.stdout for name in ("validate", "mock", "certify", "demo"))
+    assert all(name in done.stdout for name in ("validate", "mock", "proxy", "certify", "report", "replay", "regress",
+                                                "load", "demo"))
 
 
 def test_the_pytest_entry_point_loads_the_plugin_only_with_the_certify_extra() -> None:
