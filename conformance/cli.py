@@ -23,7 +23,7 @@ from oioi.errors import ConfigError, HarnessError
 if TYPE_CHECKING:
     from conformance._target import Target
 
-__all__ = ["add_arguments", "add_parser", "certify", "default_report_dir", "interrupted", "main", "run"]
+__all__ = ["add_arguments", "add_parser", "certify", "default_report_dir", "interrupted", "iut_target", "main", "run"]
 
 DESCRIPTION = ("Drive the OIOI endpoint of an implementation under test (IUT) and judge its answers against every "
                "requirement of the catalogue; writes report.json, report.html, junit.xml and allure-results/.")
@@ -259,19 +259,9 @@ def interrupted(report_dir: Path) -> str:
 def _target(args: argparse.Namespace) -> Target:
     """The run's `Target` from the declaration, ``OIOI_*`` and the flags; `ConfigError` when it cannot run."""
     from conformance._catalogue import requirement
-    from conformance._declaration import settings
     from conformance._preflight import preflight
-    from conformance._target import Target
 
-    args.declaration = args.declaration or os.environ.get("OIOI_DECLARATION") or None
-    values = settings(args.declaration, os.environ, _flags(args))
-    if not values.get("role"):
-        raise ConfigError("No role: give cpo or emp after 'oioi certify', or role in [iut] of the declaration.")
-    if not values.get("url"):
-        raise ConfigError("No URL: give --url with the IUT's OIOI endpoint (e.g. "
-                          "http://127.0.0.1:8000/api/v4/request), or url in [iut] of the declaration.")
-    target = Target(**values, api_key=args.api_key or os.environ.get("OIOI_API_KEY", ""),
-                    partner_api_key=args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY"))
+    target = iut_target(args, "certify")
     for rid in args.requirement:
         try:
             requirement(rid)
@@ -281,6 +271,24 @@ def _target(args: argparse.Namespace) -> Target:
     if why := preflight(target):
         raise ConfigError(why)
     return target
+
+
+def iut_target(args: argparse.Namespace, command: str) -> Target:
+    """The IUT as ``oioi COMMAND`` was told of it: the declaration, overridden by ``OIOI_*``, overridden by the
+    flags (certify's, which ``oioi load`` shares); `ConfigError` (one sentence) without a role or a URL."""
+    from conformance._declaration import settings
+    from conformance._target import Target
+
+    args.declaration = args.declaration or os.environ.get("OIOI_DECLARATION") or None
+    values = settings(args.declaration, os.environ, _flags(args))
+    if not values.get("role"):
+        raise ConfigError(f"No role: give cpo or emp after 'oioi {command}', or role in [iut] of the declaration.")
+    if not values.get("url"):
+        raise ConfigError("No URL: give --url with the IUT's OIOI endpoint (e.g. "
+                          "http://127.0.0.1:8000/api/v4/request), or url in [iut] of the declaration.")
+    values = {name: value for name, value in values.items() if name in Target.__dataclass_fields__}
+    return Target(**values, api_key=args.api_key or os.environ.get("OIOI_API_KEY", ""),
+                  partner_api_key=args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY"))
 
 
 def _scrub_reports(report_dir: Path, keys: tuple[str, ...]) -> None:

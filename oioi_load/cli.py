@@ -251,21 +251,10 @@ def _check_rates(rates: dict[str, float], role: str) -> None:
 
 def _target(args: argparse.Namespace, rates: dict[str, float]) -> Target:
     """The IUT from the declaration, ``OIOI_*`` and the flags, as certify builds it; preflight before any load."""
-    from conformance._declaration import settings
     from conformance._preflight import preflight
-    from conformance._target import Target
-    from conformance.cli import _flags
+    from conformance.cli import iut_target
 
-    args.declaration = args.declaration or os.environ.get("OIOI_DECLARATION") or None
-    values = settings(args.declaration, os.environ, _flags(args))
-    if not values.get("role"):
-        raise ConfigError("No role: give cpo or emp after 'oioi load', or role in [iut] of the declaration.")
-    if not values.get("url"):
-        raise ConfigError("No URL: give --url with the IUT's OIOI endpoint (e.g. "
-                          "http://127.0.0.1:8000/api/v4/request), or url in [iut] of the declaration.")
-    values = {name: value for name, value in values.items() if name in Target.__dataclass_fields__}
-    target = Target(**values, api_key=args.api_key or os.environ.get("OIOI_API_KEY", ""),
-                    partner_api_key=args.partner_api_key or os.environ.get("OIOI_PARTNER_API_KEY"))
+    target = iut_target(args, "load")
     if target.role == "cpo" and not target.connectors:
         raise ConfigError("Load against a CPO needs its connectors: give --connector-id (repeat) or connector-id in "
                           "[iut] of the declaration.")

@@ -130,7 +130,7 @@ def stats(prefix: Path) -> dict[str, dict[str, str]]:
 def test_a_short_run_against_the_reference_emp_keeps_its_thresholds(reference_emp: str, tmp_path: Path) -> None:
     started = time.monotonic()
     code, out, err = oioi_load("emp", "--url", reference_emp, "--api-key", KEY, "--users", "4", "--run-time", "5",
-                               "--requests", "400", "--statuses-per-second", "60", "--verifies-per-second", "10",
+                               "--requests", "400", "--statuses-per-second", "200", "--verifies-per-second", "20",
                                "--threshold", "p95<300ms", "--threshold", "nonconforming=0",
                                "--report-dir", str(tmp_path))
     assert code == 0, out + err
@@ -170,7 +170,7 @@ def test_a_distributed_run_adds_up(mock_emp: RunningMock, tmp_path: Path) -> Non
     IUT's journal received."""
     port, cap = free_port(), 240
     common = ("emp", "--url", mock_emp.endpoint, "--users", "4", "--requests", str(cap), "--expect-workers", "2",
-              "--statuses-per-second", "80", "--master-port", str(port))
+              "--statuses-per-second", "240", "--master-port", str(port))
     master = oioi_load_process(*common, "--master", "--run-time", "10", "--report-dir", str(tmp_path / "master"),
                                "--threshold", "requests=240", log=tmp_path / "master.out")
     workers = [oioi_load_process(*common, "--worker", "--report-dir", str(tmp_path / f"worker-{n}"),
@@ -198,7 +198,7 @@ def test_answers_that_fail_break_their_thresholds_with_exact_counts(mock_emp: Ru
     mock_emp.fault(count=5, call="connector-post-status", status=500)
     mock_emp.fault(count=3, call="station-post", malformed=True)
     code, out, err = oioi_load("emp", "--url", mock_emp.endpoint, "--api-key", KEY, "--users", "2",
-                               "--requests", "150", "--statuses-per-second", "60", "--run-time", "8",
+                               "--requests", "150", "--statuses-per-second", "150", "--run-time", "8",
                                "--threshold", "errors=0", "--threshold", "nonconforming=0", "--threshold", "p95<1s",
                                "--report-dir", str(tmp_path))
     assert code == 1, out + err
@@ -272,7 +272,7 @@ def test_an_emp_that_answers_500_to_every_20th_request_breaks_the_error_threshol
     """Bounded by count: the preflight's probe is its 1st request, the load's 100 are its 2nd to 101st, so the
     load meets the 500s of its 20th, 40th, 60th, 80th and 100th: exactly 5."""
     code, out, err = oioi_load("emp", "--url", faulty_emp, "--api-key", KEY, "--users", "2", "--requests", "100",
-                               "--statuses-per-second", "60", "--run-time", "8", "--threshold", "errors<1%",
+                               "--statuses-per-second", "150", "--run-time", "8", "--threshold", "errors<1%",
                                "--threshold", "nonconforming=0", "--report-dir", str(tmp_path))
     assert code == 1, out + err
     broken = [line for line in out.splitlines() if line.startswith("BROKEN")]
@@ -283,8 +283,8 @@ def test_an_emp_that_answers_500_to_every_20th_request_breaks_the_error_threshol
 @pytest.mark.xdist_group("load")
 @pytest.mark.parametrize("faulty_emp", ["answers-after-1s"], indirect=True)
 def test_an_emp_that_answers_after_a_second_breaks_p95_under_300ms(faulty_emp: str, tmp_path: Path) -> None:
-    code, out, err = oioi_load("emp", "--url", faulty_emp, "--api-key", KEY, "--users", "4", "--requests", "16",
-                               "--run-time", "6", "--threshold", "p95<300ms", "--report-dir", str(tmp_path))
+    code, out, err = oioi_load("emp", "--url", faulty_emp, "--api-key", KEY, "--users", "8", "--requests", "16",
+                               "--run-time", "4", "--threshold", "p95<300ms", "--report-dir", str(tmp_path))
     assert code == 1, out + err
     verdict = json.loads((tmp_path / "report.json").read_text())["thresholds"][0]
     assert verdict["verdict"] == "broken" and verdict["measured"] >= 1000

@@ -59,30 +59,13 @@ def parser(role: Role) -> argparse.ArgumentParser:
     serving.add_server_options(p, port=0, port_help="port (default: 0, a free one; the line on stdout names it)",
                                key_help="an API key to accept as 'Authorization: key=KEY' (repeatable)")
     p.add_argument("--db", metavar="PATH", help="SQLite file of the state (default: a file in a fresh temp dir)")
-    p.add_argument(
-        "--defect",
-        action="append",
-        dest="defects",
-        default=[],
-        metavar="NAME",
-        help=f"switch a defect on (repeatable): {', '.join(role.defects)}",
-    )
-    p.add_argument(
-        "--behaviour",
-        action="append",
-        dest="behaviours",
-        default=[],
-        metavar="NAME",
-        help=f"switch a correct behaviour on, one the spec allows (repeatable): {', '.join(role.behaviours)}",
-    )
-    p.add_argument(
-        "--fault",
-        action="append",
-        dest="faults",
-        default=[],
-        metavar="NAME",
-        help=f"switch a load fault on, one only a load run sees (repeatable): {', '.join(role.faults)}",
-    )
+    for flag, dest, what, names in (
+        ("--defect", "defects", "a defect on", role.defects),
+        ("--behaviour", "behaviours", "a correct behaviour on, one the spec allows", role.behaviours),
+        ("--fault", "faults", "a load fault on, one only a load run sees", role.faults),
+    ):
+        p.add_argument(flag, action="append", dest=dest, default=[], metavar="NAME",
+                       help=f"switch {what} (repeatable): {', '.join(names)}")
     p.add_argument(
         "--variants",
         metavar="DIR",
