@@ -21,5 +21,5 @@ settings.register_profile("thorough", max_examples=500, deadline=None, suppress_
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 pytest_plugins = ["pytester", "tests.fixtures.spec", "tests.fixtures.messages", "tests.fixtures.mock",
-                  "tests.fixtures.references", "tests.fixtures.alone"]
+                  "tests.fixtures.references", "tests.fixtures.alone", "tests.fixtures.browser"]
 
