@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 import time
 from typing import Any
 
 import requests
 
 from oioi import mask, validate
+from oioi.capture import curl_command, is_utf8
 from oioi.errors import HarnessError
 
-__all__ = ["Exchange", "Iut"]
-
-KEY_VARIABLE = "OIOI_API_KEY"
+__all__ = ["Exchange", "Iut", "is_utf8"]
 
 
 def _text(raw: bytes | None) -> str | None:
@@ -75,31 +73,7 @@ class Exchange:
 
     def curl(self) -> str:
         """A shell command that sends the same request; the key is read from ``$OIOI_API_KEY``."""
-        parts = ["curl", "-sS", "-i", "-X", "POST", shlex.quote(self.url)]
-        for name, value in self.request_headers.items():
-            if name.lower() == "authorization" and value.startswith("key="):
-                parts += ["-H", f'"Authorization: key=${KEY_VARIABLE}"']
-            else:
-                parts += ["-H", shlex.quote(f"{name}: {value}")]
-        body = self.request_body.decode("utf-8", errors="surrogateescape")
-        if self.request_body.isascii() or is_utf8(self.request_body):
-            parts += ["--data-binary", shlex.quote(body)]
-        else:
-            parts = [f"printf {shlex.quote(_printf_escape(self.request_body))} |", *parts, "--data-binary", "@-"]
-        return " ".join(parts)
-
-
-def is_utf8(raw: bytes) -> bool:
-    """Whether ``raw`` decodes as UTF-8 (request.rst: "All data must be UTF-8 encoded")."""
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _printf_escape(raw: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in "\\%'" else f"\\{b:03o}" for b in raw)
+        return curl_command(self.url, self.request_headers, self.request_body)
 
 
 class Iut:

@@ -20,9 +20,10 @@ from typing import Any
 from conformance._catalogue import requirement
 from conformance._html import _e, _message_text, _page
 from conformance._report import scrub
-from conformance._sent import IDENTIFIER_RULES, SEMANTIC, as_exchange
+from conformance._sentences import sentence_of
 from oioi import SPEC_VERSION, Finding, __version__, detect_call, masked_headers, validate
 from oioi._findings import Severity, message_text
+from oioi.capture import URL_VARIABLE, curl
 from oioi.errors import HarnessError
 
 __all__ = ["build", "judge", "render", "write"]
@@ -30,31 +31,6 @@ __all__ = ["build", "judge", "render", "write"]
 Entry = dict[str, Any]
 Judged = list[tuple[str, Finding]]  # (the direction it concerns: "request" or "response", the finding)
 TRANSPORT_SPEC = "request.rst"
-URL_VARIABLE = "OIOI_URL"
-_NO_URL = "OIOI-URL-PLACEHOLDER"  # stands for the URL in a curl until it becomes "$OIOI_URL"
-# Headers a re-sent request must not repeat: hop-by-hop ones (RFC 9110 7.6.1), the host and length of the
-# original connection (a redacted body has another length), and a compression curl would not undo.
-_NOT_RESENT = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
-               "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
-# Rules whose sentence a catalogue requirement quotes (conversation rules, and the semantic ones of _sent.py).
-RULE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    **{rule: (req,) for rule, req in SEMANTIC.items()},
-    "semantic/energy-not-negative": ("session-post.energy-plausible",),
-    "conversation/status-for-posted-connector": ("connector-post-status.own-connectors",),
-    "conversation/cdr-session-id-of-start": ("session-post.session-id-by-cpo",),
-    "conversation/cdr-same-session-id": ("session-post.update-same-session",),
-    "conversation/partner-identifier-consistent": ("identifiers.partner-identifier-consistent",),
-    "conversation/retry-after-honoured": ("sender.retry-5xx",),
-}
-# Fields whose format rule the catalogue quotes, by the last part of the finding's path.
-FIELD_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "rfid": ("rfid.uid-format", "rfid.uid-upper-case"),
-    "uid": ("rfid.uid-format", "rfid.uid-upper-case"),
-    "connector-id": (IDENTIFIER_RULES["evse-id"],),
-    "evco-id": (IDENTIFIER_RULES["evco-id"],),
-    "partner-identifier": (IDENTIFIER_RULES["partner-identifier"],),
-}
-FORMAT_RULES = ("schema/pattern", "schema/minLength", "schema/maxLength")
 SHOWN_PER_RULE = 50  # offending messages report.html shows per rule (report.json has them all)
 
 
@@ -200,23 +176,6 @@ def _group(finding: Finding, entry: Entry) -> dict[str, Any]:
             "count": 0, "errors": 0, "warnings": 0, "messages": []}
 
 
-def sentence_of(finding: Finding, call: str | None) -> tuple[str, ...]:
-    """The catalogue requirements whose quoted sentence the finding's rule rests on (none when not known)."""
-    if finding.rule in RULE_REQUIREMENTS:
-        return RULE_REQUIREMENTS[finding.rule]
-    field = finding.path.rsplit("/", 1)[-1]
-    if finding.rule in FORMAT_RULES and field in FIELD_REQUIREMENTS:
-        return FIELD_REQUIREMENTS[field]
-    name = finding.rule.split("/", 1)[-1]
-    for candidate in (f"{call}.{name}", name):
-        try:
-            requirement(candidate)
-        except KeyError:
-            continue
-        return (candidate,)
-    return ()
-
-
 def _offence(entry: Entry, direction: str, finding: Finding, url: str | None) -> dict[str, Any]:
     """One message that broke a rule: where and when, the finding, the exchange, and a curl that re-sends it."""
     answer = None
@@ -231,18 +190,6 @@ def _offence(entry: Entry, direction: str, finding: Finding, url: str | None) ->
     if finding.erratum:
         offence["erratum"] = finding.erratum
     return offence
-
-
-def curl(entry: Entry, url: str | None = None) -> str:
-    """A shell command that sends the entry's request again: the key from $OIOI_API_KEY, the URL given,
-    the one the capture recorded, or $OIOI_URL."""
-    target = url or entry.get("url") or _NO_URL
-    headers = {k: v for k, v in masked_headers(entry.get("request_headers") or {}).items()
-               if k.lower() not in _NOT_RESENT}
-    if not entry.get("request_headers"):  # a capture without headers (a journal export): what request.rst asks for
-        headers = {"Content-Type": "application/json", "Authorization": "key=****"}
-    command = as_exchange({**entry, "request_headers": headers}, str(target)).curl()
-    return command.replace(f" {_NO_URL} ", f' "${URL_VARIABLE}" ', 1)
 
 
 # --- files ----------------------------------------------------------------------------------------

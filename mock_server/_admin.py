@@ -6,9 +6,17 @@ refused with 403, so a partner's API key can never read the journal. When the
 <token>`` (compared in constant time).
 
 ==========================  ================================================================
+``GET  /admin/info``        what serves this page: ``kind`` (mock or proxy), role, endpoint,
+                            partner URL (masked), calls it sends and answers, listeners,
+                            ``features``, the page's ``refresh_ms``
 ``GET  /admin/journal``     entries oldest first; query ``call``, ``exchange``
                             (``inbound``/``outbound``), ``since`` (an entry id or an RFC 3339
-                            time, exclusive), ``limit``
+                            time, exclusive), ``limit``, ``latest`` (only the last N),
+                            ``explain=1`` (each entry's partner identifier, URL and ``curl``;
+                            each finding's spec ``sentence``, see `oioi.explain`)
+``GET  /admin/journal.jsonl``  the journal's JSONL export (``oioi mock journal``); ``redact=1``
+                            pseudonymises it (`oioi.redact`), ``salt`` fixes the pseudonyms
+``GET  /admin/example``     ``?call=NAME``: a valid request body of the call, to edit and send
 ``GET  /admin/state``       stations, connectors, sessions, RFIDs, whitelist, reservations,
                             violations, queued faults
 ``POST /admin/send``        ``{"call": NAME, "body": {...}}``: send one call to the partner,
@@ -19,21 +27,29 @@ refused with 403, so a partner's API key can never read the journal. When the
 ``POST /admin/reset``       empty the state and load the seed data again; ``{"journal": false}``
                             keeps the journal
 ==========================  ================================================================
+
+The reading views (info, journal, export) are their own blueprint, `reading`, which the
+proxy's page serves too (`mock_server.proxy`, ``--ui``); `bp` is the mock's own.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from mock_server import _faults, _outbound, seed
+from mock_server import _cpo, _emp, _faults, _outbound, seed
 from mock_server._store import Store
-from oioi import calls, validate
+from oioi import SPEC_VERSION, __version__, calls, capture, mask, validate
 from oioi.errors import ConfigError
+from oioi.explain import sentence
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+reading = Blueprint("admin_reading", __name__, url_prefix="/admin")
+REFRESH_MS = 1000  # how often the page asks for new journal entries (README: "the page refreshes every second")
 
 
 class AdminError(Exception):
@@ -44,18 +60,16 @@ class AdminError(Exception):
         self.status = status
 
 
-@bp.errorhandler(AdminError)
 def _admin_error(error: AdminError) -> tuple[Response, int]:
     return jsonify(error=str(error)), error.status
 
 
-@bp.errorhandler(ConfigError)
 def _config_error(error: ConfigError) -> tuple[Response, int]:
     return jsonify(error=str(error)), 400
 
 
-@bp.before_request
-def _guard() -> None:
+def guard() -> None:
+    """Refuse an OIOI key (403) and, when the app has an admin token, a request without it (401)."""
     header = request.headers.get("Authorization", "")
     if header.startswith("key="):
         raise AdminError(403, "The admin API does not take OIOI API keys; send no 'Authorization: key=…' here.")
@@ -64,6 +78,12 @@ def _guard() -> None:
         given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
         if not hmac.compare_digest(given.encode(), str(token).encode()):
             raise AdminError(401, "The admin API needs 'Authorization: Bearer <admin token>'.")
+
+
+for _blueprint in (bp, reading):
+    _blueprint.before_request(guard)
+    _blueprint.register_error_handler(AdminError, _admin_error)
+    _blueprint.register_error_handler(ConfigError, _config_error)
 
 
 def store() -> Store:
@@ -79,9 +99,37 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-@bp.get("/journal")
+@reading.get("/info")
+def info() -> Response:
+    """What serves the page (`mock_info`, or the proxy's), and how often the page refreshes."""
+    about: Callable[[], dict[str, Any]] = current_app.extensions["oioi_info"]
+    return jsonify(version=__version__, spec_version=SPEC_VERSION, refresh_ms=REFRESH_MS, **about())
+
+
+def mock_info() -> dict[str, Any]:
+    """`info` of the mock: its role, endpoint and partner, the calls it sends and answers; every action."""
+    config = current_app.config
+    role = config["ROLE"]
+    partner = config["PARTNER_URL"]
+    partners_handlers = _emp.HANDLERS if role == "cpo" else _cpo.HANDLERS  # what the partner's role answers
+    return {"kind": "mock", "role": role, "endpoint": request.host_url + "api/v4/request",
+            "partner_url": mask(str(partner)) if partner else None, "sends": sorted(partners_handlers),
+            "receives": sorted(current_app.extensions["oioi_handlers"]), "listeners": [],
+            "features": {"state": True, "send": True, "faults": True, "reset": True}}
+
+
+@reading.get("/journal")
 def journal() -> Response:
-    """Journal entries, oldest first."""
+    """Journal entries, oldest first (with ``explain=1``, as the page shows them)."""
+    args = request.args
+    entries = _entries()
+    if args.get("explain") in ("1", "true"):
+        urls = current_app.extensions["oioi_urls"]()
+        entries = [explained(entry, urls) for entry in entries]
+    return jsonify(entries=entries, count=len(entries))
+
+
+def _entries() -> list[dict[str, Any]]:
     args = request.args
     exchange = args.get("exchange")
     if exchange not in (None, "inbound", "outbound"):
@@ -89,13 +137,69 @@ def journal() -> Response:
     since: int | str | None = args.get("since")
     if isinstance(since, str) and since.isdigit():
         since = int(since)
-    limit = args.get("limit")
-    if limit is not None and not limit.isdigit():
-        raise AdminError(400, f"'limit' is a whole number, not {limit!r}.")
-    entries = store().journal(
-        call=args.get("call"), exchange=exchange, since=since, limit=int(limit) if limit else None
-    )
-    return jsonify(entries=entries, count=len(entries))
+    return store().journal(call=args.get("call"), exchange=exchange, since=since, limit=_count("limit"),
+                           latest=_count("latest"))
+
+
+def _count(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is not None and not value.isdigit():
+        raise AdminError(400, f"'{name}' is a whole number, not {value!r}.")
+    return int(value) if value else None
+
+
+def explained(entry: dict[str, Any], urls: dict[str | None, str | None]) -> dict[str, Any]:
+    """The entry as the page shows it: its partner identifier, where its request went, a ``curl`` that sends it
+    again (the key from $OIOI_API_KEY), and each finding's spec sentence (None when the catalogue has none)."""
+    url = urls.get(entry.get("peer") if entry["exchange"] == "inbound" else "outbound")
+    findings = [{**finding, "sentence": sentence(finding, entry.get("call"))} for finding in entry["findings"]]
+    return {**entry, "partner": partner_identifier(entry.get("request_body")), "url": url,
+            "curl": capture.curl(entry, url), "findings": findings}
+
+
+def partner_identifier(body: Any) -> str | None:
+    """The ``partner-identifier`` a request names in its call's object (None when it names none)."""
+    try:
+        message = json.loads(body) if isinstance(body, str) else body
+    except ValueError:
+        return None
+    if isinstance(message, dict) and len(message) == 1:
+        (inner,) = message.values()
+        if isinstance(inner, dict) and isinstance(inner.get("partner-identifier"), str):
+            return str(inner["partner-identifier"])
+    return None
+
+
+def mock_urls() -> dict[str | None, str | None]:
+    """Where the mock's journaled requests went: inbound ones to its endpoint, outbound ones to its partner."""
+    partner = current_app.config["PARTNER_URL"]
+    return {None: request.host_url + "api/v4/request", "outbound": mask(str(partner)) if partner else None}
+
+
+@reading.get("/journal.jsonl")
+def export() -> Response:
+    """The journal's JSONL export, as ``oioi mock journal`` writes it; pseudonymised with ``redact=1``."""
+    entries = store().journal()
+    if request.args.get("redact") in ("1", "true"):
+        from oioi.redact import Pseudonyms
+
+        entries = Pseudonyms(request.args.get("salt") or None).entries(entries)
+
+    def lines() -> Iterator[str]:
+        for line in capture.export_lines(entries):
+            yield line + "\n"
+
+    name = "oioi-journal-redacted.jsonl" if request.args.get("redact") in ("1", "true") else "oioi-journal.jsonl"
+    return Response(lines(), mimetype="application/x-ndjson",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def serve_reading(app: Flask, about: Callable[[], dict[str, Any]], urls: Callable[[], dict[str | None, str | None]]) \
+        -> None:
+    """Give ``app`` the reading views, saying what serves them (``about``) and where requests went (``urls``)."""
+    app.extensions["oioi_info"] = about
+    app.extensions["oioi_urls"] = urls
+    app.register_blueprint(reading)
 
 
 @bp.get("/state")
@@ -129,6 +233,24 @@ def _default_body(call: str) -> Any:
     if call == "station-post":
         return {"station": current_app.extensions["oioi_seed"]["stations"][0]}
     raise AdminError(400, f"Give the 'body' of the {call} request.")
+
+
+@bp.get("/example")
+def example() -> Response:
+    """A valid request body of ``call`` to edit and send: the seed's station for station-post, else one drawn by
+    `oioi.strategies.example` (this mock's partner identifier where the call carries one)."""
+    call = request.args.get("call")
+    if call not in calls():
+        raise AdminError(400, f"'call' must be an OIOI call such as 'session-start', not {call!r}.")
+    if call == "station-post":
+        body = _default_body(call)
+    else:
+        from oioi.strategies import example as drawn
+
+        body = drawn(call)[call]
+        if "partner-identifier" in body:
+            body["partner-identifier"] = current_app.config["OWN_PARTNER_IDENTIFIER"]
+    return jsonify(call=call, body=body)
 
 
 @bp.post("/faults")

@@ -7,14 +7,14 @@ import concurrent.futures
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from mock_server import _admin, _cpo, _emp, _endpoint, seed
+from mock_server import _admin, _cpo, _emp, _endpoint, _page, seed
 from mock_server._store import Store
 from oioi.errors import ConfigError
 
@@ -62,6 +62,21 @@ def create_app(role: str, config: Mapping[str, Any] | None = None) -> Flask:
     seed.load(app, store)
     app.register_blueprint(_endpoint.bp)
     app.register_blueprint(_admin.bp)
+    _admin.serve_reading(app, _admin.mock_info, _admin.mock_urls)
+    app.register_blueprint(_page.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def create_page_app(store: Store, *, admin_token: str | None, about: Callable[[], dict[str, Any]],
+                    urls: Callable[[], dict[str | None, str | None]]) -> Flask:
+    """The live page over a journal that something else writes (the proxy's): ``/ui/`` and the admin API's
+    reading views, behind ``admin_token`` when one is given; ``about`` and ``urls`` as `_admin.serve_reading`."""
+    app = Flask("mock_server")
+    app.config["ADMIN_TOKEN"] = admin_token
+    app.extensions["oioi_store"] = store
+    _admin.serve_reading(app, about, urls)
+    app.register_blueprint(_page.bp)
     app.register_error_handler(HTTPException, _http_error)
     return app
 

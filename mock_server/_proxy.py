@@ -125,9 +125,17 @@ class Proxy:
         self.conversation = Conversation()  # one conversation over every listener, in journal order
         self.out = out or sys.stdout
         self._printing = threading.Lock()
+        self.page_port: int | None = None
+        self.page: Any = None
 
-    def __call__(self, environ: dict[str, Any], start_response: Start) -> list[bytes]:
+    def serve_page(self, port: int, page: Any) -> None:
+        """Answer the requests that come to ``port`` with the WSGI app ``page`` (the live page), not upstream."""
+        self.page_port, self.page = port, page
+
+    def __call__(self, environ: dict[str, Any], start_response: Start) -> Any:
         """Forward one request to its listener's upstream, journal the exchange, answer with the upstream's answer."""
+        if self.page is not None and int(environ["SERVER_PORT"]) == self.page_port:
+            return self.page(environ, start_response)
         exchange = Exchange(self.routes[int(environ["SERVER_PORT"])], environ["REQUEST_METHOD"],
                             forwarded(request_fields(environ)), environ["wsgi.input"].read())
         self.forward(exchange, target(environ))

@@ -33,6 +33,7 @@ def serve(role: str, config: dict[str, Any], host: str, port: int) -> int:
         keys = ", ".join(mask(k) for k in config["API_KEYS"])
         lines = [serving.announce_line(f"http://{host}:{port}/api/v4/request", f"OIOI mock {role.upper()}"),
                  f"accepting API keys: {keys}",
+                 f"page: http://{host}:{port}/ui/" + (" (asks for the admin token)" if config["ADMIN_TOKEN"] else ""),
                  f"admin API: http://{host}:{port}/admin/  journal and state: {config['DATABASE']}"]
         if config.get("PARTNER_URL"):
             lines.append(f"partner: {config['PARTNER_URL']} (key {mask(config.get('PARTNER_API_KEY') or '')})")

@@ -174,8 +174,10 @@ class Store:
         exchange: str | None = None,
         since: int | str | None = None,
         limit: int | None = None,
+        latest: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Journal entries, oldest first; ``since`` is an entry id (exclusive) or an RFC 3339 time."""
+        """Journal entries, oldest first; ``since`` is an entry id (exclusive) or an RFC 3339 time; ``latest``
+        keeps only the last N of them (``limit`` the first N)."""
         query, args = "SELECT * FROM journal WHERE 1=1", list[Any]()
         if call:
             query += " AND call = ?"
@@ -189,6 +191,9 @@ class Store:
         elif since:
             query += " AND time > ?"
             args.append(since)
+        if latest:
+            query = f"SELECT * FROM ({query} ORDER BY id DESC LIMIT ?)"
+            args.append(latest)
         query += " ORDER BY id"
         if limit:
             query += " LIMIT ?"

@@ -206,24 +206,8 @@ def _journal(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Te
     if args.output_format == "json":
         stdout.write(json.dumps(entries, indent=2) + "\n")
         return 0
-    for entry in entries:
-        context = {"journal": entry["id"], "time": entry["time"], "exchange": entry["exchange"]}
-        if entry.get("peer") is not None:  # who sent the request through the proxy
-            context["peer"] = entry["peer"]
-        stdout.write(
-            json.dumps({**context, "call": entry["call"], "direction": "request", "body": entry["request_body"]}) + "\n"
-        )
-        if entry["status"] is not None:
-            stdout.write(
-                json.dumps(
-                    {
-                        **context,
-                        "call": entry["call"],
-                        "direction": "response",
-                        "status": entry["status"],
-                        "body": entry["response_body"],
-                    }
-                )
-                + "\n"
-            )
+    from oioi.capture import export_lines
+
+    for line in export_lines(entries):
+        stdout.write(line + "\n")
     return 0

@@ -2,6 +2,7 @@
 
     oioi proxy --listen HOST:PORT --upstream URL [--name NAME]
                [--listen HOST:PORT --upstream URL [--name NAME]] --db journal.sqlite3 [--profile strict|lenient]
+               [--ui HOST:PORT [--admin-token TOKEN]]
 
 Each ``--listen`` opens a listener; the ``--upstream`` (and ``--name``) after it belong to it.
 A partner is pointed at a listener instead of at its partner, e.g. the CPO's partner URL
@@ -10,11 +11,14 @@ The name (default ``a``, ``b``, … in order) is the journal's ``peer``: the par
 *sends* through that listener (name the CPO's listener ``cpo``). With both directions of both
 partners in one process, the conversation rules see the whole conversation. How traffic is
 forwarded, answered when the upstream is down (502) and journaled: `mock_server._proxy`.
+``--ui`` serves the live page over the journal (`mock_server._page`) on an address of its own,
+which no partner is pointed at, behind ``--admin-token`` when given.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import string
 import urllib.parse
@@ -36,16 +40,17 @@ DESCRIPTION = (
     "through it (the journal's peer; default a, b, ...). Each finding prints one line as it happens."
 )
 THREADS = 16  # the server's threads: each waits on its upstream while a request is forwarded
+TOKEN_VARIABLE = "OIOI_PROXY_ADMIN_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 
 
 class Listener:
-    """One ``--listen`` with its ``--upstream`` and name, as given (the socket is bound by `run`)."""
+    """One ``--listen`` with its ``--upstream`` and name, as given (the socket is bound by `run`); ``--ui`` too."""
 
-    def __init__(self, listen: str, upstream: str, name: str) -> None:
+    def __init__(self, listen: str, upstream: str | None, name: str) -> None:
         self.listen, self.name = listen, name
         self.host, self.port = address(listen)
-        self.upstream = upstream_base(upstream)
+        self.upstream = upstream_base(upstream) if upstream is not None else ""  # None: the page's address
 
 
 class _Pairs(argparse.Action):
@@ -74,6 +79,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_profile_option(p, "how messages are judged (default: strict)")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="seconds to wait for an upstream's answer before answering 502 (default: 30)")
+    p.add_argument("--ui", metavar="HOST:PORT",
+                   help="serve the live page (/ui/: the conversation with its findings) on this address of its own")
+    p.add_argument("--admin-token", metavar="TOKEN", default=os.environ.get(TOKEN_VARIABLE) or None,
+                   help=f"with --ui: the page asks for this token (default: ${TOKEN_VARIABLE}, which keeps it out of "
+                        f"the process list)")
     p.set_defaults(run=run, extra="mock")
 
 
@@ -86,25 +96,53 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO)
     given = listeners(args.pairs)
     if not args.timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout:g}.")
+    page = Listener(args.ui, None, "page") if args.ui else None
+    if args.admin_token is not None and page is None:
+        raise ConfigError("--admin-token protects the page of --ui; give --ui HOST:PORT too, or leave it out.")
+    if args.admin_token is not None and not args.admin_token.strip():
+        raise ConfigError("--admin-token cannot be empty; give a token, or leave it out for an open page.")
     check_db(args.db)
-    sockets = bind_all(given)
+    sockets = bind_all([*given, *([page] if page else [])])
     routes = [Route(listener.name, s.getsockname()[1], listener.upstream)
-              for listener, s in zip(given, sockets, strict=True)]
+              for listener, s in zip(given, sockets, strict=False)]
+    page_port = sockets[-1].getsockname()[1] if page else None
+    urls = {route.name: f"http://{shown(listener.host)}:{route.port}" for listener, route in zip(given, routes,
+                                                                                                 strict=True)}
     binds = [f"fd://{s.detach()}" for s in sockets]  # gunicorn takes the bound sockets over
 
     def build() -> Proxy:
         keep_upstream_fields()
-        return Proxy(routes, args.db, profile=args.profile, timeout=args.timeout, threads=THREADS, out=stdout)
+        proxy = Proxy(routes, args.db, profile=args.profile, timeout=args.timeout, threads=THREADS, out=stdout)
+        if page_port is not None:
+            proxy.serve_page(page_port, page_app(proxy, routes, urls, args.admin_token))
+        return proxy
 
     def ready(host: str, port: int) -> None:
         lines = [serving.announce_line(f"http://{shown(listener.host)}:{route.port}",
                                        f"OIOI proxy {route.name} (to {route.upstream})")
                  for listener, route in zip(given, routes, strict=True)]
+        if page is not None:
+            lines.append(f"page: http://{shown(page.host)}:{page_port}/ui/"
+                         + (" (asks for the admin token)" if args.admin_token else ""))
         stdout.write("\n".join([*lines, f"journal: {args.db} (profile {args.profile})", "stop with Ctrl-C"]) + "\n")
         stdout.flush()
 
     return serving.serve(build, bind=binds[0], ready=ready, threads=THREADS,
                          settings={"bind": binds, "proc_name": "oioi-proxy"})
+
+
+def page_app(proxy: Any, routes: Sequence[Any], urls: dict[str, str], admin_token: str | None) -> Any:
+    """The live page over the proxy's journal: its listeners, no state and no actions (the proxy changes nothing)."""
+    from mock_server._app import create_page_app
+
+    listening = [{"name": route.name, "url": urls[route.name], "upstream": route.upstream} for route in routes]
+    endpoints: dict[str | None, str | None] = {name: f"{url}/api/v4/request" for name, url in urls.items()}
+
+    def about() -> dict[str, Any]:
+        return {"kind": "proxy", "role": None, "endpoint": None, "partner_url": None, "sends": [], "receives": [],
+                "listeners": listening, "features": {"state": False, "send": False, "faults": False, "reset": False}}
+
+    return create_page_app(proxy.store, admin_token=admin_token, about=about, urls=lambda: endpoints)
 
 
 def listeners(pairs: Sequence[tuple[str, str]] | None) -> list[Listener]:

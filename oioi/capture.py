@@ -17,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import json
+import shlex
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -29,12 +30,19 @@ from oioi._secrets import masked_headers
 from oioi._validate import detect_call
 from oioi.errors import InputError
 
-__all__ = ["Capture", "file_bytes", "is_entry", "is_har", "journal_entry", "load", "loads", "read"]
+__all__ = ["KEY_VARIABLE", "URL_VARIABLE", "Capture", "curl", "curl_command", "export_lines", "file_bytes",
+           "is_entry", "is_har", "is_utf8", "journal_entry", "load", "loads", "read"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 OIOI_PATH = "/api/v4/request"  # request.rst: every request is POSTed to this one endpoint
 _JSON_COLUMNS = ("request_headers", "findings", "fault")
 _BODY_COLUMNS = ("request_body", "response_body")
+KEY_VARIABLE, URL_VARIABLE = "OIOI_API_KEY", "OIOI_URL"  # a curl reads the key (and a URL not known) from these
+_NO_URL = "OIOI-URL-PLACEHOLDER"  # stands for the URL in a curl until it becomes "$OIOI_URL"
+# Headers a re-sent request must not repeat: hop-by-hop ones (RFC 9110 7.6.1), the host and length of the
+# original connection (a redacted body has another length), and a compression curl would not undo.
+_NOT_RESENT = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
+               "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
 _FORMATS = (
     "give a HAR file (.har), a mock or proxy journal (its SQLite --db file) "
     "or a journal export ('oioi mock journal --format jsonl|json')"
@@ -283,3 +291,61 @@ def _parsed(text: Any) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return text
+
+
+# --- sending a captured request again, and exporting a journal --------------------------------------
+
+
+def curl(entry: Mapping[str, Any], url: str | None = None) -> str:
+    """A shell command that sends the entry's request again: the key from $OIOI_API_KEY, the URL given,
+    the one the capture recorded, or $OIOI_URL."""
+    target = url or entry.get("url") or _NO_URL
+    headers = {k: v for k, v in masked_headers(entry.get("request_headers") or {}).items()
+               if k.lower() not in _NOT_RESENT}
+    if not entry.get("request_headers"):  # a capture without headers (a journal export): what request.rst asks for
+        headers = {"Content-Type": "application/json", "Authorization": "key=****"}
+    raw = entry.get("request_body")
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+    command = curl_command(str(target), headers, (text or "").encode("utf-8", "surrogateescape"))
+    return command.replace(f" {_NO_URL} ", f' "${URL_VARIABLE}" ', 1)
+
+
+def curl_command(url: str, headers: Mapping[str, str], body: bytes) -> str:
+    """``curl`` POSTing ``body`` to ``url`` with ``headers``; an ``Authorization: key=…`` reads ``$OIOI_API_KEY``."""
+    parts = ["curl", "-sS", "-i", "-X", "POST", shlex.quote(url)]
+    for name, value in headers.items():
+        if name.lower() == "authorization" and value.startswith("key="):
+            parts += ["-H", f'"Authorization: key=${KEY_VARIABLE}"']
+        else:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    if body.isascii() or is_utf8(body):
+        parts += ["--data-binary", shlex.quote(body.decode("utf-8", errors="surrogateescape"))]
+    else:
+        parts = [f"printf {shlex.quote(_printf_escape(body))} |", *parts, "--data-binary", "@-"]
+    return " ".join(parts)
+
+
+def is_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` decodes as UTF-8 (request.rst: "All data must be UTF-8 encoded")."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _printf_escape(raw: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in "\\%'" else f"\\{b:03o}" for b in raw)
+
+
+def export_lines(entries: list[dict[str, Any]]) -> Iterator[str]:
+    """A journal's JSONL export (``oioi mock journal``, ``/admin/journal.jsonl``): a line per request and per
+    answer, each with the entry's ``journal`` id, ``time``, ``exchange`` and ``peer`` (when known); `read` takes it."""
+    for entry in entries:
+        context = {"journal": entry["id"], "time": entry["time"], "exchange": entry["exchange"]}
+        if entry.get("peer") is not None:  # who sent the request through the proxy
+            context["peer"] = entry["peer"]
+        yield json.dumps({**context, "call": entry["call"], "direction": "request", "body": entry["request_body"]})
+        if entry["status"] is not None:
+            yield json.dumps({**context, "call": entry["call"], "direction": "response", "status": entry["status"],
+                              "body": entry["response_body"]})

@@ -117,7 +117,7 @@ def test_an_unknown_field_is_accepted_and_journaled_as_a_warning(emp: MockProces
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/api/v4/request"), ("POST", "/api/v3/request"),
-                                              ("GET", "/")])
+                                              ("GET", "/nothing")])
 def test_a_wrong_path_or_method_gets_a_json_4xx(emp: MockProcess, method: str, path: str) -> None:
     answer = requests.request(method, emp.url + path, timeout=10)
     assert answer.status_code in (404, 405)

@@ -2,6 +2,7 @@
 
 ``messages(call, direction, profile)`` draws valid messages with realistic values (EVSE
 IDs, EVCO IDs, upper-case hexadecimal UIDs, consistent intervals, coordinates in range);
+``example(call)`` is one of them, drawn outside a test (to pre-fill a form);
 ``invalid_messages(call, direction)`` draws messages that break exactly one rule and
 says which. The strategies are compiled from the same schema files the validator uses,
 so the two cannot drift; the few rules a schema cannot express are kept by the fix-ups of
@@ -19,6 +20,6 @@ from __future__ import annotations
 
 from oioi.strategies._breakages import Broken, invalid_messages
 from oioi.strategies._values import DOMAIN, today
-from oioi.strategies._walker import messages
+from oioi.strategies._walker import example, messages
 
-__all__ = ["DOMAIN", "Broken", "invalid_messages", "messages", "today"]
+__all__ = ["DOMAIN", "Broken", "example", "invalid_messages", "messages", "today"]

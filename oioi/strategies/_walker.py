@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
+import hypothesis
 from hypothesis import strategies as st
 
 from oioi import _schemas, _semantic
@@ -224,3 +226,26 @@ def _nodes(root: Any, path: list[str]) -> list[Any]:
                     step.append(node[int(part)])
         found = step
     return found
+
+
+_DRAWING = threading.Lock()  # Hypothesis's engine runs one test function at a time per process
+EXAMPLE_DRAWS = 3  # the engine's first draw is the simplest message; a later one has realistic values
+
+
+def example(call: str, direction: str = "request") -> dict[str, Any]:
+    """One valid message of ``messages(call, direction)``, drawn outside a test (a form's pre-filled message).
+
+    Hypothesis's ``.example()`` warns that it is meant for the shell, and the tests turn warnings
+    into errors; this runs the engine for a few draws of its own instead and keeps the last one.
+    """
+    drawn: list[dict[str, Any]] = []
+
+    @hypothesis.settings(max_examples=EXAMPLE_DRAWS, database=None, deadline=None, derandomize=False,
+                         phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(messages(call, direction))
+    def keep(message: dict[str, Any]) -> None:
+        drawn.append(message)
+
+    with _DRAWING:
+        keep()
+    return drawn[-1]
