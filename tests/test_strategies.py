@@ -170,3 +170,14 @@ def test_a_rules_breakage_breaks_it_and_its_fixup_mends_it(rule: Rule, data: st.
     assert (rule.id, path) in {(f.rule, f.path) for f in validate(message, call=rule.call, direction=rule.direction)}
     rule.fixup(_LowestPick(), message)
     assert list(rule.check(message)) == []
+
+
+@pytest.mark.parametrize("call", ["session-start", "connector-post-status", "session-post", "station-post",
+                                  "rfid-post"])
+def test_an_example_drawn_outside_a_test_is_valid_and_realistic(call: str) -> None:
+    # oioi.strategies.example runs the engine itself (no .example(), which warns: warnings are errors here).
+    drawn = [strategies.example(call) for _ in range(3)]
+    for message in drawn:
+        assert list(message) == [call]
+        assert [str(f) for f in validate(message) if f.severity == "error"] == []
+    assert len({repr(m) for m in drawn}) > 1  # drawn afresh, not the one simplest message every time

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from conformance import report_cli
-from conformance._traffic_report import build, curl, render
+from conformance._traffic_report import build, render
 from mock_server import cli as mock_cli
 from mock_server.client import RunningMock, start
 from mock_server.seed import ACTIVE_EVCO_ID, ACTIVE_UID
+from oioi.capture import curl
 from oioi.cli import command, new_parser
 from tests.test_report_html import Tree
 
