@@ -202,6 +202,7 @@
     page.send.hidden = !features.send;
     page.faultsPanel.hidden = !features.faults;
     page.resetBox.hidden = !features.reset;
+    page.app.classList.toggle("no-panels", !features.state && !features.send && !features.faults);
 
     fillSelect($("send-call"), info.sends || [], false);
     fillSelect($("fault-call"), info.receives || [], true);
@@ -309,7 +310,6 @@
 
   function addEntries(list) {
     if (!list.length) return;
-    const stick = page.follow.checked && nearBottom();
     const fragment = document.createDocumentFragment();
     let newCalls = false;
     for (const entry of list) {
@@ -325,8 +325,20 @@
     page.tbody.append(fragment);
     trimRows();
     updateCount();
-    if (stick) page.scroll.scrollTop = page.scroll.scrollHeight;
+    if (page.follow.checked) toBottom();
   }
+
+  function toBottom() {
+    page.scroll.scrollTop = page.scroll.scrollHeight;
+  }
+
+  // "follow" keeps the newest exchange in view; scrolling up turns it off, scrolling to the bottom on.
+  page.scroll.addEventListener("scroll", () => {
+    page.follow.checked = nearBottom();
+  });
+  page.follow.addEventListener("change", () => {
+    if (page.follow.checked) toBottom();
+  });
 
   function nearBottom() {
     const s = page.scroll;
@@ -448,6 +460,7 @@
       row.hidden = !entry || !matches(entry);
     }
     updateCount();
+    if (page.follow.checked) toBottom();
   }
 
   function updateCount() {
