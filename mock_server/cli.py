@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +62,9 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--fixtures", metavar="PATH", help="JSON file of RFIDs and stations replacing the defaults")
     add_profile_option(p, "how inbound requests are judged (default: strict)")
-    p.add_argument("--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /admin/")
+    p.add_argument("--admin-token", metavar="TOKEN", default=os.environ.get("OIOI_MOCK_ADMIN_TOKEN") or None,
+                   help="require 'Authorization: Bearer TOKEN' on /admin/ and the page's data (default: "
+                        "$OIOI_MOCK_ADMIN_TOKEN, which keeps it out of the process list)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the partner (default: 5)")
     p.set_defaults(run=_serve)
 
@@ -78,7 +81,8 @@ def add_send_parser(sub: Any) -> None:
     send.add_argument(
         "--body", metavar="JSON|@FILE", help="the call's body object (station-post defaults to the fixture station)"
     )
-    send.add_argument("--admin-token", metavar="TOKEN")
+    send.add_argument("--admin-token", metavar="TOKEN", default=os.environ.get("OIOI_MOCK_ADMIN_TOKEN") or None,
+                      help="the mock's admin token (default: $OIOI_MOCK_ADMIN_TOKEN)")
     send.add_argument("--allow-invalid", action="store_true", help="send a body that breaks the schema, on purpose")
     send.set_defaults(run=_send)
 
