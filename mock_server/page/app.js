@@ -183,7 +183,7 @@
 
   function renderInfo() {
     const role = info.role ? String(info.role).toUpperCase() : "";
-    page.kind.textContent = info.kind === "proxy" ? (role ? `Proxy ${role}` : "Proxy") : `Mock ${role}`.trim();
+    page.kind.textContent = info.kind === "proxy" ? "Proxy" : `Mock ${role}`.trim();
     const bits = [];
     if (info.version) bits.push(`v${info.version}`);
     if (info.spec_version) bits.push(`OIOI ${info.spec_version}`);
@@ -386,6 +386,7 @@
     cell(row, "latency", latency(entry.latency_ms));
     const badges = cell(row, "findings", "");
     for (const finding of findings) badges.append(badge(finding));
+    if (findings.length) badges.title = findings.map((f) => `${f.severity}: ${f.rule} at ${f.path || "/"}`).join("\n");
     return row;
   }
 
@@ -739,7 +740,9 @@
       const line = document.createElement("tr");
       for (const [name] of columns) {
         const value = table === "stations" ? stationValue(row, name) : row[name];
-        const td = element("td", name, display(value, name));
+        const text = display(value, name);
+        const td = element("td", name, text);
+        if (text.length > 24) td.title = text;
         if (name === "status" || name === "state") td.classList.add("chip", `v-${String(value).toLowerCase()}`);
         if (table === "sessions" && name === "session_id" && row.body) td.title = JSON.stringify(row.body, null, 2);
         if (table === "stations" && name === "id" && row.body) td.title = JSON.stringify(row.body, null, 2);
