@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -113,7 +114,7 @@ def mock_info() -> dict[str, Any]:
     partner = config["PARTNER_URL"]
     partners_handlers = _emp.HANDLERS if role == "cpo" else _cpo.HANDLERS  # what the partner's role answers
     return {"kind": "mock", "role": role, "endpoint": request.host_url + "api/v4/request",
-            "partner_url": mask(str(partner)) if partner else None, "sends": sorted(partners_handlers),
+            "partner_url": shown_url(str(partner)) if partner else None, "sends": sorted(partners_handlers),
             "receives": sorted(current_app.extensions["oioi_handlers"]), "listeners": [],
             "features": {"state": True, "send": True, "faults": True, "reset": True}}
 
@@ -173,7 +174,17 @@ def partner_identifier(body: Any) -> str | None:
 def mock_urls() -> dict[str | None, str | None]:
     """Where the mock's journaled requests went: inbound ones to its endpoint, outbound ones to its partner."""
     partner = current_app.config["PARTNER_URL"]
-    return {None: request.host_url + "api/v4/request", "outbound": mask(str(partner)) if partner else None}
+    return {None: request.host_url + "api/v4/request", "outbound": shown_url(str(partner)) if partner else None}
+
+
+def shown_url(url: str) -> str:
+    """A URL as the page shows it: a password or query it carries masked (`oioi.mask`), the rest as it is."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", f":{mask(parts.password)}@", 1)
+    query = urllib.parse.urlencode([(k, mask(v)) for k, v in urllib.parse.parse_qsl(parts.query)], safe="*")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @reading.get("/journal.jsonl")
@@ -238,7 +249,7 @@ def _default_body(call: str) -> Any:
 @bp.get("/example")
 def example() -> Response:
     """A valid request body of ``call`` to edit and send: the seed's station for station-post, else one drawn by
-    `oioi.strategies.example` (this mock's partner identifier where the call carries one)."""
+    `oioi.strategies.example`; this mock's own partner identifier where the call carries one (`_outbound.build`)."""
     call = request.args.get("call")
     if call not in calls():
         raise AdminError(400, f"'call' must be an OIOI call such as 'session-start', not {call!r}.")
@@ -248,9 +259,9 @@ def example() -> Response:
         from oioi.strategies import example as drawn
 
         body = drawn(call)[call]
-        if "partner-identifier" in body:
-            body["partner-identifier"] = current_app.config["OWN_PARTNER_IDENTIFIER"]
-    return jsonify(call=call, body=body)
+        body.pop("partner-identifier", None)  # this mock's own, below
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return jsonify(call=call, body=_outbound.build(app, call, body)[call])
 
 
 @bp.post("/faults")

@@ -176,3 +176,12 @@ def test_an_admin_token_without_a_page_is_one_sentence(tmp_path: Path) -> None:
                            "http://127.0.0.1:9", "--db", str(tmp_path / "j.sqlite3"), "--admin-token", "x"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "give --ui HOST:PORT too" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_partner_url_is_shown_with_its_password_and_query_masked() -> None:
+    from mock_server._admin import shown_url
+
+    shown = shown_url("https://user:s3cret-pass-99@cpo.example.com:8443/api/v4/request?key=abcdef123456")
+    assert "s3cret-pass" not in shown and "abcdef12" not in shown
+    assert shown.startswith("https://user:") and "@cpo.example.com:8443/api/v4/request?key=" in shown
+    assert shown_url("http://127.0.0.1:9/api/v4/request") == "http://127.0.0.1:9/api/v4/request"
