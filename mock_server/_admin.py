@@ -70,10 +70,19 @@ def _config_error(error: ConfigError) -> tuple[Response, int]:
 
 
 def guard() -> None:
-    """Refuse an OIOI key (403) and, when the app has an admin token, a request without it (401)."""
+    """Refuse an OIOI key (403), a browser's request sent by another site's page (403) and, when the app has an
+    admin token, a request without it (401).
+
+    A browser names the page a request comes from in ``Origin``; a page of another site must not reset the
+    mock or read its journal through the browser of someone who has the live page open (tools send no
+    ``Origin`` and are not concerned).
+    """
     header = request.headers.get("Authorization", "")
     if header.startswith("key="):
         raise AdminError(403, "The admin API does not take OIOI API keys; send no 'Authorization: key=…' here.")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
+        raise AdminError(403, f"The admin API answers its own page only, not a page of {origin}.")
     token = current_app.config["ADMIN_TOKEN"]
     if token:
         given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""

@@ -185,3 +185,12 @@ def test_a_partner_url_is_shown_with_its_password_and_query_masked() -> None:
     assert "s3cret-pass" not in shown and "abcdef12" not in shown
     assert shown.startswith("https://user:") and "@cpo.example.com:8443/api/v4/request?key=" in shown
     assert shown_url("http://127.0.0.1:9/api/v4/request") == "http://127.0.0.1:9/api/v4/request"
+
+
+def test_another_sites_page_cannot_use_the_admin_api_through_a_browser(guarded: MockProcess) -> None:
+    for method, path in (("POST", "/admin/reset"), ("GET", "/admin/journal"), ("DELETE", "/admin/faults")):
+        refused = requests.request(method, guarded.url + path, headers={**bearer(), "Origin": "http://evil.example"},
+                                   timeout=10)
+        assert refused.status_code == 403 and "evil.example" in refused.json()["error"]
+    own = requests.get(guarded.url + "/admin/journal", headers={**bearer(), "Origin": guarded.url}, timeout=10)
+    assert own.status_code == 200
