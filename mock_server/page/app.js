@@ -35,6 +35,7 @@
   let pollAgain = false;
   let connected = null;
   let resync = false;
+  let journalEpoch = 0; // bumped when the table is emptied, so that an answer already on its way is dropped
 
   // ---- talking to the server ------------------------------------------------------------
 
@@ -99,17 +100,18 @@
       }
       showApp();
       setLive(false);
-      timer = setTimeout(start, 2000);
+      timer = setTimeout(start, refreshMs());
       return;
     }
     if (!result.ok || !result.data) {
       showApp();
       setLive(false);
       showError(serverError(result, "The admin API did not answer"));
-      timer = setTimeout(start, 2000);
+      timer = setTimeout(start, refreshMs());
       return;
     }
     info = result.data;
+    hideError();
     showApp();
     renderInfo();
     pollNow();
@@ -141,6 +143,7 @@
   function wipe() {
     generation += 1;
     info = null;
+    journalEpoch += 1;
     entries = new Map();
     lastId = null;
     selectedId = null;
@@ -266,14 +269,18 @@
         }
         return;
       }
+      if (!(error instanceof Offline)) console.error(error); // a bug of the page: let it show
       ok = false;
     }
     polling = false;
-    if (mine !== generation || !info) return;
-    if (!ok && connected !== false) resync = true;
-    setLive(ok);
+    if (!info) return; // the prompt shows: start() polls again once there is a token
+    if (mine === generation) {
+      if (!ok && connected !== false) resync = true;
+      setLive(ok);
+    }
     const delay = pollAgain ? 0 : refreshMs();
     pollAgain = false;
+    stopPolling();
     timer = setTimeout(poll, delay);
   }
 
@@ -281,9 +288,10 @@
     // Back after an outage the server may have restarted with a new journal: load it afresh.
     const fresh = lastId === null || resync;
     const query = fresh ? `latest=${FIRST_LOAD}` : `since=${lastId}`;
+    const epoch = journalEpoch;
     const result = await api(`/admin/journal?${query}&explain=1`);
     if (!result.ok) throw new Offline(serverError(result, "The journal did not load"));
-    if (mine !== generation) return;
+    if (mine !== generation || epoch !== journalEpoch) return; // logged out, or the journal was emptied meanwhile
     if (resync) {
       resync = false;
       clearJournal();
@@ -302,6 +310,7 @@
   // ---- the conversation table -----------------------------------------------------------
 
   function clearJournal() {
+    journalEpoch += 1;
     entries = new Map();
     lastId = null;
     page.tbody.replaceChildren();
@@ -311,13 +320,12 @@
   function addEntries(list) {
     if (!list.length) return;
     const fragment = document.createDocumentFragment();
-    let newCalls = false;
     for (const entry of list) {
       const id = Number(entry.id);
       if (entries.has(id)) continue;
       entries.set(id, entry);
       if (lastId === null || id > lastId) lastId = id;
-      if (entry.call && !callsSeen.has(entry.call)) newCalls = addCallOption(entry.call) || newCalls;
+      if (entry.call) addCallOption(entry.call);
       const row = buildRow(entry);
       row.hidden = !matches(entry);
       fragment.append(row);
@@ -507,8 +515,8 @@
 
   $("detail-close").addEventListener("click", closeDetail);
 
-  function select(id) {
-    const entry = entries.get(id);
+  function select(id, known) {
+    const entry = entries.get(id) || known;
     if (!entry) return;
     for (const row of page.tbody.querySelectorAll("tr.selected")) row.classList.remove("selected");
     const row = page.tbody.querySelector(`tr[data-id="${id}"]`);
@@ -580,7 +588,7 @@
     grid.append(element("span", "label", "Expected"), element("span", "expected", expected));
     li.append(grid);
     if (rest) li.append(element("p", "note", rest));
-    if (finding.erratum) li.append(element("p", "erratum", `known spec erratum ${finding.erratum}`));
+    if (finding.erratum && !rest.includes(finding.erratum)) li.append(element("p", "erratum", `known spec erratum ${finding.erratum}`));
 
     const sentence = finding.sentence;
     const quote = element("blockquote", "sentence" + (sentence && sentence.quote ? "" : " missing"),
@@ -743,7 +751,7 @@
         const text = display(value, name);
         const td = element("td", name, text);
         if (text.length > 24) td.title = text;
-        if (name === "status" || name === "state") td.classList.add("chip", `v-${String(value).toLowerCase()}`);
+        if (name === "status" || name === "state") td.classList.add("chip", `v-${String(value).toLowerCase().replace(/[^a-z0-9-]/g, "")}`);
         if (table === "sessions" && name === "session_id" && row.body) td.title = JSON.stringify(row.body, null, 2);
         if (table === "stations" && name === "id" && row.body) td.title = JSON.stringify(row.body, null, 2);
         line.append(td);
@@ -869,7 +877,7 @@
         if (entry.id !== undefined) {
           const open = element("button", "link", `show #${entry.id}`);
           open.type = "button";
-          open.addEventListener("click", () => select(Number(entry.id)));
+          open.addEventListener("click", () => select(Number(entry.id), entry));
           out.append(" ", open);
         }
         for (const finding of findings) out.append(badge(finding));
