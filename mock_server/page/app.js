@@ -393,6 +393,7 @@
     if (entry.result_code !== null && entry.result_code !== undefined && entry.result_code !== 0) result.classList.add("bad");
     cell(row, "latency", latency(entry.latency_ms));
     const badges = cell(row, "findings", "");
+    if (findings.length > 1) badges.append(element("span", "nfind", String(findings.length)));
     for (const finding of findings) badges.append(badge(finding));
     if (findings.length) badges.title = findings.map((f) => `${f.severity}: ${f.rule} at ${f.path || "/"}`).join("\n");
     return row;
@@ -489,7 +490,14 @@
 
   page.tbody.addEventListener("click", (event) => {
     const row = event.target.closest("tr.entry");
-    if (row) select(Number(row.dataset.id));
+    if (!row) return;
+    select(Number(row.dataset.id));
+    const clicked = event.target.closest(".badge");
+    if (clicked) { // a click on a badge shows its finding
+      const index = [...row.querySelectorAll("td.findings .badge")].indexOf(clicked);
+      const finding = page.detail.querySelectorAll(".finding")[index];
+      if (finding) finding.scrollIntoView({ block: "nearest" });
+    }
   });
 
   page.tbody.addEventListener("keydown", (event) => {
