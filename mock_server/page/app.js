@@ -22,7 +22,13 @@
   };
 
   // Everything learned from the server; wiped whenever the prompt shows.
-  let token = sessionStorage.getItem(TOKEN_KEY);
+  // sessionStorage may be refused (a locked-down browser): the token then lives in this page only.
+  const stored = {
+    get() { try { return sessionStorage.getItem(TOKEN_KEY); } catch (_) { return null; } },
+    set(value) { try { sessionStorage.setItem(TOKEN_KEY, value); } catch (_) { /* kept in memory */ } },
+    forget() { try { sessionStorage.removeItem(TOKEN_KEY); } catch (_) { /* nothing kept */ } },
+  };
+  let token = stored.get();
   let info = null;
   let entries = new Map(); // id -> entry, in arrival order
   let lastId = null;
@@ -137,7 +143,7 @@
 
   function forgetToken() {
     token = null;
-    sessionStorage.removeItem(TOKEN_KEY);
+    stored.forget();
   }
 
   function wipe() {
@@ -172,7 +178,7 @@
     const value = page.tokenInput.value.trim();
     if (!value) return;
     token = value;
-    sessionStorage.setItem(TOKEN_KEY, value);
+    stored.set(value);
     page.promptError.hidden = true;
     start();
   });
