@@ -222,6 +222,26 @@ def test_the_filters_hide_what_does_not_match(page: Page, expect: Callable[..., 
     expect(row(page, broken)).to_be_hidden()
 
 
+def test_the_journal_downloads_as_jsonl_redacted_when_asked(
+        page: Page, expect: Callable[..., Any], emp: RunningMock) -> None:
+    emp.post(unordered_cdr())
+    uid = CDR["session-post"]["user"]["identifier"]  # an RFID UID: redaction gives it a pseudonym
+    page.goto(emp.url + "/ui/")
+    expect(row(page, emp.last_id())).to_be_visible()
+    open_panel(page, "#tools")
+    exports = []
+    for redact in (True, False):
+        page.locator("#download-redact").set_checked(redact)
+        with page.expect_download() as download:
+            page.locator("#download").click()
+        exports.append(Path(download.value.path()).read_text(encoding="utf-8"))
+    redacted, clear = ([json.loads(line) for line in text.splitlines()] for text in exports)
+    assert [(line["call"], line["direction"]) for line in redacted] == [("session-post", "request"),
+                                                                         ("session-post", "response")]
+    assert len(clear) == len(redacted)
+    assert uid in exports[1] and uid not in exports[0]
+
+
 def test_with_an_admin_token_nothing_shows_but_the_prompt(
         page: Page, expect: Callable[..., Any], watch: Watch, servers: Servers) -> None:
     emp = servers.mock("emp", "--admin-token", TOKEN)
