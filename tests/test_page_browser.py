@@ -24,6 +24,7 @@ import requests
 from mock_server.client import RunningMock, start
 from oioi import serving
 from tests.fixtures.browser import Watch
+from tests.fixtures.messages import session_post
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -35,18 +36,7 @@ CPO_KEY = "page-test-cpo-key-9e2b4d6a18"  # what the EMP mock sends to the partn
 TOKEN = "page-admin-token-4f0c2e8b7a91d3"  # --admin-token
 ORDER_RULE = "semantic/session-interval-ordered"  # catalogue: session-post.intervals-consistent
 VERIFY = {"rfid-verify": {"rfid": "04523022AA4881"}}  # valid, answered 200 by the EMP mock
-CDR = {
-    "session-post": {
-        "user": {"identifier-type": "rfid", "identifier": "04523022AA4881"},
-        "session-id": "9d1c7c2e-5f5e-4c1e-9a43-2b2f0b1d7e11",
-        "connector-id": "DE*8PS*E123456",
-        "session-interval": {"start": "2026-11-02T11:00:00+01:00", "stop": "2026-11-02T17:00:00+01:00"},
-        "charging-interval": {"start": "2026-11-02T11:05:00+01:00", "stop": "2026-11-02T16:00:00+01:00"},
-        "energy-consumed": 16.5,
-        "calculated-cost": {"amount": 14.32, "currency": "EUR"},
-        "partner-identifier": "c0ffee00-1234-4abc-9def-0123456789ab",
-    }
-}
+CDR = session_post("c0ffee00-1234-4abc-9def-0123456789ab")  # a finished session's valid CDR
 
 
 def unordered_cdr() -> dict[str, Any]:
