@@ -284,3 +284,19 @@ def test_the_proxys_page_shows_a_message_sent_through_it(
     expect(finding.locator(".expected")).to_contain_text("session-interval stop at or after its start")
     expect(finding.locator(".sentence")).not_to_have_text("no catalogue sentence")
     expect(finding.locator(".sentence")).to_contain_text("stop time of the session")
+
+
+def test_the_state_follows_an_exchange_and_is_not_asked_for_every_second(
+        page: Page, expect: Callable[..., Any], watch: Watch, emp: RunningMock) -> None:
+    page.goto(emp.url + "/ui/")
+    connectors = page.locator("#state-connectors")
+    expect(connectors).to_contain_text("none")
+    first = len(watch.urls)
+    for _ in range(6):  # six journal polls of an idle mock, a second apart
+        with page.expect_request(lambda request: "/admin/journal?" in request.url):
+            pass
+    asked = [url for url in watch.urls[first:] if "/admin/state" in url]
+    assert len(asked) <= 2, f"the state was asked for {len(asked)} times in six idle polls"
+    station = requests.get(emp.url + "/admin/example", params={"call": "station-post"}, timeout=10).json()["body"]
+    assert emp.post({"station-post": station}).status_code == 200
+    expect(connectors).to_contain_text(station["station"]["connectors"][0]["id"])  # at the next poll

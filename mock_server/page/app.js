@@ -7,6 +7,9 @@
   const TOKEN_KEY = "oioi-admin-token";
   const MAX_ROWS = 2000;
   const FIRST_LOAD = 500;
+  // The state changes only with an exchange (a new journal entry) or an action: it is asked for then,
+  // and at least every STATE_EVERY polls (a reset or a fault queued by another client).
+  const STATE_EVERY = 5;
 
   const $ = (id) => document.getElementById(id);
   const page = {
@@ -39,6 +42,7 @@
   let timer = null;
   let polling = false;
   let pollAgain = false;
+  let pollsSinceState = STATE_EVERY; // the first poll asks for the state
   let connected = null;
   let resync = false;
   let journalEpoch = 0; // bumped when the table is emptied, so that an answer already on its way is dropped
@@ -251,6 +255,7 @@
   }
 
   function pollNow() {
+    pollsSinceState = STATE_EVERY; // after an action, the state is asked for at once
     if (polling) {
       pollAgain = true;
       return;
@@ -264,8 +269,12 @@
     polling = true;
     let ok = true;
     try {
-      await pollJournal(mine);
-      if (info && info.features && info.features.state) await pollState(mine);
+      const added = await pollJournal(mine);
+      pollsSinceState += 1;
+      if (info && info.features && info.features.state && (added > 0 || pollsSinceState >= STATE_EVERY)) {
+        await pollState(mine);
+        pollsSinceState = 0;
+      }
     } catch (error) {
       if (error instanceof Unauthorized) {
         polling = false;
@@ -297,13 +306,15 @@
     const epoch = journalEpoch;
     const result = await api(`/admin/journal?${query}&explain=1`);
     if (!result.ok) throw new Offline(serverError(result, "The journal did not load"));
-    if (mine !== generation || epoch !== journalEpoch) return; // logged out, or the journal was emptied meanwhile
+    if (mine !== generation || epoch !== journalEpoch) return 0; // logged out, or the journal was emptied meanwhile
     if (resync) {
       resync = false;
       clearJournal();
     }
-    addEntries((result.data && result.data.entries) || []);
+    const added = (result.data && result.data.entries) || [];
+    addEntries(added);
     if (lastId === null) lastId = 0;
+    return added.length;
   }
 
   async function pollState(mine) {
