@@ -9,7 +9,8 @@ refused with 403, so a partner's API key can never read the journal. When the
 ``GET  /admin/info``        what serves this page: ``kind`` (mock or proxy), role, endpoint,
                             partner URL (masked), calls it sends and answers, listeners,
                             ``features``, the page's ``refresh_ms``
-``GET  /admin/journal``     entries oldest first; query ``call``, ``exchange``
+``GET  /admin/journal``     entries oldest first (and ``last``, the newest id of the whole
+                            journal: lower than one seen, it was reset); query ``call``, ``exchange``
                             (``inbound``/``outbound``), ``since`` (an entry id or an RFC 3339
                             time, exclusive), ``limit``, ``latest`` (only the last N),
                             ``explain=1`` (each entry's partner identifier, URL and ``curl``;
@@ -136,7 +137,8 @@ def journal() -> Response:
     if args.get("explain") in ("1", "true"):
         urls = current_app.extensions["oioi_urls"]()
         entries = [explained(entry, urls) for entry in entries]
-    return jsonify(entries=entries, count=len(entries))
+    # ``last``: the newest id in the whole journal; lower than one a reader saw, the journal was emptied or replaced
+    return jsonify(entries=entries, count=len(entries), last=store().last_id())
 
 
 def _entries() -> list[dict[str, Any]]:

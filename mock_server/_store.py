@@ -200,6 +200,10 @@ class Store:
             args.append(limit)
         return [journal_entry(row) for row in self.db().execute(query, args)]
 
+    def last_id(self) -> int:
+        """The id of the newest journal entry, 0 for an empty journal (ids only grow: AUTOINCREMENT)."""
+        return int(self.db().execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0])
+
     # --- state ----------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:

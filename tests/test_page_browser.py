@@ -300,3 +300,16 @@ def test_the_state_follows_an_exchange_and_is_not_asked_for_every_second(
     station = requests.get(emp.url + "/admin/example", params={"call": "station-post"}, timeout=10).json()["body"]
     assert emp.post({"station-post": station}).status_code == 200
     expect(connectors).to_contain_text(station["station"]["connectors"][0]["id"])  # at the next poll
+
+
+def test_a_reset_by_another_client_empties_the_open_page(
+        page: Page, expect: Callable[..., Any], emp: RunningMock) -> None:
+    emp.post(VERIFY)
+    before = emp.last_id()
+    page.goto(emp.url + "/ui/")
+    expect(row(page, before)).to_be_visible()
+    emp.reset()  # another client (a test suite, a colleague's curl) empties the journal
+    expect(page.locator("#journal tbody tr.entry")).to_have_count(0)
+    emp.post(VERIFY)
+    expect(row(page, emp.last_id())).to_be_visible()
+    expect(page.locator("#journal tbody tr.entry")).to_have_count(1)

@@ -307,6 +307,14 @@
     const result = await api(`/admin/journal?${query}&explain=1`);
     if (!result.ok) throw new Offline(serverError(result, "The journal did not load"));
     if (mine !== generation || epoch !== journalEpoch) return 0; // logged out, or the journal was emptied meanwhile
+    const last = result.data && result.data.last;
+    if (!fresh && typeof last === "number" && last < lastId) {
+      // The journal was emptied or replaced (a reset by another client, a restart): load it afresh.
+      resync = true;
+      pollAgain = true;
+      pollsSinceState = STATE_EVERY;
+      return 0;
+    }
     if (resync) {
       resync = false;
       clearJournal();
