@@ -225,6 +225,8 @@ def partner(target: Target, request: pytest.FixtureRequest) -> Iterator[Partner]
     progress = request.config.stash.get(PROGRESS, None)
     mock = Partner("emp" if target.role == "cpo" else "cpo", target.listen, target.partner_api_key, iut_url=target.url,
                    iut_key=target.api_key, db=db, **({"waiting": progress.waiting} if progress else {})).start()
+    if progress:
+        progress.line(f"the mock partner receives at {mock.endpoint}; watch the conversation at {mock.url}/ui/")
     yield mock
     mock.stop()
 

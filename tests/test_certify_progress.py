@@ -153,9 +153,11 @@ def test_verbose_gives_pytests_own_output(reference_cpo: str, tmp_path: Path) ->
 
 
 def test_a_wait_for_the_iut_is_one_plain_line_in_a_log(reference_cpo: str, tmp_path: Path) -> None:
-    done = certify(reference_cpo, *CONNECTORS, "--listen", f"127.0.0.1:{free_port()}", "--wait", "2",
+    port = free_port()
+    done = certify(reference_cpo, *CONNECTORS, "--listen", f"127.0.0.1:{port}", "--wait", "2",
                    "--requirement", STATUS_CHECK, "--report-dir", str(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert f"watch the conversation at http://127.0.0.1:{port}/ui/" in done.stdout  # the mock partner's page
     waits = [line for line in done.stdout.splitlines() if line.startswith("waiting")]
     assert waits == ["waiting up to 2 s for a connector-post-status from the IUT"], done.stdout
     assert verdict_lines(done.stdout)[STATUS_CHECK][0] == "NOT-RUN"  # nobody made the status change
