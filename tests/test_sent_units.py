@@ -220,6 +220,18 @@ def test_the_spec_examples_forms_are_not_failed() -> None:
         "pass", "pass", "pass"]
 
 
+@pytest.mark.parametrize("call", ["reservation-stop", "session-start", "session-stop"])
+def test_an_evco_id_in_the_form_of_the_spec_examples_is_not_failed(call: str) -> None:
+    """reservation-stop's example sends the EVCO ID "DE*8PS*156456730*9" (a 9-character ID part), as
+    reservation-start's does (erratum reservation-start:evco-id-pattern)."""
+    sent = _entry({call: {"identifier-type": "evco-id", "identifier": "DE*8PS*156456730*9"}})
+    assert _verdict(identifiers, sent) == "pass"
+    wrong = _entry({call: {"identifier-type": "evco-id", "identifier": "DE*8PS*1564*9"}})  # 4 characters: no form
+    with pytest.raises(Nonconformance) as failure:
+        identifiers(wrong)
+    assert failure.value.requirement == "identifiers.evco-id-format"
+
+
 def test_what_no_erratum_excuses_fails() -> None:
     short = _entry({"connector-post-status": {"connector-id": "DE*REF*E1*1", "status": "Offline",
                                               "partner-identifier": "oioi-partner"}})
