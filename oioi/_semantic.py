@@ -70,7 +70,7 @@ def _when(value: Any) -> datetime.datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.datetime.fromisoformat(value)
+        moment = datetime.datetime.fromisoformat(value.upper())  # RFC 3339 5.6: "t" and "z" may be lower case
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None

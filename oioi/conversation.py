@@ -99,7 +99,7 @@ def _instant(text: Any) -> tuple[float, float] | None:
         epoch = moment.timestamp() if moment.tzinfo is not None else None
     except (ValueError, OverflowError):
         return None
-    fraction = re.search(r"T\d\d:\d\d:\d\d\.(\d+)", text)
+    fraction = re.search(r"T\d\d:\d\d:\d\d\.(\d+)", text, re.IGNORECASE)
     return None if epoch is None else (epoch, 10.0 ** -len(fraction.group(1)) if fraction else 1.0)
 
 

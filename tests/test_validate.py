@@ -269,3 +269,16 @@ def test_validating_imports_no_generator() -> None:
     code = "import sys, oioi; oioi.validate({'rfid-verify': {'rfid': '04523022AA4881'}}); print(sorted(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "'hypothesis'" not in loaded
+
+
+def test_rfc3339_lets_t_and_z_be_lower_case_and_the_semantic_rules_still_read_them() -> None:
+    """RFC 3339 section 5.6: "T" and "Z" may be lower case (the spec's calls say "format RFC3339")."""
+    answer = {"reservation-start": {"end": "2016-05-09t04:08:06z"}, "result": {"code": 0, "message": "Success."}}
+    assert validate(answer, call="reservation-start", direction="response") == []
+    cdr = {"session-post": {
+        "session-id": "9d1c7c2e-5f5e-4c1e-9a43-2b2f0b1d7e11", "partner-identifier": "oioi-partner-0000000000000001",
+        "user": {"identifier-type": "rfid", "identifier": "04523022AA4881"}, "connector-id": "DE*8PS*E000001*1",
+        "session-interval": {"start": "2026-11-02t17:00:00z", "stop": "2026-11-02t11:00:00z"}}}
+    assert [f.rule for f in validate(cdr)] == ["semantic/session-interval-ordered"]  # stop before start: still seen
+    cdr["session-post"]["session-interval"]["start"] = "2026-11-02 10:00:00z"  # a space is no RFC 3339 "T"
+    assert [f.rule for f in validate(cdr)] == ["schema/pattern"]
