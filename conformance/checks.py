@@ -38,6 +38,7 @@ __all__ = [
     "error_answer_has_result",
     "instant",
     "is_success",
+    "other_roles_call_answered",
     "refusal_status_allowed",
     "refused",
     "refused_as_client_error",
@@ -164,6 +165,16 @@ def call_gives(call: str, code: Any) -> bool:
     no proof of a fault.
     """
     return _is_code(code) and code in results.CODES
+
+
+def other_roles_call_answered(exchange: Exchange, call: str, requirement: str) -> None:
+    """A call the other role receives is refused with a 4xx (`refused_as_client_error`) by an implementation of
+    one role; one that plays both (glossary.rst: "PlugSurfing is a roaming platform"; request.rst sends every call
+    to the same endpoint) answers it with HTTP 200 as its receiver would (`answer_conforms`)."""
+    if exchange.status == 200:
+        answer_conforms(exchange, call, requirement)
+    else:
+        refused_as_client_error(exchange, requirement)
 
 
 def answer_conforms(exchange: Exchange, call: str, requirement: str | None = None) -> None:

@@ -249,3 +249,15 @@ def test_a_200_is_no_refusal() -> None:
         checks.refused_as_client_error(_refusal(200, b'{"result": {"code": 210, "message": "no"}}'),
                                        "transport.api-key.wrong")
     assert failure.value.requirement == "transport.api-key.wrong"
+
+
+def test_a_call_of_the_other_role_is_refused_or_answered_as_its_receiver_would() -> None:
+    """transport.unknown-call: one role refuses it with a 4xx; an implementation that plays both roles (a roaming
+    platform, glossary.rst) answers it with 200 as the call's receiver, e.g. rfid-verify of an unknown UID: 191."""
+    for passing in (answer(403, result(220)), answer(200, result(191, "EVCO ID not found"))):
+        checks.other_roles_call_answered(passing, "rfid-verify", "transport.unknown-call")
+    for failing in (answer(500, result(100)), answer(200, {"verified": True}), answer(404, result(0)),
+                    answer(None, None)):
+        with pytest.raises(Nonconformance) as failure:
+            checks.other_roles_call_answered(failing, "rfid-verify", "transport.unknown-call")
+        assert failure.value.requirement == "transport.unknown-call"
