@@ -43,7 +43,8 @@ KEYS: dict[str, dict[str, tuple[str, str, str]]] = {
                             "for: a status after a change, a CDR after a session (unknown: nothing arriving "
                             "within --wait is inconclusive)."),
         "backoff-tolerance": ("backoff_tolerance", "number", "How much shorter than the one before a gap between "
-                              "the IUT's retries may be, as a fraction (jitter)."),
+                              "the IUT's retries may be, as a fraction (jitter; 1: full jitter; unknown: 0.5, "
+                              "or 1 when a wait is shorter than half the one before)."),
     },
     "features": {name: ("not_implemented", "bool", description) for name, description in FEATURES.items()},
     "rfid": {
@@ -81,7 +82,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 DEFAULTS: dict[str, Any] = {"url": "http://127.0.0.1:8000/api/v4/request", "role": "cpo", "control_url": None,
                             "connectors": (), "partner_identifiers": DEFAULT_PARTNER_IDENTIFIERS,
                             "partner_timeout": None, "retry_window": None, "delivery_window": None,
-                            "backoff_tolerance": 0.5,
+                            "backoff_tolerance": None,
                             "not_implemented": frozenset(), "rfids": STAGING_RFIDS, "profile": "quick", "seed": None,
                             "timeout": 10.0, "wait": 10.0, "listen": None}
 _SECRET_WORDS = ("key", "secret", "password", "token")

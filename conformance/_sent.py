@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import statistics
 from typing import Any
 
 from conformance._exchange import Exchange
@@ -23,6 +24,8 @@ Entry = dict[str, Any]
 CLOCK = 0.05  # seconds of clock granularity between the IUT's wait and the mock's journal
 GROWTH = 1.25  # retries whose waits never grew past 1.25 times the earlier ones keep a steady pace
 AT_ONCE = 0.1  # seconds: waits that all stay under this are a storm, whatever their ratios (clock noise)
+DEFAULT_TOLERANCE = 0.5  # undeclared: a wait may be half the one before (equal or +-50 % jitter)
+STEADY_SPREAD = 0.1  # waits within 10 % of their median (and the clock's noise) keep one pace: jitter rarely does
 STEADY_GAPS = 5  # waits between tries needed before a pace is judged steady
 BACKOFF = "(request.rst: 'Your services must implement exponential back-off')"
 # A UID as schemas/common/definitions.json defines it (one place for the pattern: the schemas).
@@ -238,18 +241,30 @@ def waits(times: list[float]) -> list[float]:
     return [round(b - a, 3) for a, b in itertools.pairwise(times)]
 
 
-def waits_grow(gaps: list[float], *, tolerance: float, journal: list[Entry],
+def jitter_tolerance(gaps: list[float], declared: float | None) -> float:
+    """How much shorter than the one before a wait may be: as declared (--backoff-tolerance), else 0.5 — or 1
+    (full jitter) when a wait is shorter than half the one before: a back-off with full jitter (tenacity's
+    ``wait_random_exponential``, AWS's "full jitter") waits so by chance, and nobody declared it cannot."""
+    if declared is not None:
+        return declared
+    shrank = any(later < DEFAULT_TOLERANCE * earlier - CLOCK for earlier, later in itertools.pairwise(gaps))
+    return 1.0 if shrank else DEFAULT_TOLERANCE
+
+
+def waits_grow(gaps: list[float], *, tolerance: float | None, journal: list[Entry],
                requirement: str = "sender.retry-backoff") -> None:
     """request.rst: "Your services must implement exponential back-off." — the waits between tries grow.
 
     Only what no back-off does fails: a storm (every wait under 0.1 s, clock noise), or a wait shorter
     than the one before by more than ``tolerance`` (the IUT's declared --backoff-tolerance, a fraction;
-    1 for full jitter). Three or more waits of which none grew past 1.25 times the first pass only when
-    one grew; otherwise they are inconclusive: an exponential back-off clamped at a minimum (tenacity's
+    1 for full jitter; undeclared, `jitter_tolerance` reads it from the waits, so that only a declared
+    tolerance fails a shrinking wait). Three or more waits of which none grew past 1.25 times the first
+    pass only when one grew; otherwise they are inconclusive: an exponential back-off clamped at a minimum (tenacity's
     ``wait_exponential(min=4)`` waits 4, 4, 4, 8 s) keeps a steady pace over its first waits. Equal
     jitter or +-50 % jitter on doubling waits from 0.1 s on always passes: the third wait is then at
     least 4/3 times the first (proven in tests/test_sent_units.py). Fewer than three waits are inconclusive.
     """
+    tolerance = jitter_tolerance(gaps, tolerance)
     if gaps and max(gaps) < AT_ONCE:
         raise Nonconformance(requirement=requirement, received=f"waits between tries {gaps} s: a storm",
                              expected=f"waits that grow exponentially, not tries at once (all under {AT_ONCE:g} s) "
@@ -273,16 +288,25 @@ def waits_grow(gaps: list[float], *, tolerance: float, journal: list[Entry],
                        "back-off clamped at a minimum (e.g. 4, 4, 4, 8 s)", journal=journal)
 
 
-def tries_thin_out(gaps: list[float], *, silence: float, tolerance: float, journal: list[Entry], seconds: float,
-                   requirement: str = "sender.retry-bounded") -> None:
+def steady(gaps: list[float]) -> bool:
+    """Waits that keep one pace: each within STEADY_SPREAD of their median (and the clock's noise)."""
+    middle = statistics.median(gaps)
+    return all(abs(gap - middle) <= STEADY_SPREAD * middle + CLOCK for gap in gaps)
+
+
+def tries_thin_out(gaps: list[float], *, silence: float, tolerance: float | None, journal: list[Entry],
+                   seconds: float, requirement: str = "sender.retry-bounded") -> None:
     """A message refused with 5xx for ``seconds`` is tried less and less often, or no more (exponential back-off).
 
     Six tries or more whose waits in the second half never grew past 1.25 times the longest of the first
-    half keep a steady pace: a failure (inconclusive under full jitter, --backoff-tolerance 1). It passes
+    half keep a steady pace: a failure (inconclusive under full jitter, --backoff-tolerance 1; with no
+    tolerance declared, only when those waits are `steady`: a jittered back-off cut off by the window can
+    look so by chance, one run in about 3,000 with full jitter, tests/test_sent_units.py). It passes
     when they grew, or when the tries stopped: the ``silence`` after the last try is longer than any
     wait. Anything else is inconclusive. An IUT that backs off without ever giving up is not failed.
     """
     tries = f"{len(gaps) + 1} tries in {seconds:g} s of 503s (waits {gaps} s)"
+    declared, tolerance = tolerance, jitter_tolerance(gaps, tolerance)
     if len(gaps) >= STEADY_GAPS:
         half = len(gaps) // 2
         if max(gaps[half:]) > max(GROWTH * max(gaps[:half]), AT_ONCE):
@@ -291,6 +315,9 @@ def tries_thin_out(gaps: list[float], *, silence: float, tolerance: float, journ
         if tolerance >= 1:
             raise Inconclusive(requirement, f"{received}; with full jitter (--backoff-tolerance {tolerance:g}) "
                                "that may be chance", journal=journal)
+        if declared is None and not steady(gaps[half:]):
+            raise Inconclusive(requirement, f"{received}, but they vary: a jittered back-off may do so by chance "
+                               "within the window (declare --backoff-tolerance to have it judged)", journal=journal)
         raise Nonconformance(requirement=requirement, received=received,
                              expected=f"tries that thin out exponentially, or stop: not a steady pace {BACKOFF}",
                              journal=journal)

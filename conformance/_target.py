@@ -60,7 +60,7 @@ class Target:
     # no sentence of the spec gives a time (a CPO may send its CDRs in batches).
     delivery_window: float | None = None
     # How much shorter than the one before a gap between retries may be (jitter), as a fraction.
-    backoff_tolerance: float = 0.5
+    backoff_tolerance: float | None = None  # undeclared: read from the waits (conformance._sent.jitter_tolerance)
     # Set by the preflight, never by the user: the given connectors the CPO IUT answered 181 to, and
     # the --rfid states whose UID the EMP IUT did not answer as that state. A setup mistake and a
     # fault look the same from outside: the checks that need them say inconclusive, not fail.
@@ -88,7 +88,7 @@ class Target:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive number of seconds, not {value!r}.")
-        if not 0 <= self.backoff_tolerance <= 1:
+        if self.backoff_tolerance is not None and not 0 <= self.backoff_tolerance <= 1:
             raise ConfigError(f"--backoff-tolerance must be a fraction from 0 to 1 (1: full jitter), not "
                               f"{self.backoff_tolerance!r}.")
         if self.listen and not self.partner_api_key:

@@ -78,6 +78,30 @@ def test_full_jitter_is_never_failed_when_declared() -> None:
     assert "fail" not in verdicts and "pass" in verdicts, verdicts
 
 
+@pytest.mark.parametrize("base", [0.5, 1.0, 2.0])
+def test_full_jitter_is_never_failed_when_nobody_declared_a_tolerance(base: float) -> None:
+    """tenacity's ``wait_random_exponential`` and AWS's "full jitter": each wait uniform in [0, base * 2^k]. With
+    --backoff-tolerance 0.5 some of these fail (a wait under half the one before); undeclared, none may."""
+    grew, thinned, declared = set(), set(), set()
+    for seed in SEEDS:
+        jitter = random.Random(seed)
+        gaps = waits(_tries([jitter.uniform(0, base * 2**k) for k in range(3)]))
+        grew.add(_verdict(waits_grow, gaps, tolerance=None, journal=[]))
+        declared.add(_verdict(waits_grow, gaps, tolerance=0.5, journal=[]))
+        times = [t for t in _tries([jitter.uniform(0, base * 2**k) for k in range(12)]) if t <= 8.0]
+        thinned.add(_verdict(tries_thin_out, waits(times), silence=8.0 - times[-1], tolerance=None, journal=[],
+                             seconds=8.0))
+    assert "fail" not in grew and "pass" in grew, grew
+    assert "fail" not in thinned, thinned
+    assert "fail" in declared  # what a declared tolerance of 0.5 says of the same waits
+
+
+def test_a_steady_pace_fails_also_when_nobody_declared_a_tolerance() -> None:
+    steady = waits(_tries([0.5] + [1.0] * 7))  # the reference's steady-retries
+    with pytest.raises(Nonconformance, match="not a steady pace"):
+        tries_thin_out(steady, silence=0.5, tolerance=None, journal=[], seconds=8.0)
+
+
 def test_the_reference_back_off_passes() -> None:
     assert _verdict(waits_grow, waits(_tries([0.5, 1.0, 2.0])), tolerance=0.5, journal=[]) == "pass"
     # four tries, then it gave up
@@ -86,7 +110,7 @@ def test_the_reference_back_off_passes() -> None:
 
 
 @pytest.mark.parametrize("gaps", [[0.004, 0.003, 0.005], [0.003, 0.004, 0.06], [0.002, 0.006, 0.009]])
-@pytest.mark.parametrize("tolerance", [0.5, 1.0])
+@pytest.mark.parametrize("tolerance", [0.5, 1.0, None])
 def test_a_storm_fails_the_back_off(gaps: list[float], tolerance: float) -> None:
     """The reference's retry-storm: tries at once, a few milliseconds apart (one may be slowed by load), even
     under full jitter.

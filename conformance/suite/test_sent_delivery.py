@@ -166,9 +166,9 @@ def test_retries_back_off_exponentially(target: Target, partner: Partner, contro
     """Three 503s without Retry-After: four tries. Exponential back-off makes the waits grow.
 
     Jitter may make a wait shorter than the one before, by at most the declared --backoff-tolerance
-    (a fraction; 1 for full jitter). It fails when a wait shrank by more than that, or when none of
-    the later waits grew past 1.25 times the first (a storm or a steady pace), the latter only
-    while the tolerance is below 1: with full jitter three waits cannot show the trend.
+    (a fraction; 1 for full jitter). It fails when a wait shrank by more than a declared tolerance, or
+    when all waits stay under 0.1 s (a storm). Undeclared, a wait under half the one before shows full
+    jitter (`jitter_tolerance`), and three waits that do not grow are then inconclusive.
     """
     watch = target.wait + 4 if target.retry_window is None else max(target.wait + 4, 3 * target.retry_window + 1)
     found = _deliveries(target, partner, control, fault={"count": 3, "status": 503}, count=4,
