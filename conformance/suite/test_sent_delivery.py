@@ -17,7 +17,7 @@ import pytest
 
 from conformance._failures import Inconclusive, Nonconformance
 from conformance._partner import Control, Partner, arrival
-from conformance._sent import tries_thin_out, violated, waits, waits_grow
+from conformance._sent import body, tries_thin_out, violated, waits, waits_grow
 from conformance._target import Target
 from conformance.suite._sending import (
     Entry,
@@ -87,7 +87,8 @@ def _deliveries(target: Target, partner: Partner, control: Control, *, fault: di
         found = partner.wait_for(call, since, watch if from_trigger else window(target), match=match)
         if found and count > 1:
             start = triggered if from_trigger else arrival(found[0])
-            found = partner.wait_for(call, since, max(0.0, start + watch - time.time()), count=count, match=match)
+            found = partner.wait_for(call, since, max(0.0, start + watch - time.time()), count=count,
+                                     match=_same_sender(match, found[0]))
         control.say(f"received: {len(found)} deliveries of the {call}")
     finally:
         partner.clear_faults()  # what the IUT did not use up must not hit the next check
@@ -99,6 +100,13 @@ def _deliveries(target: Target, partner: Partner, control: Control, *, fault: di
         raise Inconclusive(requirement, f"no {call} arrived within {window(target):g} s after {trigger.action}: no "
                                         "delivery to judge the retries by")
     return found
+
+
+def _same_sender(match: Match, first: Entry) -> Match:
+    """``match``, and sent under the first delivery's partner identifier: its deliveries, not another message of
+    the same call (an EMP sends one whitelist per partner identifier, calls/rfid_post.rst)."""
+    sender = body(first).get("partner-identifier")
+    return lambda e: match(e) and body(e).get("partner-identifier") == sender
 
 
 def _set_back(target: Target, partner: Partner, control: Control, connector: str, *, by_person: bool) -> None:

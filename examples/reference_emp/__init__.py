@@ -84,9 +84,15 @@ DEFECTS: dict[str, str] = {**TRANSPORT_DEFECTS, **SENDER_DEFECTS, **EMP_DEFECTS}
 COMBINATIONS: dict[str, tuple[str, ...]] = {
     "strict-partner": ("strict-validation", "refusals-as-4xx", "extra-answer-fields"),
 }
+# What the spec allows an EMP beyond the defaults.
+EMP_BEHAVIOURS: dict[str, str] = {
+    "whitelist-per-brand": "Pushes its whitelist as one rfid-post per partner identifier: an empty one for a second "
+    "brand, then every active UID under its own.",
+}
 BEHAVIOURS: dict[str, str] = {
     **TRANSPORT_BEHAVIOURS,
     **SENDER_BEHAVIOURS,
+    **EMP_BEHAVIOURS,
     **{name: "All of: " + ", ".join(parts) + "." for name, parts in COMBINATIONS.items()},
 }
 

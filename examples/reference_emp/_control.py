@@ -55,6 +55,9 @@ def stop_session(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     return {**_answer(outcome), "session-id": body.get("session-id")}
 
 
+SECOND_BRAND = "-second-brand"  # whitelist-per-brand: the suffix of the second brand's partner identifier
+
+
 def push_rfids(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     """rfid-post: "Every call has to include the complete list of RFIDs that shall be active."
     (calls/rfid_post.rst): every active UID of this EMP.
@@ -64,6 +67,8 @@ def push_rfids(endpoint: Endpoint, outbox: Outbox, fields: Body) -> Body:
     if "partial-whitelist" in endpoint.defects:
         uids = []
     if "no-rfid-post" not in endpoint.defects:
+        if "whitelist-per-brand" in endpoint.behaviours:  # the second brand's whitelist: nobody active there yet
+            outbox.send("rfid-post", {"rfids": [], "partner-identifier": outbox.identifier + SECOND_BRAND})
         outbox.send("rfid-post", {"rfids": uids, "partner-identifier": outbox.identifier})
     return {"rfids": uids}
 
