@@ -30,7 +30,7 @@ from typing import Any
 from oioi._findings import Finding, message_text
 
 __all__ = ["IDENTIFIER_RULE", "RETRY_RULE", "RULES", "START_RULE", "STATUS_RULE", "UPDATE_RULE", "Conversation",
-           "fields", "judge", "session_id_of_start", "session_id_of_update"]
+           "fields", "judge", "same_evse_id", "session_id_of_start", "session_id_of_update"]
 
 Entry = dict[str, Any]
 TOLERANCE = 0.05  # seconds of clock granularity between a sender's wait and the journal's times
@@ -111,6 +111,11 @@ def _key(value: Any) -> Any:
 def _evse(value: Any) -> Any:
     """glossary.rst, EVSE ID: each ``*`` between its parts is "(optional)": IDs differing only there are one."""
     return value.replace("*", "") if isinstance(value, str) else _key(value)
+
+
+def same_evse_id(one: Any, other: Any) -> bool:
+    """Whether two EVSE IDs name one connector: they differ at most in their optional ``*`` (glossary.rst)."""
+    return isinstance(one, str) and isinstance(other, str) and _evse(one) == _evse(other)
 
 
 def _user(cdr_or_start: dict[str, Any]) -> tuple[Any, Any] | None:

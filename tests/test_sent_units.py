@@ -21,8 +21,9 @@ from conformance._failures import Inconclusive, Nonconformance
 from conformance._partner import Control, NotDone
 from conformance._sent import identifiers, tries_thin_out, valid_request, waits, waits_grow
 from conformance.suite.test_sent_cpo_poi import _by_id
-from conformance.suite.test_sent_cpo_sessions import _as_read, _two_sessions
+from conformance.suite.test_sent_cpo_sessions import _as_read, _two_sessions, same_uid
 from conformance.suite.test_sent_emp import _same_evco_id
+from oioi.conversation import same_evse_id
 
 SEEDS = range(500)
 
@@ -267,3 +268,18 @@ def test_what_no_erratum_excuses_fails() -> None:
     with pytest.raises(Nonconformance) as failure:
         valid_request(unpadded)
     assert failure.value.requirement == "sender.request-valid"
+
+
+def test_a_uid_padded_to_a_longer_valid_length_is_the_uid() -> None:
+    """calls/rfid_verify.rst: shorter UIDs are "zero-pad[ded] on the left"; 8, 14 and 20 are all valid lengths."""
+    assert same_uid("04523022AA4881", "04523022AA4881")
+    assert same_uid("00000004523022AA4881", "04523022AA4881")  # padded on to 20
+    assert not same_uid("4523022AA4881", "04523022AA4881")  # 13 characters: as the reader gave it
+    assert not same_uid("000004523022AA4881", "04523022AA4881")  # 18 characters: no valid length
+    assert not same_uid("04523022aa4881", "04523022AA4881")  # letter case is rfid.uid-upper-case's
+
+
+def test_evse_ids_differing_only_in_their_optional_stars_are_one_connector() -> None:
+    assert same_evse_id("DE*8PS*E000001*1", "DE8PSE0000011")
+    assert not same_evse_id("DE*8PS*E000001*1", "DE*8PS*E000001*2")
+    assert not same_evse_id("DE*8PS*E000001*1", None)

@@ -202,11 +202,18 @@ def test_cpo_verifies_rfid_and_sends_the_cdr(target: Target, partner: Partner, c
     _same_partner_identifier(cdr, partner)
 
 
+def same_uid(sent: Any, uid: str) -> bool:
+    """``sent`` is ``uid``, or ``uid`` zero-padded on the left to a longer valid length (calls/rfid_verify.rst: "If
+    you have shorter UIDs, you need to zero-pad them on the left"; 8, 14 and 20 are all valid lengths)."""
+    return isinstance(sent, str) and (sent == uid or (len(sent) in UID_LENGTHS and len(sent) > len(uid)
+                                                      and sent == uid.rjust(len(sent), "0")))
+
+
 def _verified_as_given(verify: dict[str, Any], *, uid: str, as_read: str) -> None:
     """The rfid-verify sends ``uid`` as the operator gave it, whatever the reader reported (``as_read``)."""
     sent = body(verify).get("rfid", "")
     uid_conforms(sent, verify, expected=f"{uid!r}")
-    if sent != uid:
+    if not same_uid(sent, uid):
         raise Nonconformance(requirement="rfid.uid-format", received=f"rfid {sent!r} (the reader gave {as_read!r})",
                              expected=f"{uid!r}: 8, 14 or 20 characters, zero-padded on the left",
                              exchange=as_exchange(verify))
