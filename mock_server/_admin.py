@@ -119,12 +119,11 @@ def info() -> Response:
 
 def mock_info() -> dict[str, Any]:
     """`info` of the mock: its role, endpoint and partner, the calls it sends and answers; every action."""
-    config = current_app.config
-    role = config["ROLE"]
-    partner = config["PARTNER_URL"]
+    role = current_app.config["ROLE"]
+    urls = mock_urls()
     partners_handlers = _emp.HANDLERS if role == "cpo" else _cpo.HANDLERS  # what the partner's role answers
-    return {"kind": "mock", "role": role, "endpoint": request.host_url + "api/v4/request",
-            "partner_url": shown_url(str(partner)) if partner else None, "sends": sorted(partners_handlers),
+    return {"kind": "mock", "role": role, "endpoint": urls[None], "partner_url": urls["outbound"],
+            "sends": sorted(partners_handlers),
             "receives": sorted(current_app.extensions["oioi_handlers"]), "listeners": [],
             "features": {"state": True, "send": True, "faults": True, "reset": True}}
 
@@ -132,9 +131,8 @@ def mock_info() -> dict[str, Any]:
 @reading.get("/journal")
 def journal() -> Response:
     """Journal entries, oldest first (with ``explain=1``, as the page shows them)."""
-    args = request.args
     entries = _entries()
-    if args.get("explain") in ("1", "true"):
+    if _flag("explain"):
         urls = current_app.extensions["oioi_urls"]()
         entries = [explained(entry, urls) for entry in entries]
     # ``last``: the newest id in the whole journal; lower than one a reader saw, the journal was emptied or replaced
@@ -151,6 +149,11 @@ def _entries() -> list[dict[str, Any]]:
         since = int(since)
     return store().journal(call=args.get("call"), exchange=exchange, since=since, limit=_count("limit"),
                            latest=_count("latest"))
+
+
+def _flag(name: str) -> bool:
+    """Whether the query switches ``name`` on (``1`` or ``true``)."""
+    return request.args.get(name) in ("1", "true")
 
 
 def _count(name: str) -> int | None:
@@ -201,8 +204,8 @@ def shown_url(url: str) -> str:
 @reading.get("/journal.jsonl")
 def export() -> Response:
     """The journal's JSONL export, as ``oioi mock journal`` writes it; pseudonymised with ``redact=1``."""
-    entries = store().journal()
-    if request.args.get("redact") in ("1", "true"):
+    entries, redact = store().journal(), _flag("redact")
+    if redact:
         from oioi.redact import Pseudonyms
 
         entries = Pseudonyms(request.args.get("salt") or None).entries(entries)
@@ -211,7 +214,7 @@ def export() -> Response:
         for line in capture.export_lines(entries):
             yield line + "\n"
 
-    name = "oioi-journal-redacted.jsonl" if request.args.get("redact") in ("1", "true") else "oioi-journal.jsonl"
+    name = "oioi-journal-redacted.jsonl" if redact else "oioi-journal.jsonl"
     return Response(lines(), mimetype="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 

@@ -10,6 +10,7 @@ The proxy serves the same page over its journal (``oioi proxy --ui``).
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 from flask import Blueprint, Response, redirect, request
@@ -41,8 +42,13 @@ def page(name: str) -> Response:
         raise AdminError(403, "The page does not take OIOI API keys; send no 'Authorization: key=…' here.")
     if name not in FILES:
         return Response(f"No page file {name!r}; the page is /ui/.", status=404, mimetype="text/plain")
-    text = resources.files("mock_server").joinpath("page", name or "index.html").read_bytes()
-    return Response(text, mimetype=FILES[name], headers=HEADERS)
+    return Response(_file(name or "index.html"), mimetype=FILES[name], headers=HEADERS)
+
+
+@functools.cache
+def _file(name: str) -> bytes:
+    """One of the page's files, read once (they are part of the installed package)."""
+    return resources.files("mock_server").joinpath("page", name).read_bytes()
 
 
 @bp.errorhandler(AdminError)
